@@ -1,0 +1,1 @@
+//! (being written) The orchestration of one `compose build`.

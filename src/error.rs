@@ -1,0 +1,69 @@
+//! The crate's error type: every stage's error, with context and a hint.
+
+use std::path::PathBuf;
+
+/// Any error the pipeline can report. Each variant names what it is about (file,
+/// line:column, layer, URL, path); [`Error::hint`] says what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Manifest(#[from] crate::manifest::ManifestError),
+    #[error(transparent)]
+    Lock(#[from] crate::lock::LockError),
+    #[error(transparent)]
+    Fetch(#[from] crate::fetch::FetchError),
+    #[error(transparent)]
+    Layer(#[from] crate::layer::LayerError),
+    #[error(transparent)]
+    Merge(#[from] crate::merge::MergeError),
+    #[error(transparent)]
+    Image(#[from] crate::image::ImageError),
+    /// An I/O failure on a named file.
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A usage or settings problem found by the front end or the build orchestration.
+    #[error("{message}")]
+    Usage {
+        message: String,
+        hint: Option<String>,
+    },
+}
+
+/// The crate's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// What the user can do about it, when there is something to say.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            Error::Manifest(e) => e.hint(),
+            Error::Lock(e) => e.hint(),
+            Error::Fetch(e) => e.hint(),
+            Error::Layer(e) => e.hint(),
+            Error::Merge(e) => e.hint(),
+            Error::Image(e) => e.hint(),
+            Error::Io { .. } => None,
+            Error::Usage { hint, .. } => hint.clone(),
+        }
+    }
+
+    /// An I/O error about `path`.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Error {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    /// A usage error with an optional hint.
+    pub fn usage(message: impl Into<String>, hint: Option<&str>) -> Error {
+        Error::Usage {
+            message: message.into(),
+            hint: hint.map(str::to_string),
+        }
+    }
+}
