@@ -1,5 +1,178 @@
 //! The `compose` command line: a thin front end over the `scratch_compose` library.
+//!
+//! stdout carries results only (one digest line for `build`); logs, warnings and progress
+//! go to stderr. Exit codes: 0 success, 1 a check found a difference, 2 any error.
 
-fn main() {
-    std::process::exit(2);
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use scratch_compose::build::{self, BuildOptions, Format, Session};
+use scratch_compose::compression::Compression;
+use scratch_compose::fetch::MirrorRule;
+use scratch_compose::platform::Platform;
+use scratch_compose::Error;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "compose",
+    version,
+    about = "Compose reproducible container images from a pinned scratch.toml",
+    long_about = "Compose reproducible container images from a pinned scratch.toml.\n\n\
+        `compose lock` pins every input by sha256; `compose build` fetches them, merges them as \
+        layers over the empty scratch base and writes an OCI layout, an oci-archive, a \
+        docker-archive or a rootfs tar whose bytes are the same on every machine.",
+    after_help = "Examples:\n  compose lock\n  compose build                                  # OCI layout in ./out\n  compose build --format docker-archive -o img.tar && docker load -i img.tar\n  compose build --format rootfs -o - | tar -t\n  compose --mirror https://dl-cdn.alpinelinux.org/alpine/=http://mirror.local/alpine/ lock"
+)]
+struct Cli {
+    #[command(flatten)]
+    global: Global,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args, Debug)]
+struct Global {
+    /// The manifest.
+    #[arg(short = 'f', long = "file", global = true, default_value = "scratch.toml")]
+    file: PathBuf,
+    /// The download cache [default: $SCRATCH_CACHE_DIR, else ~/.cache/scratch-compose].
+    #[arg(long, global = true, value_name = "DIR")]
+    cache_dir: Option<PathBuf>,
+    /// Rewrite URLs starting with PREFIX to start with REPLACEMENT before fetching (the pins
+    /// make any mirror safe). Repeatable; also $SCRATCH_MIRRORS (whitespace-separated).
+    #[arg(long = "mirror", global = true, value_name = "PREFIX=REPLACEMENT")]
+    mirrors: Vec<MirrorRule>,
+    /// Never touch the network; fail naming every input the cache lacks.
+    #[arg(long, global = true)]
+    offline: bool,
+    /// Worker threads for downloads, merging and compression (output is identical for any N)
+    /// [default: the CPU count].
+    #[arg(short = 'j', long, global = true, value_name = "N")]
+    jobs: Option<usize>,
+    /// Print nothing but results and errors.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    quiet: bool,
+    /// Print more detail.
+    #[arg(short, long, global = true)]
+    verbose: bool,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Pin every input of the manifest by sha256 in scratch.lock.
+    #[command(after_help = "Examples:\n  compose lock\n  compose lock --check   # exit 1 when scratch.lock is stale (CI)")]
+    Lock {
+        /// Write nothing; exit 1 when the lock would change.
+        #[arg(long)]
+        check: bool,
+    },
+    /// Fetch the inputs, merge the layers and write the image; prints its digest.
+    #[command(after_help = "Examples:\n  compose build\n  compose build --format oci-archive -o image.tar\n  compose build --format docker-archive -o image.tar --locked\n  compose build --format rootfs -o rootfs.tar\n  digest=$(compose build -q)")]
+    Build(BuildArgs),
+}
+
+#[derive(Args, Debug)]
+struct BuildArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = FormatArg::Oci)]
+    format: FormatArg,
+    /// Output path [default: `out` for oci, `out.tar` otherwise]; `-` writes a tar format to
+    /// stdout.
+    #[arg(short, long, value_name = "PATH")]
+    output: Option<PathBuf>,
+    /// Build one platform only (required for docker-archive and rootfs when the manifest
+    /// lists several).
+    #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
+    platform: Option<Platform>,
+    /// Refuse a missing or stale scratch.lock (CI mode).
+    #[arg(long)]
+    locked: bool,
+    /// Layer compression: gzip, gzip:LEVEL, zstd, zstd:LEVEL or none [default: the
+    /// manifest's, else gzip].
+    #[arg(long, value_name = "C")]
+    compression: Option<Compression>,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+enum FormatArg {
+    Oci,
+    OciArchive,
+    DockerArchive,
+    Rootfs,
+}
+
+impl From<FormatArg> for Format {
+    fn from(f: FormatArg) -> Format {
+        match f {
+            FormatArg::Oci => Format::Oci,
+            FormatArg::OciArchive => Format::OciArchive,
+            FormatArg::DockerArchive => Format::DockerArchive,
+            FormatArg::Rootfs => Format::Rootfs,
+        }
+    }
+}
+
+fn session(g: Global) -> Result<Session, Error> {
+    Session::new(build::SessionOptions {
+        manifest: g.file,
+        cache_dir: g.cache_dir,
+        mirrors: g.mirrors,
+        offline: g.offline,
+        jobs: g.jobs,
+        quiet: g.quiet,
+        verbose: g.verbose,
+    })
+}
+
+fn run(cli: Cli) -> Result<ExitCode, Error> {
+    match cli.command {
+        Command::Lock { check } => {
+            let s = session(cli.global)?;
+            let outcome = s.lock(check)?;
+            Ok(if check && outcome.changed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+        }
+        Command::Build(b) => {
+            let s = session(cli.global)?;
+            let format: Format = b.format.into();
+            let output = b.output.unwrap_or_else(|| format.default_output());
+            let to_stdout = output.as_os_str() == "-";
+            let result = s.build(&BuildOptions {
+                format,
+                output,
+                platform: b.platform,
+                locked: b.locked,
+                compression: b.compression,
+            })?;
+            if to_stdout {
+                eprintln!("{}", result.digest);
+            } else {
+                println!("{}", result.digest);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            let mut shown = e.to_string();
+            eprintln!("error: {shown}");
+            let mut source = std::error::Error::source(&e);
+            while let Some(s) = source {
+                let text = s.to_string();
+                if !shown.contains(&text) {
+                    eprintln!("  caused by: {text}");
+                    shown.push_str(&text);
+                }
+                source = s.source();
+            }
+            if let Some(h) = e.hint() {
+                eprintln!("hint: {h}");
+            }
+            ExitCode::from(2)
+        }
+    }
 }
