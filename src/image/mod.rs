@@ -14,7 +14,6 @@ pub mod docker;
 pub mod json;
 pub mod output;
 pub mod reference;
-pub mod tarout;
 
 pub use blobs::BlobStore;
 pub use compress::{compressed_writer, layer_media_type, LayerCompressor};

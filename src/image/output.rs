@@ -5,12 +5,14 @@
 //! directory and renamed; a directory is built beside its destination and swapped in.
 
 use super::blobs::{set_readable, with_path};
-use super::tarout::{OuterEntry, OuterTar};
 use super::{docker, Assembled, BlobStore, ImageError, ImageName};
+use crate::entry::{Content, Entry, ImagePath, Kind};
 use crate::epoch::Epoch;
+use crate::layer::write::TarWriter;
 use std::fs;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// The `oci-layout` file's content.
 pub const OCI_LAYOUT: &[u8] = br#"{"imageLayoutVersion":"1.0.0"}"#;
@@ -77,7 +79,45 @@ fn archive_files(
     Ok(files)
 }
 
-/// The archive: `blobs/`, `blobs/sha256/`, the blobs, then the small files, all sorted.
+/// The archive's entries, sorted by path: `blobs/`, `blobs/sha256/`, the blobs, then the
+/// small files. Blobs are streamed from the store; their sizes are checked on the way.
+fn archive_entries(
+    store: &BlobStore,
+    a: &Assembled,
+    files: &[(&'static str, Vec<u8>)],
+) -> io::Result<Vec<Entry>> {
+    let path = |s: &str| {
+        ImagePath::parse_str(s).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))
+    };
+    let mut entries = vec![
+        Entry::dir(path("blobs")?),
+        Entry::dir(path("blobs/sha256")?),
+    ];
+    for (d, size) in &a.blobs {
+        let blob = store.path(d);
+        let len = fs::metadata(&blob).map_err(|e| with_path(&blob, e))?.len();
+        if len != *size {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "{}: blob is {len} bytes, expected {size} (was it changed?)",
+                    blob.display()
+                ),
+            ));
+        }
+        let name = format!("blobs/sha256/{}", d.hex());
+        let content = Content::whole_file(blob, len);
+        entries.push(Entry::new(path(&name)?, Kind::File(content), 0o644));
+    }
+    for (name, bytes) in files {
+        let content = Content::Inline(Arc::from(&bytes[..]));
+        entries.push(Entry::new(path(name)?, Kind::File(content), 0o644));
+    }
+    entries.sort_by(|x, y| x.path.cmp(&y.path));
+    Ok(entries)
+}
+
+/// Write the archive through the canonical tar writer (ustar, 0:0, epoch mtimes).
 fn write_archive<W: Write>(
     store: &BlobStore,
     a: &Assembled,
@@ -85,43 +125,13 @@ fn write_archive<W: Write>(
     epoch: Epoch,
     w: W,
 ) -> io::Result<W> {
-    let mut t = OuterTar::new(w, epoch);
-    t.append("blobs", OuterEntry::Dir)?;
-    t.append("blobs/sha256", OuterEntry::Dir)?;
-    for (d, size) in &a.blobs {
-        let path = store.path(d);
-        let f = fs::File::open(&path).map_err(|e| with_path(&path, e))?;
-        let len = f.metadata()?.len();
-        if len != *size {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!(
-                    "{}: blob is {len} bytes, expected {size} (was it changed?)",
-                    path.display()
-                ),
-            ));
-        }
-        t.append(
-            &format!("blobs/sha256/{}", d.hex()),
-            OuterEntry::File {
-                len,
-                reader: Box::new(io::BufReader::with_capacity(1 << 16, f)),
-            },
-        )?;
+    let mut t = TarWriter::new(w, epoch);
+    for e in archive_entries(store, a, files)? {
+        t.append(&e)?;
     }
-    // "blobs…" sorts before every one of these names, and they are listed sorted.
-    let mut sorted: Vec<&(&str, Vec<u8>)> = files.iter().collect();
-    sorted.sort_by_key(|(n, _)| *n);
-    for (n, bytes) in sorted {
-        t.append(
-            n,
-            OuterEntry::File {
-                len: bytes.len() as u64,
-                reader: Box::new(&bytes[..]),
-            },
-        )?;
-    }
-    t.finish()
+    let mut w = t.finish()?;
+    w.flush()?;
+    Ok(w)
 }
 
 /// The directory a new output is created in (`.` for a bare relative name).
