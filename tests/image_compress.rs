@@ -249,3 +249,52 @@ proptest! {
         prop_assert_eq!(w.finish().unwrap(), expected);
     }
 }
+
+/// The shared fixtures directory; `None` (a skip) when absent, a failure in CI.
+fn fixtures() -> Option<std::path::PathBuf> {
+    let here = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    for base in [
+        here.join("../shared"),
+        std::path::PathBuf::from("/work/shared"),
+    ] {
+        let f = base.join("fixtures");
+        if f.is_dir() {
+            return Some(f);
+        }
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "fixtures are required in CI"
+    );
+    None
+}
+
+/// CONTRACT.md: at level 6 our output is no more than 2% larger than pigz's.
+#[test]
+fn gzip_6_is_within_2_percent_of_pigz() {
+    let Some(fx) = fixtures() else { return };
+    if !tool_available("pigz") {
+        return;
+    }
+    let mut tar = Vec::new();
+    flate2::read::GzDecoder::new(
+        std::fs::File::open(fx.join("alpine/alpine-minirootfs-3.19.4-x86_64.tar.gz")).unwrap(),
+    )
+    .read_to_end(&mut tar)
+    .unwrap();
+    let ours = compress_bytes(Compression::Gzip(6), 2, &tar).unwrap();
+    let pigz = run_filter(Command::new("pigz").args(["-6", "-n", "-c"]), &tar).unwrap();
+    assert_eq!(gunzip_multi(&ours), tar);
+    let ratio = ours.len() as f64 / pigz.len() as f64;
+    eprintln!(
+        "gzip:6 {} bytes, pigz -6 {} bytes, ratio {ratio:.4}",
+        ours.len(),
+        pigz.len()
+    );
+    assert!(
+        ratio <= 1.02,
+        "ours {} vs pigz {} bytes",
+        ours.len(),
+        pigz.len()
+    );
+}

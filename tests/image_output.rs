@@ -5,8 +5,8 @@ use scratch_compose::compression::Compression;
 use scratch_compose::digest::Sha256Digest;
 use scratch_compose::epoch::Epoch;
 use scratch_compose::image::{
-    assemble, write_layer, write_output, Assembled, BlobStore, HistoryEntry, ImageConfig,
-    ImageError, ImageName, OutputFormat, PlatformImage,
+    assemble, write_archive_to, write_layer, write_output, Assembled, BlobStore, HistoryEntry,
+    ImageConfig, ImageError, ImageName, OutputFormat, PlatformImage,
 };
 use scratch_compose::platform::Platform;
 use serde_json::Value;
@@ -630,4 +630,26 @@ fn skopeo_picks_a_platform_from_the_nested_index() {
     let arm: Value = serde_json::from_slice(&arm).unwrap();
     assert_eq!(arm["architecture"], "arm64");
     assert_eq!(arm["variant"], "v8");
+}
+
+#[test]
+fn archive_stream_equals_the_archive_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let b = build(tmp.path(), 2, &["linux/amd64"]);
+    for format in [OutputFormat::OciArchive, OutputFormat::DockerArchive] {
+        let path = tmp.path().join("x.tar");
+        out(&b, format, &path);
+        let streamed =
+            write_archive_to(&b.store, &b.assembled, format, &b.name, EPOCH, Vec::new()).unwrap();
+        assert_eq!(streamed, std::fs::read(&path).unwrap(), "{format:?}");
+    }
+    let err = write_archive_to(
+        &b.store,
+        &b.assembled,
+        OutputFormat::Oci,
+        &b.name,
+        EPOCH,
+        Vec::new(),
+    );
+    assert!(matches!(err, Err(ImageError::DirectoryToStdout)));
 }

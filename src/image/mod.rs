@@ -18,7 +18,7 @@ pub mod reference;
 pub use blobs::BlobStore;
 pub use compress::{compressed_writer, layer_media_type, LayerCompressor};
 pub use config::{HistoryEntry, ImageConfig};
-pub use output::{write_output, OutputFormat};
+pub use output::{write_archive_to, write_output, OutputFormat};
 pub use reference::{ImageName, NameError};
 
 use crate::compression::Compression;
@@ -53,10 +53,10 @@ pub enum ImageError {
         #[source]
         source: io::Error,
     },
-    /// Producing or compressing a layer failed.
-    #[error("writing layer {layer}: {source}")]
+    /// Producing, compressing or storing a layer blob failed.
+    #[error("writing a layer blob into {}: {source}", store.display())]
     Layer {
-        layer: String,
+        store: PathBuf,
         #[source]
         source: io::Error,
     },
@@ -170,7 +170,7 @@ pub fn write_layer(
     produce: impl FnOnce(&mut dyn Write) -> io::Result<()>,
 ) -> Result<LayerBlob, ImageError> {
     let err = |source: io::Error| ImageError::Layer {
-        layer: "(being written)".into(),
+        store: store.root().to_path_buf(),
         source,
     };
     let pending = store.begin().map_err(err)?;
@@ -179,10 +179,7 @@ pub fn write_layer(
     produce(&mut tar).map_err(err)?;
     let (compressor, diff_id, _) = tar.finish();
     let pending = compressor.finish().map_err(err)?;
-    let (digest, size) = pending.commit().map_err(|source| ImageError::Layer {
-        layer: format!("with diff_id {diff_id}"),
-        source,
-    })?;
+    let (digest, size) = pending.commit().map_err(err)?;
     Ok(LayerBlob {
         media_type: layer_media_type(c).to_string(),
         digest,

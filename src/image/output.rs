@@ -42,19 +42,32 @@ pub fn write_output(
     match format {
         OutputFormat::Oci if to_stdout => Err(ImageError::DirectoryToStdout),
         OutputFormat::Oci => write_dir(store, a, out),
+        OutputFormat::OciArchive | OutputFormat::DockerArchive if to_stdout => {
+            let _ = write_archive_to(store, a, format, name, epoch, io::stdout().lock())?;
+            Ok(())
+        }
         OutputFormat::OciArchive | OutputFormat::DockerArchive => {
             let files = archive_files(a, format, name)?;
-            if to_stdout {
-                let stdout = io::stdout();
-                let w = BufWriter::with_capacity(1 << 16, stdout.lock());
-                write_archive(store, a, &files, epoch, w)
-                    .map_err(|e| ImageError::io("<stdout>", e))?;
-                Ok(())
-            } else {
-                write_file_atomically(out, |w| write_archive(store, a, &files, epoch, w))
-            }
+            write_file_atomically(out, |w| write_archive(store, a, &files, epoch, w))
         }
     }
+}
+
+/// Write an archive format (`OciArchive` or `DockerArchive`) to any writer, such as a
+/// pipe; the writer is returned after the last block. `Oci` is refused: it is a directory.
+pub fn write_archive_to<W: Write>(
+    store: &BlobStore,
+    a: &Assembled,
+    format: OutputFormat,
+    name: &ImageName,
+    epoch: Epoch,
+    w: W,
+) -> Result<W, ImageError> {
+    if format == OutputFormat::Oci {
+        return Err(ImageError::DirectoryToStdout);
+    }
+    let files = archive_files(a, format, name)?;
+    write_archive(store, a, &files, epoch, w).map_err(|e| ImageError::io("<archive stream>", e))
 }
 
 /// The small files besides the blobs, by name.
