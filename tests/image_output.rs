@@ -653,3 +653,62 @@ fn archive_stream_equals_the_archive_file() {
     );
     assert!(matches!(err, Err(ImageError::DirectoryToStdout)));
 }
+
+#[test]
+fn docker_archive_refuses_zstd_layers() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = BlobStore::new(tmp.path()).unwrap();
+    let layer = write_layer(&store, Compression::Zstd(3), 1, |w| {
+        w.write_all(&layer_tar("z"))
+    })
+    .unwrap();
+    assert_eq!(
+        layer.media_type,
+        "application/vnd.oci.image.layer.v1.tar+zstd"
+    );
+    let img = PlatformImage {
+        platform: Platform::linux_amd64(),
+        config: ImageConfig::default(),
+        layers: vec![layer],
+        history: vec![HistoryEntry {
+            created_by: "z".into(),
+            comment: None,
+            empty_layer: false,
+        }],
+    };
+    let name = ImageName::new("x", "latest").unwrap();
+    let a = assemble(&store, &[img], &name, EPOCH, &BTreeMap::new()).unwrap();
+    let path = tmp.path().join("d.tar");
+    let err =
+        write_output(&store, &a, OutputFormat::DockerArchive, &name, EPOCH, &path).unwrap_err();
+    assert!(matches!(err, ImageError::DockerArchiveZstd));
+    assert!(err.hint().unwrap().contains("gzip"));
+    assert!(!path.exists());
+    // The OCI formats carry zstd layers.
+    write_output(&store, &a, OutputFormat::OciArchive, &name, EPOCH, &path).unwrap();
+    assert!(path.is_file());
+}
+
+#[test]
+fn umoci_unpacks_the_layout_by_tag() {
+    let ok = Command::new("umoci").arg("--version").output().is_ok();
+    if !ok {
+        assert!(std::env::var_os("CI").is_none(), "umoci is required in CI");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let b = build(tmp.path(), 2, &["linux/amd64"]);
+    let dir = tmp.path().join("out");
+    out(&b, OutputFormat::Oci, &dir);
+    let bundle = tmp.path().join("bundle");
+    let o = Command::new("umoci")
+        .args(["unpack", "--rootless", "--image"])
+        .arg(format!("{}:1.2", dir.display()))
+        .arg(&bundle)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let body = std::fs::read_to_string(bundle.join("rootfs/etc/amd64.txt")).unwrap();
+    assert!(body.starts_with("hello from amd64"));
+    assert!(bundle.join("rootfs/etc/base.txt").is_file());
+}

@@ -82,6 +82,9 @@ pub enum ImageError {
     /// docker-archive holds one image only.
     #[error("docker-archive holds a single platform, but the image has {}: {}", .0.len(), .0.join(", "))]
     DockerArchiveMultiPlatform(Vec<String>),
+    /// Docker 20.10 cannot load zstd layers from a docker-archive ("invalid tar header").
+    #[error("docker-archive cannot hold zstd-compressed layers: Docker 20.10 fails to load them")]
+    DockerArchiveZstd,
     /// Refusing to replace something that is not an OCI layout we could have written.
     #[error("{}: exists and is not an OCI layout directory; refusing to replace it", .0.display())]
     OutputExists(PathBuf),
@@ -111,6 +114,11 @@ impl ImageError {
             ImageError::DockerArchiveMultiPlatform(_) => Some(
                 "pass `--platform` to pick one, or use `--format oci` / `oci-archive` for a \
                  multi-platform image"
+                    .into(),
+            ),
+            ImageError::DockerArchiveZstd => Some(
+                "use `--compression gzip` (or `none`) with `--format docker-archive`, or \
+                 `--format oci-archive` for zstd layers"
                     .into(),
             ),
             ImageError::OutputExists(_) => {

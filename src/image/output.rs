@@ -86,6 +86,9 @@ fn archive_files(
                 a.images.iter().map(|i| i.platform.to_string()).collect(),
             ));
         };
+        if img.layers.iter().any(|l| l.media_type.ends_with("+zstd")) {
+            return Err(ImageError::DockerArchiveZstd);
+        }
         files.push(("manifest.json", docker::manifest_json(img, name)?));
         files.push(("repositories", docker::repositories_json(img, name)?));
     }
