@@ -298,3 +298,37 @@ fn gzip_6_is_within_2_percent_of_pigz() {
         pigz.len()
     );
 }
+
+/// A sink that fails once it has taken `limit` bytes (a full disk).
+struct FullDisk {
+    taken: usize,
+    limit: usize,
+}
+
+impl Write for FullDisk {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.taken + buf.len() > self.limit {
+            return Err(std::io::Error::other("no space left on device"));
+        }
+        self.taken += buf.len();
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_failing_sink_is_reported_not_hung() {
+    let data = sample(6 * GZIP_BLOCK_SIZE);
+    for jobs in [1, 2] {
+        let sink = FullDisk {
+            taken: 0,
+            limit: 100_000,
+        };
+        let mut w = compressed_writer(Compression::Gzip(6), jobs, sink).unwrap();
+        let r = w.write_all(&data).and_then(|_| w.finish().map(|_| ()));
+        let e = r.unwrap_err();
+        assert!(e.to_string().contains("no space"), "{e}");
+    }
+}

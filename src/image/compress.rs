@@ -186,7 +186,9 @@ fn worker(mut codec: Codec, rx: WorkQueue, tx: Sender<BlockResult>) {
             Err(_) => return,
         };
         let Ok((seq, block)) = next else { return };
-        let out = codec.compress(&block);
+        // A panic must not leave the writer waiting for a block that never comes.
+        let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| codec.compress(&block)))
+            .unwrap_or_else(|_| Err(io::Error::other("a compression worker thread panicked")));
         if tx.send((seq, out)).is_err() {
             return;
         }
