@@ -97,9 +97,11 @@ pub enum Problem {
     #[error("{0}")]
     Syntax(String),
     /// A key no table of that kind has.
-    #[error("unknown key `{key}`{}", suggestion.as_ref().map(|s| format!("; did you mean `{s}`?")).unwrap_or_default())]
+    #[error("unknown key `{key}` in {table}{}", suggestion.as_ref().map(|s| format!("; did you mean `{s}`?")).unwrap_or_default())]
     UnknownKey {
         key: String,
+        /// The table, such as `[image]` or `[[layer.file]]`.
+        table: String,
         suggestion: Option<String>,
         valid: Vec<String>,
     },

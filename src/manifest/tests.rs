@@ -377,24 +377,27 @@ fn wrong_type() {
 fn unknown_key_suggests_the_closest() {
     assert_eq!(
         err("[image]\nnmae = \"x\"\n"),
-        "2:1: unknown key `nmae`; did you mean `name`?"
+        "2:1: unknown key `nmae` in [image]; did you mean `name`?"
     );
     assert_eq!(
         err(&with_head(
             "[[layer]]\n[[layer.file]]\ndest = \"/a\"\nsrcc = \"a\"\n"
         )),
-        "6:1: unknown key `srcc`; did you mean `src`?"
+        "6:1: unknown key `srcc` in [[layer.file]]; did you mean `src`?"
     );
     assert_eq!(
         err(&with_head("[config]\nEntryPoint = []\n")),
-        "4:1: unknown key `EntryPoint`; did you mean `entrypoint`?"
+        "4:1: unknown key `EntryPoint` in [config]; did you mean `entrypoint`?"
     );
     assert_eq!(
         err(&with_head("[[layers]]\ntar = \"x\"\n")),
-        "3:3: unknown key `layers`; did you mean `layer`?"
+        "3:3: unknown key `layers` in the top level; did you mean `layer`?"
     );
     let e = Manifest::parse(&format!("zzzzzz = 1\n{HEAD}"), Path::new(FILE)).unwrap_err();
-    assert_eq!(e.to_string(), format!("{FILE}:1:1: unknown key `zzzzzz`"));
+    assert_eq!(
+        e.to_string(),
+        format!("{FILE}:1:1: unknown key `zzzzzz` in the top level")
+    );
     assert_eq!(
         e.hint().unwrap(),
         "valid keys here: `image`, `config`, `layer`"
@@ -417,6 +420,22 @@ fn missing_keys() {
     assert_eq!(
         err(&with_head("[[layer]]\n[[layer.symlink]]\ndest = \"/a\"\n")),
         "4:1: missing `target` in [[layer.symlink]]"
+    );
+    assert_eq!(
+        err(&with_head(
+            "[[layer]]\n[[layer.dir]]\ndest = \"/a\"\nsource = \"d\"\n"
+        )),
+        "6:1: unknown key `source` in [[layer.dir]]; did you mean `src`?"
+    );
+    assert_eq!(
+        err(&with_head(
+            "[[layer]]\n[[layer.symlink]]\ndest = \"/a\"\ntarget = \"b\"\nmode = \"0777\"\n"
+        )),
+        "7:1: unknown key `mode` in [[layer.symlink]]"
+    );
+    assert_eq!(
+        err(&with_head("[[layer]]\nplatfrom = \"linux/amd64\"\n")),
+        "4:1: unknown key `platfrom` in [[layer]]; did you mean `platform`?"
     );
 }
 

@@ -67,6 +67,7 @@ impl Ctx<'_> {
         let problem = if let Some((key, valid)) = unknown_field(&message) {
             Problem::UnknownKey {
                 suggestion: closest(&key, &valid),
+                table: table_of(&valid).to_string(),
                 key,
                 valid,
             }
@@ -730,6 +731,28 @@ fn valid_tag(t: &str) -> bool {
             .all(|x| x.is_ascii_alphanumeric() || b"_.-".contains(x))
 }
 
+/// Which table has exactly these keys (serde's message does not say).
+fn table_of(valid: &[String]) -> &'static str {
+    let has = |k: &str| valid.iter().any(|v| v == k);
+    if has("layer") {
+        "the top level"
+    } else if has("tag") {
+        "[image]"
+    } else if has("entrypoint") {
+        "[config]"
+    } else if has("remove") {
+        "[[layer]]"
+    } else if has("content") {
+        "[[layer.file]]"
+    } else if has("target") {
+        "[[layer.symlink]]"
+    } else if has("dest") {
+        "[[layer.dir]]"
+    } else {
+        "this table"
+    }
+}
+
 /// Read serde's "missing field `x`" message.
 fn missing_field(message: &str) -> Option<String> {
     let rest = message.strip_prefix("missing field `")?;
@@ -755,7 +778,10 @@ pub(crate) fn closest(key: &str, valid: &[String]) -> Option<String> {
     valid
         .iter()
         .map(|v| (edit_distance(&lower, v), v))
-        .filter(|(d, v)| *d <= 2.max(v.len() / 3) && *d < v.len().max(key.len()))
+        .filter(|(d, v)| {
+            let longest = v.len().max(key.len());
+            *d <= if longest >= 6 { 3 } else { 2 } && *d < longest
+        })
         .min_by_key(|(d, _)| *d)
         .map(|(_, v)| v.clone())
 }
