@@ -297,7 +297,7 @@ fn manifest_pin_disagreeing_with_lock_is_an_error() {
     assert_eq!(
         e.to_string(),
         format!(
-            "tar `https://example.com/arm.tar.gz` (layer 2): scratch.toml pins {} but scratch.lock pins {}",
+            "proj/scratch.toml:11:7: tar `https://example.com/arm.tar.gz` (layer 2): scratch.toml pins {} but scratch.lock pins {}",
             d(5),
             d(6)
         )
@@ -311,7 +311,7 @@ fn remote_input_pinned_nowhere_is_an_error() {
     let e = resolve_pins(&m, None).unwrap_err();
     assert_eq!(
         e.to_string(),
-        "tar `https://example.com/base.tar.gz` (layer 1) is a remote input pinned neither in scratch.toml nor in scratch.lock"
+        "proj/scratch.toml:7:7: tar `https://example.com/base.tar.gz` (layer 1) is a remote input pinned neither in scratch.toml nor in scratch.lock"
     );
     assert_eq!(
         e.hint().unwrap(),

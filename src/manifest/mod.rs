@@ -36,7 +36,13 @@ pub struct Manifest {
     pub config: ConfigSettings,
     /// `[[layer]]`, in order.
     pub layers: Vec<LayerSpec>,
+    /// Where each input's source is written, for messages about it (see
+    /// [`InputRef::pos`]); may be empty for a manifest built in code.
+    pub positions: BTreeMap<InputSite, TextPos>,
 }
+
+/// An input's place in the manifest: (layer index, kind, lock key).
+pub type InputSite = (usize, InputKind, String);
 
 /// `[image]`: the image's name and the settings that shape its bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -254,12 +260,19 @@ pub struct InputRef {
     pub pin: Option<Sha256Digest>,
     /// 0-based index of the layer using it.
     pub layer: usize,
+    /// Where the source is written in the manifest, when known.
+    pub pos: Option<TextPos>,
 }
 
 impl InputRef {
-    /// "tar `URL` (layer 1)", for messages.
+    /// "tar `URL` (layer 1)", for messages; prefixed by `file:line:column: ` when the
+    /// position is known.
     pub fn describe(&self) -> String {
-        format!("{} `{}` (layer {})", self.kind, self.key, self.layer + 1)
+        let what = format!("{} `{}` (layer {})", self.kind, self.key, self.layer + 1);
+        match &self.pos {
+            Some(pos) => format!("{pos}: {what}"),
+            None => what,
+        }
     }
 }
 
@@ -296,6 +309,10 @@ impl Manifest {
                     platforms: layer.platforms.clone(),
                     pin,
                     layer: layer.index,
+                    pos: self
+                        .positions
+                        .get(&(layer.index, kind, location.key().to_string()))
+                        .cloned(),
                 })
             };
             if let Some(t) = &layer.tar {

@@ -89,6 +89,12 @@ fn design_example_parses() {
     assert_eq!(inputs[1].kind, InputKind::File);
     assert_eq!(inputs[1].key, "target/release/hello");
     assert_eq!(inputs[1].layer, 1);
+    let pos = inputs[1].pos.as_ref().unwrap();
+    assert_eq!((pos.line, pos.column), (17, 7));
+    assert_eq!(
+        inputs[1].describe(),
+        "proj/scratch.toml:17:7: file `target/release/hello` (layer 2)"
+    );
 }
 
 const FULL: &str = r#"#:schema ../schemas/scratch.schema.json

@@ -3,8 +3,8 @@
 use super::error::{ManifestError, Problem, TextPos};
 use super::raw::{RawConfig, RawDir, RawFile, RawImage, RawLayer, RawManifest, RawSymlink};
 use super::{
-    ConfigSettings, DirSpec, FileSource, FileSpec, ImageSettings, LayerSpec, Location, Manifest,
-    SourceSpec, SymlinkSpec,
+    ConfigSettings, DirSpec, FileSource, FileSpec, ImageSettings, InputKind, InputSite, LayerSpec,
+    Location, Manifest, SourceSpec, SymlinkSpec,
 };
 use crate::compression::Compression;
 use crate::digest::Sha256Digest;
@@ -39,6 +39,7 @@ pub(super) fn parse(text: &str, file: &Path) -> Result<Manifest> {
         image,
         config,
         layers,
+        positions: ctx.input_positions(&raw.layers),
     })
 }
 
@@ -92,6 +93,32 @@ impl Ctx<'_> {
             Problem::Syntax(message)
         };
         self.err(span, problem)
+    }
+
+    /// Where each input's source is written: (layer, kind, key) → position.
+    fn input_positions(&self, layers: &[Spanned<RawLayer>]) -> BTreeMap<InputSite, TextPos> {
+        let mut out = BTreeMap::new();
+        let mut add = |layer: usize, kind: InputKind, raw: &Spanned<String>| {
+            out.entry((layer, kind, raw.get_ref().clone()))
+                .or_insert_with(|| self.pos(raw.span()));
+        };
+        for (index, layer) in layers.iter().enumerate() {
+            let layer = layer.get_ref();
+            if let Some(t) = &layer.tar {
+                add(index, InputKind::Tar, t);
+            }
+            for f in &layer.file {
+                if let Some(s) = &f.get_ref().src {
+                    add(index, InputKind::File, s);
+                }
+            }
+            for d in &layer.dir {
+                if let Some(s) = &d.get_ref().src {
+                    add(index, InputKind::Dir, s);
+                }
+            }
+        }
+        out
     }
 
     fn image(&self, img: &Spanned<RawImage>) -> Result<ImageSettings> {
