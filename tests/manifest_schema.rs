@@ -41,4 +41,12 @@ fn schema_describes_the_keys_editors_complete() {
         .unwrap()
         .contains("zstd"));
     assert_eq!(schema["required"], serde_json::json!(["image"]));
+    assert_eq!(
+        defs["Symlink"]["x-taplo"]["initKeys"],
+        serde_json::json!(["dest", "target"])
+    );
+    assert!(schema["x-taplo-info"]["patterns"][0]
+        .as_str()
+        .unwrap()
+        .ends_with("scratch\\.toml$"));
 }

@@ -275,9 +275,35 @@ pub fn json_schema() -> String {
         .into_root_schema_for::<RawManifest>();
     let mut value = schema.to_value();
     drop_null_defaults(&mut value);
+    add_taplo_hints(&mut value);
     let mut text = serde_json::to_string_pretty(&value).unwrap_or_default();
     text.push('\n');
     text
+}
+
+/// taplo's extensions: the file names the schema is for, and the keys a new table starts
+/// with when an editor completes it.
+fn add_taplo_hints(value: &mut serde_json::Value) {
+    use serde_json::json;
+    if let Some(root) = value.as_object_mut() {
+        root.insert(
+            "x-taplo-info".to_string(),
+            json!({ "patterns": ["^(.*(/|\\\\))?scratch\\.toml$"] }),
+        );
+    }
+    for (def, keys) in [
+        ("Image", json!(["name"])),
+        ("File", json!(["dest"])),
+        ("Dir", json!(["dest"])),
+        ("Symlink", json!(["dest", "target"])),
+    ] {
+        if let Some(d) = value
+            .pointer_mut(&format!("/definitions/{def}"))
+            .and_then(|d| d.as_object_mut())
+        {
+            d.insert("x-taplo".to_string(), json!({ "initKeys": keys }));
+        }
+    }
 }
 
 /// Remove `null` (a `"default": null`, a `"null"` type), which schemars writes for optional
