@@ -166,6 +166,18 @@ impl Download<'_> {
             .send()
             .map_err(|e| self.classify_send(e))?;
         let status = resp.status().as_u16();
+        if resp.status().is_redirection() {
+            // The client follows every redirect it can; one left here points somewhere it
+            // cannot go (`file:///…`, another scheme, an unparsable location).
+            if let Some(loc) = resp.headers().get(reqwest::header::LOCATION) {
+                return Err(Failure::Fatal(FetchError::Redirect {
+                    url: self.url.to_string(),
+                    original: self.original.map(str::to_string),
+                    target: String::from_utf8_lossy(loc.as_bytes()).into_owned(),
+                    reason: "only http:// and https:// redirects are followed".into(),
+                }));
+            }
+        }
         if !resp.status().is_success() {
             return Err(if is_transient_status(status) {
                 Failure::Transient {
