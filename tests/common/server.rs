@@ -31,7 +31,7 @@ pub enum Fault {
     Hang(Duration),
     /// `302 Found` to this location (absolute URL or path on this server).
     Redirect(String),
-    /// Send the body `chunk` bytes at a time with `delay` between chunks.
+    /// Send the body `chunk` bytes at a time, waiting `delay` before each chunk.
     Trickle { chunk: usize, delay: Duration },
 }
 
@@ -251,10 +251,11 @@ fn respond(
         Some(Fault::Trickle { chunk, delay }) => match body() {
             Some(b) => {
                 head(conn, 200, &[], b.len())?;
+                // Pause before each chunk, so the last write is the last thing done.
                 for c in b.chunks(chunk.max(1)) {
+                    thread::sleep(delay);
                     conn.write_all(c)?;
                     conn.flush()?;
-                    thread::sleep(delay);
                 }
                 Ok(())
             }

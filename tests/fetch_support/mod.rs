@@ -73,6 +73,13 @@ impl Env {
         o
     }
 
+    /// [`Env::opts`] with another cache directory.
+    pub fn opts_with_cache(&self, cache: &Path) -> FetchOptions {
+        let mut o = self.opts();
+        o.cache_dir = cache.to_path_buf();
+        o
+    }
+
     /// Options that reach the upstream Alpine URLs through this server.
     pub fn alpine_opts(&self) -> FetchOptions {
         let mut o = self.opts();

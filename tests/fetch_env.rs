@@ -1,0 +1,71 @@
+//! Settings read from the environment. One test function: the environment is global to
+//! the process, so nothing else in this binary may read it concurrently.
+
+use scratch_compose::fetch::{default_cache_dir, mirrors_from_env, FetchError, MirrorRule};
+use std::path::PathBuf;
+
+#[test]
+fn environment_settings() {
+    let vars = [
+        "SCRATCH_CACHE_DIR",
+        "XDG_CACHE_HOME",
+        "HOME",
+        "SCRATCH_MIRRORS",
+    ];
+    let saved: Vec<_> = vars.iter().map(std::env::var_os).collect();
+
+    // Cache directory: SCRATCH_CACHE_DIR, then XDG_CACHE_HOME, then HOME.
+    std::env::set_var("SCRATCH_CACHE_DIR", "/c/explicit");
+    std::env::set_var("XDG_CACHE_HOME", "/c/xdg");
+    std::env::set_var("HOME", "/c/home");
+    assert_eq!(default_cache_dir(), PathBuf::from("/c/explicit"));
+    std::env::set_var("SCRATCH_CACHE_DIR", "");
+    assert_eq!(default_cache_dir(), PathBuf::from("/c/xdg/scratch-compose"));
+    std::env::remove_var("SCRATCH_CACHE_DIR");
+    std::env::set_var("XDG_CACHE_HOME", "relative/ignored");
+    assert_eq!(
+        default_cache_dir(),
+        PathBuf::from("/c/home/.cache/scratch-compose")
+    );
+    std::env::remove_var("XDG_CACHE_HOME");
+    assert_eq!(
+        default_cache_dir(),
+        PathBuf::from("/c/home/.cache/scratch-compose")
+    );
+
+    // Mirrors: whitespace-separated rules; unset means none; errors name the variable.
+    std::env::remove_var("SCRATCH_MIRRORS");
+    assert!(mirrors_from_env().unwrap().is_empty());
+    std::env::set_var(
+        "SCRATCH_MIRRORS",
+        "https://a.example/=http://127.0.0.1:1/a/\n  https://b.example/=file:///srv/b/ ",
+    );
+    let rules = mirrors_from_env().unwrap();
+    assert_eq!(
+        rules,
+        vec![
+            "https://a.example/=http://127.0.0.1:1/a/"
+                .parse::<MirrorRule>()
+                .unwrap(),
+            MirrorRule {
+                prefix: "https://b.example/".into(),
+                replacement: "file:///srv/b/".into()
+            },
+        ]
+    );
+    std::env::set_var("SCRATCH_MIRRORS", "https://a.example/=x broken");
+    let e = mirrors_from_env().unwrap_err();
+    assert!(matches!(e, FetchError::BadMirror { .. }), "{e:?}");
+    let msg = e.to_string();
+    assert!(
+        msg.contains("broken") && msg.contains("SCRATCH_MIRRORS"),
+        "{msg}"
+    );
+
+    for (v, old) in vars.iter().zip(saved) {
+        match old {
+            Some(val) => std::env::set_var(v, val),
+            None => std::env::remove_var(v),
+        }
+    }
+}
