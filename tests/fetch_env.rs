@@ -1,7 +1,14 @@
 //! Settings read from the environment. One test function: the environment is global to
 //! the process, so nothing else in this binary may read it concurrently.
 
-use scratch_compose::fetch::{default_cache_dir, mirrors_from_env, FetchError, MirrorRule};
+mod common;
+mod fetch_support;
+
+use fetch_support::Env;
+use scratch_compose::digest::Sha256Digest;
+use scratch_compose::fetch::{
+    default_cache_dir, mirrors_from_env, FetchError, FetchRequest, Fetcher, MirrorRule,
+};
 use std::path::PathBuf;
 
 #[test]
@@ -61,6 +68,32 @@ fn environment_settings() {
         msg.contains("broken") && msg.contains("SCRATCH_MIRRORS"),
         "{msg}"
     );
+
+    // Proxies: HTTP_PROXY is honoured, NO_PROXY bypasses it.
+    let env = Env::with_files(&[("/p.bin", b"via proxy")]);
+    let pin = Sha256Digest::of(b"via proxy");
+    let url = "http://proxied.invalid/p.bin";
+    for v in ["http_proxy", "no_proxy", "NO_PROXY"] {
+        std::env::remove_var(v);
+    }
+    std::env::set_var("HTTP_PROXY", env.srv.base());
+    let blob = Fetcher::new(env.opts())
+        .unwrap()
+        .fetch(&FetchRequest::pinned(url, pin))
+        .unwrap();
+    assert_eq!(blob.sha256, pin);
+    assert_eq!(env.srv.hits(url), 1, "the request went through the proxy");
+
+    std::env::set_var("NO_PROXY", "proxied.invalid");
+    let mut o = env.opts();
+    o.retries = 0;
+    o.cache_dir = env.dir.path().join("cache2");
+    let e = Fetcher::new(o)
+        .unwrap()
+        .fetch(&FetchRequest::pinned(url, pin))
+        .unwrap_err();
+    assert!(matches!(e, FetchError::Network { .. }), "{e:?}");
+    assert_eq!(env.srv.hits(url), 1, "NO_PROXY bypassed the proxy");
 
     for (v, old) in vars.iter().zip(saved) {
         match old {

@@ -7,7 +7,7 @@ mod fetch_support;
 use common::server::Fault;
 use fetch_support::*;
 use scratch_compose::digest::Sha256Digest;
-use scratch_compose::fetch::{FetchError, FetchRequest, Fetcher};
+use scratch_compose::fetch::{FetchError, FetchRequest, Fetcher, Netrc};
 use std::time::{Duration, Instant};
 
 #[test]
@@ -287,4 +287,27 @@ fn redirect_loop_stops() {
     assert!(matches!(e, FetchError::Redirect { .. }), "{e:?}");
     assert!(e.to_string().contains("redirects"), "{e}");
     assert_eq!(env.srv.hits("/loop") as usize, 11);
+}
+
+#[test]
+fn netrc_credentials_go_to_their_host_only() {
+    let env = Env::with_files(&[("/private.bin", b"secret payload")]);
+    let pin = Sha256Digest::of(b"secret payload");
+    let netrc = Netrc::parse("machine 127.0.0.1 login alice password s3cret\n");
+    let f = Fetcher::new(env.opts()).unwrap().with_netrc(Some(netrc));
+    f.fetch(&FetchRequest::pinned(env.srv.url("/private.bin"), pin))
+        .unwrap();
+    // base64("alice:s3cret")
+    assert_eq!(
+        env.srv
+            .last_header("/private.bin", "Authorization")
+            .as_deref(),
+        Some("Basic YWxpY2U6czNjcmV0")
+    );
+
+    let other = Netrc::parse("machine mirror.example login bob password pw\n");
+    let f = Fetcher::new(env.opts()).unwrap().with_netrc(Some(other));
+    f.fetch(&FetchRequest::unpinned(env.srv.url("/private.bin")))
+        .unwrap();
+    assert_eq!(env.srv.last_header("/private.bin", "Authorization"), None);
 }

@@ -10,7 +10,12 @@ use crate::digest::{HashingWriter, Sha256Digest};
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Read, Seek, Write};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
 use tempfile::NamedTempFile;
+
+/// Temporary files older than this belong to a process that died; no download or
+/// derivation runs this long between writes.
+const STALE_TEMP_AGE: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// The cache directory when none is given: `$SCRATCH_CACHE_DIR`, else
 /// `$XDG_CACHE_HOME/scratch-compose`, else `$HOME/.cache/scratch-compose`.
@@ -81,7 +86,28 @@ impl Cache {
         ] {
             fs::create_dir_all(&dir).map_err(|e| FetchError::cache(&dir, e))?;
         }
+        cache.remove_stale_temps(STALE_TEMP_AGE);
         Ok(cache)
+    }
+
+    /// Removes temporary files older than `age`, left by processes that were killed.
+    /// Best effort: another process may be removing them too.
+    fn remove_stale_temps(&self, age: Duration) {
+        let Ok(rd) = fs::read_dir(self.tmp_dir()) else {
+            return;
+        };
+        let now = SystemTime::now();
+        for e in rd.flatten() {
+            let old = e
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|m| now.duration_since(m).ok())
+                .is_some_and(|d| d > age);
+            if old {
+                let _ = fs::remove_file(e.path());
+            }
+        }
     }
 
     /// The cache's root directory.
@@ -168,7 +194,8 @@ impl Cache {
         })
     }
 
-    /// Hashes the local file `src` and copies it into `blobs/` unless a good copy is there.
+    /// Hashes the local file `src` and copies it into `blobs/` (replacing any copy there,
+    /// which is the same bytes or corrupt).
     pub fn insert_file(&self, src: &Path) -> Result<Blob, FetchError> {
         let local = |e| FetchError::Local {
             path: src.to_path_buf(),
@@ -181,9 +208,7 @@ impl Cache {
             Err(CopyError::Read(e)) => return Err(local(e)),
             Err(CopyError::Write(e)) => return Err(FetchError::cache(tmp.path(), e)),
         };
-        if let Lookup::Hit(b) = self.lookup(&digest)? {
-            return Ok(b);
-        }
+        // Renaming over an existing blob is atomic and leaves the same (or repaired) bytes.
         self.commit(tmp, &digest, size)
     }
 
@@ -398,6 +423,24 @@ mod tests {
                 Err(FetchError::BadKey(_))
             ));
         }
+    }
+
+    #[test]
+    fn stale_temporary_files_are_removed_on_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open(dir.path()).unwrap();
+        let fresh = cache.temp_file().unwrap().keep().unwrap().1;
+        let stale = cache.temp_file().unwrap().keep().unwrap().1;
+        let two_days = SystemTime::now() - Duration::from_secs(2 * 24 * 3600);
+        File::options()
+            .write(true)
+            .open(&stale)
+            .unwrap()
+            .set_modified(two_days)
+            .unwrap();
+        Cache::open(dir.path()).unwrap();
+        assert!(fresh.exists());
+        assert!(!stale.exists());
     }
 
     #[cfg(unix)]

@@ -61,6 +61,8 @@ impl StdError for RefusedRedirect {}
 /// What to download and how hard to try.
 pub(crate) struct Download<'a> {
     pub client: &'a Client,
+    /// Basic-auth login and password for the URL's host (from netrc).
+    pub auth: Option<(&'a str, &'a str)>,
     pub cache: &'a Cache,
     pub ui: &'a Ui,
     /// The URL fetched (after mirror rules).
@@ -160,11 +162,11 @@ impl Download<'_> {
         if !self.ui.has_bars() {
             self.ui.info(format!("fetching {}", self.url));
         }
-        let mut resp = self
-            .client
-            .get(self.url)
-            .send()
-            .map_err(|e| self.classify_send(e))?;
+        let mut req = self.client.get(self.url);
+        if let Some((login, password)) = self.auth {
+            req = req.basic_auth(login, Some(password));
+        }
+        let mut resp = req.send().map_err(|e| self.classify_send(e))?;
         let status = resp.status().as_u16();
         if resp.status().is_redirection() {
             // The client follows every redirect it can; one left here points somewhere it

@@ -12,11 +12,13 @@ pub mod cache;
 mod error;
 mod http;
 pub mod mirror;
+pub mod netrc;
 
 pub use cache::{default_cache_dir, Blob, Cache};
 pub use error::FetchError;
 pub use http::MAX_REDIRECTS;
 pub use mirror::{mirrors_from_env, MirrorRule, MIRRORS_ENV};
+pub use netrc::Netrc;
 
 use crate::digest::Sha256Digest;
 use crate::ui::Ui;
@@ -113,17 +115,34 @@ pub struct Fetcher {
     opts: FetchOptions,
     cache: Cache,
     client: OnceLock<Result<Client, String>>,
+    netrc: Option<Netrc>,
 }
 
 impl Fetcher {
-    /// Opens the cache; the HTTP client is set up on first use.
+    /// Opens the cache and reads netrc credentials (`$NETRC`, else `~/.netrc`, when
+    /// present); the HTTP client is set up on first use.
     pub fn new(opts: FetchOptions) -> Result<Fetcher, FetchError> {
         let cache = Cache::open(&opts.cache_dir)?;
+        let netrc = netrc::default_netrc_path().and_then(|p| match Netrc::load(&p) {
+            Ok(n) => Some(n),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => {
+                opts.ui.warn(format!("ignoring {}: {e}", p.display()));
+                None
+            }
+        });
         Ok(Fetcher {
             opts,
             cache,
             client: OnceLock::new(),
+            netrc,
         })
+    }
+
+    /// Replaces the netrc credentials (`None`: send none).
+    pub fn with_netrc(mut self, netrc: Option<Netrc>) -> Fetcher {
+        self.netrc = netrc;
+        self
     }
 
     /// The cache, for later stages' derived data.
@@ -169,8 +188,16 @@ impl Fetcher {
                         missing: vec![describe_missing(req, &url, original.is_some())],
                     });
                 }
+                let host = reqwest::Url::parse(&url)
+                    .ok()
+                    .and_then(|u| u.host_str().map(str::to_string));
+                let auth = match (&self.netrc, &host) {
+                    (Some(n), Some(h)) => n.credentials(h),
+                    _ => None,
+                };
                 http::Download {
                     client: self.client()?,
+                    auth,
                     cache: &self.cache,
                     ui: &self.opts.ui,
                     url: &url,
@@ -283,9 +310,6 @@ impl Fetcher {
                 expected: *pin,
                 actual: digest,
             });
-        }
-        if let Lookup::Hit(b) = self.cache.lookup(&digest)? {
-            return Ok(b);
         }
         self.cache.commit(tmp, &digest, size)
     }

@@ -47,6 +47,8 @@ struct State {
     per_path: HashMap<String, Rule>,
     global: Option<Rule>,
     hits: HashMap<String, u32>,
+    /// The headers of the latest request to each path (names lowercased).
+    headers: HashMap<String, Vec<(String, String)>>,
 }
 
 struct Shared {
@@ -126,6 +128,18 @@ impl TestServer {
         self.lock().hits.get(path).copied().unwrap_or(0)
     }
 
+    /// Header `name` of the latest request to `path` (as the request target was written:
+    /// a proxy request's target is the absolute URL).
+    pub fn last_header(&self, path: &str, name: &str) -> Option<String> {
+        let name = name.to_ascii_lowercase();
+        self.lock()
+            .headers
+            .get(path)?
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.clone())
+    }
+
     /// How many requests the server received in all.
     pub fn total_hits(&self) -> u32 {
         self.lock().hits.values().sum()
@@ -160,22 +174,34 @@ impl Drop for TestServer {
     }
 }
 
-/// Reads the request line and headers; returns the path.
-fn read_request(conn: &TcpStream) -> Option<String> {
+/// Reads the request line and headers; returns the target (without a query) and headers.
+fn read_request(conn: &TcpStream) -> Option<(String, Vec<(String, String)>)> {
     let mut reader = BufReader::new(conn);
     let mut line = String::new();
     reader.read_line(&mut line).ok()?;
     let mut parts = line.split_whitespace();
     let _method = parts.next()?;
     let target = parts.next()?.to_string();
+    let mut headers = Vec::new();
     loop {
         let mut h = String::new();
         let n = reader.read_line(&mut h).ok()?;
         if n == 0 || h == "\r\n" || h == "\n" {
             break;
         }
+        if let Some((k, v)) = h.split_once(':') {
+            headers.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
+        }
     }
-    Some(target.split('?').next().unwrap_or("/").to_string())
+    Some((target.split('?').next().unwrap_or("/").to_string(), headers))
+}
+
+/// The path part of a target: `/x` as is, `http://host/x` (proxy form) as `/x`.
+fn local_path(target: &str) -> &str {
+    match target.strip_prefix("http://") {
+        Some(rest) => rest.find('/').map_or("/", |i| &rest[i..]),
+        None => target,
+    }
 }
 
 fn handle(s: &Shared, mut conn: TcpStream) {
@@ -183,7 +209,7 @@ fn handle(s: &Shared, mut conn: TcpStream) {
         return;
     }
     let _ = conn.set_read_timeout(Some(Duration::from_secs(5)));
-    let Some(path) = read_request(&conn) else {
+    let Some((path, headers)) = read_request(&conn) else {
         return;
     };
     let now = s.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
@@ -191,6 +217,7 @@ fn handle(s: &Shared, mut conn: TcpStream) {
     let fault = {
         let mut st = s.state.lock().unwrap_or_else(|p| p.into_inner());
         *st.hits.entry(path.clone()).or_insert(0) += 1;
+        st.headers.insert(path.clone(), headers);
         let State {
             per_path, global, ..
         } = &mut *st;
@@ -219,7 +246,7 @@ fn respond(
     fault: Option<Fault>,
 ) -> std::io::Result<()> {
     let body = || -> Option<Vec<u8>> {
-        let rel = Path::new(path.trim_start_matches('/'));
+        let rel = Path::new(local_path(path).trim_start_matches('/'));
         if rel.components().any(|c| !matches!(c, Component::Normal(_))) {
             return None;
         }
