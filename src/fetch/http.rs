@@ -63,6 +63,8 @@ pub(crate) struct Download<'a> {
     pub client: &'a Client,
     /// Basic-auth login and password for the URL's host (from netrc).
     pub auth: Option<(&'a str, &'a str)>,
+    /// Where to stack this download's progress bar, when bars are drawn.
+    pub bars: Option<&'a indicatif::MultiProgress>,
     pub cache: &'a Cache,
     pub ui: &'a Ui,
     /// The URL fetched (after mirror rules).
@@ -191,9 +193,15 @@ impl Download<'_> {
             });
         }
         let expected_len = resp.content_length();
-        let bar = self.ui.bytes_bar(expected_len, short_name(self.url));
+        let mut bar = self.ui.bytes_bar(expected_len, short_name(self.url));
+        if let Some(multi) = self.bars {
+            bar = multi.add(bar);
+        }
         let received = self.cache.receive(&mut resp, &mut |n| bar.inc(n));
         bar.finish_and_clear();
+        if let Some(multi) = self.bars {
+            multi.remove(&bar);
+        }
         let (tmp, res) = received.map_err(Failure::Fatal)?;
         let (digest, size) = match res {
             Ok(v) => v,

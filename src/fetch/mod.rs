@@ -116,6 +116,9 @@ pub struct Fetcher {
     cache: Cache,
     client: OnceLock<Result<Client, String>>,
     netrc: Option<Netrc>,
+    /// Stacks the progress bars of concurrent downloads instead of letting them overwrite
+    /// each other; used only when the [`Ui`] draws bars.
+    bars: indicatif::MultiProgress,
 }
 
 impl Fetcher {
@@ -136,6 +139,9 @@ impl Fetcher {
             cache,
             client: OnceLock::new(),
             netrc,
+            bars: indicatif::MultiProgress::with_draw_target(
+                indicatif::ProgressDrawTarget::stderr(),
+            ),
         })
     }
 
@@ -198,6 +204,7 @@ impl Fetcher {
                 http::Download {
                     client: self.client()?,
                     auth,
+                    bars: self.opts.ui.has_bars().then_some(&self.bars),
                     cache: &self.cache,
                     ui: &self.opts.ui,
                     url: &url,

@@ -221,9 +221,10 @@ fn handle(s: &Shared, mut conn: TcpStream) {
         let State {
             per_path, global, ..
         } = &mut *st;
+        // An exhausted per-path rule falls back to the global one.
         let rule = match per_path.get_mut(&path) {
-            Some(r) => Some(r),
-            None => global.as_mut(),
+            Some(r) if r.remaining != Some(0) => Some(r),
+            _ => global.as_mut(),
         };
         match rule {
             Some(r) if r.remaining != Some(0) => {
