@@ -311,3 +311,17 @@ fn netrc_credentials_go_to_their_host_only() {
         .unwrap();
     assert_eq!(env.srv.last_header("/private.bin", "Authorization"), None);
 }
+
+#[test]
+fn https_handshake_failure_is_a_network_error() {
+    // The test server speaks plain HTTP: the TLS client (rustls, system + webpki roots)
+    // is set up, tries to handshake, and fails cleanly.
+    let env = Env::with_files(&[("/x", b"x")]);
+    let f = Fetcher::new(env.opts()).unwrap();
+    let url = env.srv.url("/x").replacen("http://", "https://", 1);
+    let e = f.fetch(&FetchRequest::unpinned(&url)).unwrap_err();
+    assert!(matches!(e, FetchError::Network { .. }), "{e:?}");
+    assert!(e.to_string().contains(&url), "{e}");
+    assert!(e.hint().unwrap().contains("CA certificates"));
+    assert!(!f.is_cached(&Sha256Digest::of(b"x")));
+}

@@ -104,7 +104,7 @@ impl FetchError {
             }
             FetchError::Http { .. } => "check the URL, or use a mirror with --mirror PREFIX=REPLACEMENT".to_string(),
             FetchError::Network { .. } => {
-                "check the network, proxy (HTTPS_PROXY/NO_PROXY) and URL; try again later, use --mirror PREFIX=REPLACEMENT, or --offline with a warm cache".to_string()
+                "check the network, the proxy settings (HTTPS_PROXY, NO_PROXY), the system's CA certificates and the URL; try again later, use --mirror PREFIX=REPLACEMENT, or --offline with a warm cache".to_string()
             }
             FetchError::Checksum { .. } => {
                 "the bytes differ from the pinned sha256: the file changed upstream or the download is corrupt; if the new bytes are expected, update the pin (run `compose lock` again)".to_string()

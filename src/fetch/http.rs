@@ -82,6 +82,8 @@ enum Failure {
     Transient { reason: String, status: Option<u16> },
     /// An error status that retrying will not fix (4xx).
     Status(u16),
+    /// A network failure that retrying will not fix (a rejected TLS certificate).
+    Permanent(String),
     /// Anything else that must stop at once.
     Fatal(FetchError),
 }
@@ -104,6 +106,14 @@ impl Download<'_> {
                     })
                 }
                 Err(Failure::Fatal(e)) => return Err(e),
+                Err(Failure::Permanent(reason)) => {
+                    return Err(FetchError::Network {
+                        url: self.url.to_string(),
+                        original,
+                        attempts: attempt,
+                        reason,
+                    })
+                }
                 Err(Failure::Transient { reason, status }) if attempt >= max => {
                     return Err(match status {
                         Some(status) => FetchError::Http {
@@ -241,6 +251,10 @@ impl Download<'_> {
             });
         }
         let e = e.without_url();
+        let detail = chain(&e);
+        if detail.to_ascii_lowercase().contains("certificate") {
+            return Failure::Permanent(format!("TLS certificate rejected: {detail}"));
+        }
         let reason = if is_timeout(&e) {
             "timed out waiting for the server".to_string()
         } else if e.is_connect() {
