@@ -1,0 +1,457 @@
+//! The content-addressed cache: fetched inputs under `blobs/sha256/<hex>` and data derived
+//! from them under `derived/<namespace>/<key>`.
+//!
+//! Everything is written to a uniquely named temporary file in `tmp/` and renamed into
+//! place, so several processes can share one cache and no partial file is ever visible.
+//! Everything is re-hashed before use: a corrupt entry is removed and produced again.
+
+use super::FetchError;
+use crate::digest::{HashingWriter, Sha256Digest};
+use std::fs::{self, File};
+use std::io::{self, BufWriter, Read, Seek, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+use tempfile::NamedTempFile;
+
+/// Temporary files older than this belong to a process that died; no download or
+/// derivation runs this long between writes.
+const STALE_TEMP_AGE: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// The cache directory when none is given: `$SCRATCH_CACHE_DIR`, else
+/// `$XDG_CACHE_HOME/scratch-compose`, else `$HOME/.cache/scratch-compose`.
+pub fn default_cache_dir() -> PathBuf {
+    let var = |k: &str| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    if let Some(d) = var("SCRATCH_CACHE_DIR") {
+        return d;
+    }
+    // The XDG spec says relative values are invalid and must be ignored.
+    if let Some(d) = var("XDG_CACHE_HOME").filter(|d| d.is_absolute()) {
+        return d.join("scratch-compose");
+    }
+    match var("HOME") {
+        Some(h) => h.join(".cache").join("scratch-compose"),
+        None => std::env::temp_dir().join("scratch-compose-cache"),
+    }
+}
+
+/// A file in the cache and what it holds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Blob {
+    pub path: PathBuf,
+    pub sha256: Sha256Digest,
+    pub size: u64,
+}
+
+/// What a look-up of a blob found.
+#[derive(Debug)]
+pub(crate) enum Lookup {
+    Hit(Blob),
+    Miss,
+    /// It was there but its bytes did not match its name; it has been removed.
+    Corrupt,
+}
+
+/// A temporary file that received a stream, and the stream's digest and length (or why
+/// copying failed).
+pub(crate) type Received = (NamedTempFile, Result<(Sha256Digest, u64), CopyError>);
+
+/// Why copying a stream into the cache failed: the source or the cache side.
+#[derive(Debug)]
+pub(crate) enum CopyError {
+    Read(io::Error),
+    Write(io::Error),
+}
+
+/// A handle on a cache directory. Cheap to clone; safe to share between threads and
+/// processes.
+#[derive(Clone, Debug)]
+pub struct Cache {
+    root: PathBuf,
+}
+
+impl Cache {
+    /// Opens (creating as needed) the cache at `root`.
+    pub fn open(root: &Path) -> Result<Cache, FetchError> {
+        let cache = Cache {
+            root: root.to_path_buf(),
+        };
+        for dir in [
+            cache.blobs_dir(),
+            cache.tmp_dir(),
+            cache.root.join("derived"),
+        ] {
+            fs::create_dir_all(&dir).map_err(|e| FetchError::cache(&dir, e))?;
+        }
+        cache.remove_stale_temps(STALE_TEMP_AGE);
+        Ok(cache)
+    }
+
+    /// Removes temporary files older than `age`, left by processes that were killed.
+    /// Best effort: another process may be removing them too.
+    fn remove_stale_temps(&self, age: Duration) {
+        let Ok(rd) = fs::read_dir(self.tmp_dir()) else {
+            return;
+        };
+        let now = SystemTime::now();
+        for e in rd.flatten() {
+            let old = e
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|m| now.duration_since(m).ok())
+                .is_some_and(|d| d > age);
+            if old {
+                let _ = fs::remove_file(e.path());
+            }
+        }
+    }
+
+    /// The cache's root directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn blobs_dir(&self) -> PathBuf {
+        self.root.join("blobs").join("sha256")
+    }
+
+    fn tmp_dir(&self) -> PathBuf {
+        self.root.join("tmp")
+    }
+
+    /// Where the blob with digest `d` lives (whether or not it is there).
+    pub fn blob_path(&self, d: &Sha256Digest) -> PathBuf {
+        self.blobs_dir().join(d.hex())
+    }
+
+    /// The blob `d` after re-hashing it; `None` when absent or corrupt (then removed).
+    pub fn get_verified(&self, d: &Sha256Digest) -> Result<Option<PathBuf>, FetchError> {
+        Ok(match self.lookup(d)? {
+            Lookup::Hit(b) => Some(b.path),
+            Lookup::Miss | Lookup::Corrupt => None,
+        })
+    }
+
+    /// Like [`Cache::get_verified`], telling a corrupt entry apart from a missing one.
+    pub(crate) fn lookup(&self, d: &Sha256Digest) -> Result<Lookup, FetchError> {
+        let path = self.blob_path(d);
+        let file = match File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Lookup::Miss),
+            Err(e) => return Err(FetchError::cache(&path, e)),
+        };
+        let (actual, size) = Sha256Digest::of_reader(io::BufReader::new(file))
+            .map_err(|e| FetchError::cache(&path, e))?;
+        if actual == *d {
+            return Ok(Lookup::Hit(Blob {
+                path,
+                sha256: actual,
+                size,
+            }));
+        }
+        remove_if_present(&path)?;
+        Ok(Lookup::Corrupt)
+    }
+
+    /// A new, uniquely named temporary file in the cache's `tmp/`; removed when dropped.
+    pub fn temp_file(&self) -> Result<NamedTempFile, FetchError> {
+        let dir = self.tmp_dir();
+        tempfile::Builder::new()
+            .prefix(".part-")
+            .tempfile_in(&dir)
+            .map_err(|e| FetchError::cache(&dir, e))
+    }
+
+    /// Copies `src` into a new temporary file while hashing it, calling `progress` with
+    /// each chunk's length.
+    pub(crate) fn receive(
+        &self,
+        src: &mut dyn Read,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<Received, FetchError> {
+        let tmp = self.temp_file()?;
+        let res = copy_hashing(src, tmp.as_file(), progress);
+        Ok((tmp, res))
+    }
+
+    /// Moves a verified temporary file into `blobs/` under `digest`.
+    pub(crate) fn commit(
+        &self,
+        tmp: NamedTempFile,
+        digest: &Sha256Digest,
+        size: u64,
+    ) -> Result<Blob, FetchError> {
+        let path = self.blob_path(digest);
+        finish_file(tmp, &path)?;
+        Ok(Blob {
+            path,
+            sha256: *digest,
+            size,
+        })
+    }
+
+    /// Hashes the local file `src` and copies it into `blobs/` (replacing any copy there,
+    /// which is the same bytes or corrupt).
+    pub fn insert_file(&self, src: &Path) -> Result<Blob, FetchError> {
+        let local = |e| FetchError::Local {
+            path: src.to_path_buf(),
+            source: e,
+        };
+        let mut f = File::open(src).map_err(local)?;
+        let (tmp, res) = self.receive(&mut f, &mut |_| {})?;
+        let (digest, size) = match res {
+            Ok(v) => v,
+            Err(CopyError::Read(e)) => return Err(local(e)),
+            Err(CopyError::Write(e)) => return Err(FetchError::cache(tmp.path(), e)),
+        };
+        // Renaming over an existing blob is atomic and leaves the same (or repaired) bytes.
+        self.commit(tmp, &digest, size)
+    }
+
+    /// Data derived from inputs (e.g. `("uncompressed", input digest)`), produced once by
+    /// `produce` into a temporary file and renamed into place; its digest is recorded in
+    /// `KEY.sha256` beside it and re-verified on every later use (a mismatch reproduces it).
+    pub fn derived(
+        &self,
+        namespace: &str,
+        key: &str,
+        produce: impl FnOnce(&mut File) -> io::Result<()>,
+    ) -> Result<PathBuf, FetchError> {
+        check_name(namespace)?;
+        check_name(key)?;
+        let dir = self.root.join("derived").join(namespace);
+        fs::create_dir_all(&dir).map_err(|e| FetchError::cache(&dir, e))?;
+        let path = dir.join(key);
+        let sidecar = dir.join(format!("{key}.sha256"));
+        if derived_is_valid(&path, &sidecar)? {
+            return Ok(path);
+        }
+
+        let mut tmp = self.temp_file()?;
+        let tmp_path = tmp.path().to_path_buf();
+        produce(tmp.as_file_mut()).map_err(|e| FetchError::cache(&tmp_path, e))?;
+        let file = tmp.as_file_mut();
+        file.flush()
+            .and_then(|_| file.rewind())
+            .map_err(|e| FetchError::cache(&tmp_path, e))?;
+        let (digest, _) = Sha256Digest::of_reader(io::BufReader::new(&*file))
+            .map_err(|e| FetchError::cache(&tmp_path, e))?;
+        finish_file(tmp, &path)?;
+
+        let mut side = self.temp_file()?;
+        let side_path = side.path().to_path_buf();
+        writeln!(side, "{}", digest.hex()).map_err(|e| FetchError::cache(&side_path, e))?;
+        finish_file(side, &sidecar)?;
+        Ok(path)
+    }
+}
+
+/// True when the derived file exists and hashes to what its sidecar records.
+fn derived_is_valid(path: &Path, sidecar: &Path) -> Result<bool, FetchError> {
+    let recorded = match fs::read_to_string(sidecar) {
+        Ok(s) => s,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(FetchError::cache(sidecar, e)),
+    };
+    let Ok(recorded) = recorded.trim().parse::<Sha256Digest>() else {
+        return Ok(false);
+    };
+    let file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(FetchError::cache(path, e)),
+    };
+    let (actual, _) = Sha256Digest::of_reader(io::BufReader::new(file))
+        .map_err(|e| FetchError::cache(path, e))?;
+    Ok(actual == recorded)
+}
+
+/// Namespaces and keys are single path components.
+fn check_name(name: &str) -> Result<(), FetchError> {
+    let bad = name.is_empty()
+        || name == "."
+        || name == ".."
+        || name.contains(['/', '\\', '\0'])
+        || name.ends_with(".sha256");
+    if bad {
+        return Err(FetchError::BadKey(name.to_string()));
+    }
+    Ok(())
+}
+
+/// Copies while hashing; tells read failures from write failures.
+fn copy_hashing(
+    src: &mut dyn Read,
+    dst: &File,
+    progress: &mut dyn FnMut(u64),
+) -> Result<(Sha256Digest, u64), CopyError> {
+    let mut w = HashingWriter::new(BufWriter::with_capacity(1 << 16, dst));
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = match src.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(CopyError::Read(e)),
+        };
+        w.write_all(&buf[..n]).map_err(CopyError::Write)?;
+        progress(n as u64);
+    }
+    let (mut inner, digest, size) = w.finish();
+    inner.flush().map_err(CopyError::Write)?;
+    Ok((digest, size))
+}
+
+/// Makes a finished temporary file world-readable, durable, and renames it to `dest`.
+fn finish_file(tmp: NamedTempFile, dest: &Path) -> Result<(), FetchError> {
+    let tmp_path = tmp.path().to_path_buf();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(&tmp_path, fs::Permissions::from_mode(0o644))
+            .map_err(|e| FetchError::cache(&tmp_path, e))?;
+    }
+    tmp.as_file()
+        .sync_all()
+        .map_err(|e| FetchError::cache(&tmp_path, e))?;
+    tmp.persist(dest)
+        .map_err(|e| FetchError::cache(dest, e.error))?;
+    Ok(())
+}
+
+fn remove_if_present(path: &Path) -> Result<(), FetchError> {
+    match fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(FetchError::cache(path, e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tmp_entries(c: &Cache) -> usize {
+        fs::read_dir(c.tmp_dir()).unwrap().count()
+    }
+
+    #[test]
+    fn insert_then_verify_then_detect_corruption() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open(&dir.path().join("c")).unwrap();
+        let src = dir.path().join("in");
+        fs::write(&src, b"hello cache").unwrap();
+        let blob = cache.insert_file(&src).unwrap();
+        assert_eq!(blob.sha256, Sha256Digest::of(b"hello cache"));
+        assert_eq!(blob.size, 11);
+        assert_eq!(blob.path, cache.blob_path(&blob.sha256));
+        assert_eq!(fs::read(&blob.path).unwrap(), b"hello cache");
+        assert_eq!(
+            cache.get_verified(&blob.sha256).unwrap(),
+            Some(blob.path.clone())
+        );
+        assert_eq!(tmp_entries(&cache), 0);
+
+        fs::write(&blob.path, b"tampered").unwrap();
+        assert_eq!(cache.get_verified(&blob.sha256).unwrap(), None);
+        assert!(!blob.path.exists(), "corrupt blob must be removed");
+        // Inserting again repairs it.
+        assert_eq!(cache.insert_file(&src).unwrap(), blob);
+        assert!(cache.get_verified(&blob.sha256).unwrap().is_some());
+    }
+
+    #[test]
+    fn missing_local_file_names_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open(dir.path()).unwrap();
+        let e = cache.insert_file(&dir.path().join("nope")).unwrap_err();
+        assert!(matches!(e, FetchError::Local { .. }));
+        assert!(e.to_string().contains("nope"), "{e}");
+        assert_eq!(tmp_entries(&cache), 0);
+    }
+
+    #[test]
+    fn derived_produces_once_and_reproduces_when_tampered() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open(dir.path()).unwrap();
+        let mut calls = 0;
+        let make = |calls: &mut i32| {
+            cache
+                .derived("uncompressed", "abc", |f| {
+                    *calls += 1;
+                    f.write_all(b"derived bytes")
+                })
+                .unwrap()
+        };
+        let p = make(&mut calls);
+        assert_eq!(fs::read(&p).unwrap(), b"derived bytes");
+        let p2 = make(&mut calls);
+        assert_eq!((p2, calls), (p.clone(), 1));
+        fs::write(&p, b"tampered").unwrap();
+        make(&mut calls);
+        assert_eq!(calls, 2);
+        assert_eq!(fs::read(&p).unwrap(), b"derived bytes");
+        assert_eq!(tmp_entries(&cache), 0);
+    }
+
+    #[test]
+    fn derived_failure_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open(dir.path()).unwrap();
+        let e = cache
+            .derived("ns", "k", |f| {
+                f.write_all(b"partial")?;
+                Err(io::Error::other("boom"))
+            })
+            .unwrap_err();
+        assert!(e.to_string().contains("boom"), "{e}");
+        assert!(!dir.path().join("derived/ns/k").exists());
+        assert_eq!(tmp_entries(&cache), 0);
+    }
+
+    #[test]
+    fn bad_keys_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open(dir.path()).unwrap();
+        for k in ["", "..", "a/b", "x.sha256"] {
+            assert!(matches!(
+                cache.derived("ns", k, |_| Ok(())),
+                Err(FetchError::BadKey(_))
+            ));
+        }
+    }
+
+    #[test]
+    fn stale_temporary_files_are_removed_on_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open(dir.path()).unwrap();
+        let fresh = cache.temp_file().unwrap().keep().unwrap().1;
+        let stale = cache.temp_file().unwrap().keep().unwrap().1;
+        let two_days = SystemTime::now() - Duration::from_secs(2 * 24 * 3600);
+        File::options()
+            .write(true)
+            .open(&stale)
+            .unwrap()
+            .set_modified(two_days)
+            .unwrap();
+        Cache::open(dir.path()).unwrap();
+        assert!(fresh.exists());
+        assert!(!stale.exists());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn unwritable_cache_names_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("not-a-dir");
+        fs::write(&file, b"").unwrap();
+        let e = Cache::open(&file.join("cache")).unwrap_err();
+        assert!(matches!(e, FetchError::Cache { .. }));
+        assert!(e.to_string().contains("not-a-dir"), "{e}");
+        assert!(e.hint().unwrap().contains("--cache-dir"));
+    }
+}
