@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests (`mod common;` in each test file).
 #![allow(dead_code)]
 
+pub mod cli;
 pub mod server;
 
 use std::path::PathBuf;
