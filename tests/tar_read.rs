@@ -790,3 +790,47 @@ fn detection_of_odd_inputs() {
         Err(LayerError::Io { .. })
     ));
 }
+
+#[test]
+fn header_only_types_have_no_data_whatever_their_size() {
+    // Like Go's and Python's readers: a directory or symlink with a size field is followed
+    // directly by the next header.
+    let mut ar = Vec::new();
+    let mut d = h(b"d/", b'5');
+    d.size_field = Some(512);
+    ar.extend(block(&d));
+    let mut s = h(b"s", b'2');
+    s.link = b"t".to_vec();
+    s.size_field = Some(1024);
+    ar.extend(block(&s));
+    add(&mut ar, &h(b"f", b'0'), b"abc");
+    let (dir, r) = read_bytes(&finish(ar));
+    let entries = r.unwrap();
+    let names: Vec<&[u8]> = entries.iter().map(|e| e.path.as_bytes()).collect();
+    assert_eq!(names, [b"d".as_slice(), b"s", b"f"]);
+    assert_eq!(
+        our_view(&entries),
+        normalise_python(python_view(&dir.path().join("crafted.tar")))
+    );
+}
+
+#[test]
+fn base256_numbers_and_bad_checksums() {
+    let mut ar = Vec::new();
+    let mut b = block(&h(b"big-uid", b'0'));
+    // GNU base-256 uid 5_000_000_000.
+    b[108..116].copy_from_slice(&[0x80, 0, 0, 0x01, 0x2a, 0x05, 0xf2, 0x00]);
+    b[148..156].fill(b' ');
+    let sum: u32 = b.iter().map(|&x| u32::from(x)).sum();
+    oct(&mut b[148..155], u64::from(sum));
+    ar.extend(b.clone());
+    let (_d, r) = read_bytes(&finish(ar));
+    assert_eq!(r.unwrap()[0].uid, 5_000_000_000);
+
+    let mut ar = Vec::new();
+    b[0] = b'X';
+    ar.extend(b);
+    let (_d, r) = read_bytes(&finish(ar));
+    let err = r.unwrap_err();
+    assert!(err.to_string().contains("checksum"), "{err}");
+}
