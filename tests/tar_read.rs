@@ -137,7 +137,7 @@ fn normalise_python(mut v: Vec<serde_json::Value>) -> Vec<serde_json::Value> {
             let raw = hex::decode(item[7].as_str().unwrap()).unwrap();
             item[7] = hex::encode(ImagePath::parse(&raw).unwrap().as_bytes()).into();
         }
-        if item[1] == "7" {
+        if item[1] == "7" || item[1] == "\u{0}" {
             item[1] = "0".into();
         }
     }
@@ -833,4 +833,174 @@ fn base256_numbers_and_bad_checksums() {
     let (_d, r) = read_bytes(&finish(ar));
     let err = r.unwrap_err();
     assert!(err.to_string().contains("checksum"), "{err}");
+}
+
+// ---------------------------------------------------------------------------------------
+// Archives written by GNU tar in each of its formats
+
+fn make_tree(root: &Path, extended: bool) {
+    use std::os::unix::fs::PermissionsExt;
+    let d = root.join("dir/sub");
+    std::fs::create_dir_all(&d).unwrap();
+    std::fs::write(d.join("file"), b"content\n").unwrap();
+    std::fs::write(root.join("dir/empty"), b"").unwrap();
+    std::fs::write(root.join("caf\u{e9}"), b"utf8").unwrap();
+    std::fs::hard_link(d.join("file"), root.join("dir/hard")).unwrap();
+    std::os::unix::fs::symlink("../dir/sub/file", root.join("dir/sym")).unwrap();
+    let suid = root.join("dir/suid");
+    std::fs::write(&suid, b"#!").unwrap();
+    std::fs::set_permissions(&suid, std::fs::Permissions::from_mode(0o4755)).unwrap();
+    let st = Command::new("mkfifo")
+        .arg(root.join("dir/fifo"))
+        .status()
+        .unwrap();
+    assert!(st.success());
+    if extended {
+        let long = root.join(format!("{}/{}", "L".repeat(120), "M".repeat(140)));
+        std::fs::create_dir_all(long.parent().unwrap()).unwrap();
+        std::fs::write(&long, b"long").unwrap();
+        std::os::unix::fs::symlink("T".repeat(180), root.join("dir/longsym")).unwrap();
+        std::fs::hard_link(&long, root.join("dir/longhard")).unwrap();
+        std::fs::write(root.join("dir/with\nnewline"), b"nl").unwrap();
+    }
+}
+
+#[test]
+fn gnu_tar_formats_read_like_python() {
+    for (format, extended) in [
+        ("ustar", false),
+        ("v7", false),
+        ("oldgnu", true),
+        ("gnu", true),
+        ("posix", true),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let tree = dir.path().join("tree");
+        make_tree(&tree, extended);
+        let tar = dir.path().join(format!("{format}.tar"));
+        let out = Command::new("tar")
+            .arg(format!("--format={format}"))
+            // v7 cannot store fifos.
+            .arg(if format == "v7" {
+                "--exclude=./dir/fifo"
+            } else {
+                "--sort=name"
+            })
+            .args(["--sort=name", "-C"])
+            .arg(&tree)
+            .arg("-cf")
+            .arg(&tar)
+            .arg(".")
+            .env("LC_ALL", "C")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{format}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let entries = read_tar(&tar, format).unwrap_or_else(|e| panic!("{format}: {e}"));
+        assert!(entries.len() >= 9, "{format}");
+        if format == "v7" {
+            assert!(
+                entries.iter().any(|e| e.kind == Kind::Dir),
+                "v7 directories"
+            );
+        }
+        assert_eq!(
+            our_view(&entries),
+            normalise_python(python_view(&tar)),
+            "{format}"
+        );
+        assert!(entries.iter().any(|e| matches!(e.kind, Kind::HardLink(_))));
+        if extended {
+            assert!(entries.iter().any(|e| e.path.as_bytes().len() > 255));
+        }
+    }
+}
+
+#[test]
+fn gnu_tar_sparse_files_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("tree");
+    std::fs::create_dir(&tree).unwrap();
+    let f = std::fs::File::create(tree.join("holes")).unwrap();
+    f.set_len(4 << 20).unwrap();
+    drop(f);
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(tree.join("holes"))
+        .unwrap()
+        .write_all(b"end")
+        .unwrap();
+    for format in ["gnu", "posix"] {
+        let tar = dir.path().join(format!("{format}.tar"));
+        let st = Command::new("tar")
+            .arg(format!("--format={format}"))
+            .args(["--sparse", "-C"])
+            .arg(&tree)
+            .arg("-cf")
+            .arg(&tar)
+            .arg("holes")
+            .status()
+            .unwrap();
+        assert!(st.success());
+        let err = read_tar(&tar, format).unwrap_err();
+        assert!(
+            err.to_string().contains("sparse entries are not supported"),
+            "{format}: {err}"
+        );
+    }
+}
+
+/// Extended attributes as GNU tar writes them (values with newlines included): the allowed
+/// ones are kept, others dropped. Skips when the file system refuses xattrs.
+#[test]
+fn gnu_tar_xattrs_are_filtered() {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("tree");
+    std::fs::create_dir(&tree).unwrap();
+    let f = tree.join("f");
+    std::fs::write(&f, b"x").unwrap();
+    let set = Command::new("python3")
+        .arg("-c")
+        .arg(
+            "import os,sys\n\
+             os.setxattr(sys.argv[1], 'user.test', b'a\\nb')\n\
+             try:\n    os.setxattr(sys.argv[1], 'trusted.x', b'1')\nexcept OSError:\n    pass\n\
+             try:\n    os.setxattr(sys.argv[1], 'security.capability', bytes.fromhex('0100000200200000000000000a0000000000000a'))\n\
+             except OSError:\n    pass\n",
+        )
+        .arg(&f)
+        .status()
+        .unwrap();
+    if !set.success() {
+        eprintln!("skipping: no user xattrs on this file system");
+        return;
+    }
+    let tar = dir.path().join("x.tar");
+    let st = Command::new("tar")
+        .args(["--format=posix", "--xattrs", "--xattrs-include=*", "-C"])
+        .arg(&tree)
+        .arg("-cf")
+        .arg(&tar)
+        .arg("f")
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let entries = read_tar(&tar, "xattrs").unwrap();
+    assert_eq!(entries.len(), 1);
+    let x = &entries[0].xattrs;
+    assert_eq!(
+        x.get("user.test").map(Vec::as_slice),
+        Some(b"a\nb".as_slice())
+    );
+    assert!(!x.contains_key("trusted.x"));
+    assert!(x
+        .keys()
+        .all(|k| k == "user.test" || k == "security.capability"));
+    assert!(
+        entries[0].mtime > 0,
+        "fractional PAX mtime read as whole seconds"
+    );
 }

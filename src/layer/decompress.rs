@@ -159,6 +159,7 @@ pub fn decompress(
             Ok(0) => break,
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) if format == InputFormat::Tar => return Err(LayerError::io(src, e)),
             Err(e) => return Err(corrupt(e)),
         };
         total += n as u64;

@@ -16,7 +16,8 @@ pub use write::TarWriter;
 use std::path::PathBuf;
 
 /// Errors of reading and writing layers. Each names the input (its label: a URL, manifest
-/// path or file) and, for archive problems, the entry index and raw name.
+/// path or file) and, for archive problems, the entry index (0-based, counting entries but
+/// not extension headers) and raw name.
 #[derive(Debug, thiserror::Error)]
 pub enum LayerError {
     /// An I/O failure on a named file.
