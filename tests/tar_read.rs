@@ -1004,3 +1004,28 @@ fn gnu_tar_xattrs_are_filtered() {
         "fractional PAX mtime read as whole seconds"
     );
 }
+
+#[test]
+fn read_input_handles_plain_and_compressed() {
+    let tar = sample_tar();
+    let dir = tempfile::tempdir().unwrap();
+    for f in FORMATS {
+        let src = dir.path().join(format!("in-{f:?}"));
+        std::fs::write(&src, compressed(f, &tar)).unwrap();
+        let scratch = dir.path().join(format!("scratch-{f:?}"));
+        let (format, entries) =
+            scratch_compose::layer::read_input(&src, &scratch, "input").unwrap();
+        assert_eq!(format, f);
+        assert_eq!(entries.len(), 1);
+        match &entries[0].kind {
+            Kind::File(c) => assert_eq!(content_bytes(c), b"hello world\n".repeat(500)),
+            k => panic!("{k:?}"),
+        }
+        assert_eq!(scratch.exists(), f != InputFormat::Tar);
+    }
+    let junk = dir.path().join("junk");
+    std::fs::write(&junk, b"not an archive at all").unwrap();
+    let err = scratch_compose::layer::read_input(&junk, &dir.path().join("s"), "https://e/x")
+        .unwrap_err();
+    assert!(err.to_string().starts_with("https://e/x:"), "{err}");
+}

@@ -124,3 +124,42 @@ impl LayerError {
         }
     }
 }
+
+/// Read any supported input archive into entries. A plain tar is read in place; a
+/// compressed one is first decompressed into `scratch` (a file path the caller owns and
+/// keeps while the entries' contents are used: their [`crate::entry::Content`] ranges point
+/// into it) under the [`decompress::default_limit`] bomb guard. Returns the detected format.
+pub fn read_input(
+    src: &std::path::Path,
+    scratch: &std::path::Path,
+    label: &str,
+) -> Result<(InputFormat, Vec<crate::entry::Entry>), LayerError> {
+    let format = detect_format(src).map_err(|e| match e {
+        LayerError::UnknownFormat { magic, .. } => LayerError::UnknownFormat {
+            label: label.to_string(),
+            magic,
+        },
+        other => other,
+    })?;
+    if format == InputFormat::Tar {
+        return Ok((format, read_tar(src, label)?));
+    }
+    let compressed_len = std::fs::metadata(src)
+        .map_err(|e| LayerError::io(src, e))?
+        .len();
+    let file = std::fs::File::create(scratch).map_err(|e| LayerError::io(scratch, e))?;
+    let mut out = std::io::BufWriter::new(file);
+    decompress(
+        src,
+        format,
+        &mut out,
+        decompress::default_limit(compressed_len),
+        label,
+    )?;
+    let file = out
+        .into_inner()
+        .map_err(|e| LayerError::io(scratch, e.into_error()))?;
+    file.sync_all().map_err(|e| LayerError::io(scratch, e))?;
+    drop(file);
+    Ok((format, read_tar(scratch, label)?))
+}

@@ -13,10 +13,11 @@
 //!   extended attributes (`SCHILY.xattr.NAME`). Records are sorted by key; there is never an
 //!   `atime` or `ctime`. PAX `path`/`linkpath` hold the raw name bytes even when they are
 //!   not UTF-8, without a `hdrcharset` record (GNU tar 1.34 warns about that keyword;
-//!   Python, Go and GNU tar all read the raw bytes). The `x` header itself is constant apart from its size and checksum: name
-//!   [`PAX_HEADER_NAME`], mode 0644, uid/gid 0, mtime the epoch (0 if it needs PAX). When a field moves to PAX
-//!   its ustar field holds a fixed fallback: the name's first 100 bytes, an empty link name,
-//!   and 0 for numbers.
+//!   Python, Go and GNU tar all read the raw bytes).
+//! * The `x` header itself is constant apart from its size and checksum: name
+//!   [`PAX_HEADER_NAME`], mode 0644, uid/gid 0, mtime the epoch (0 if the epoch needs PAX),
+//!   empty uname/gname. When a field moves to PAX its ustar field holds a fixed fallback:
+//!   the name's first 100 bytes, an empty link name, and 0 for numbers.
 //! * Directory names end with `/` (the convention of GNU tar and Python); the root
 //!   directory, written only when the caller passes it, is `./`.
 //! * No GNU extensions (`L`, `K`, `S`, `g`), no sparse files, no padding to 10240 bytes: the
