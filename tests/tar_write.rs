@@ -663,3 +663,71 @@ fn golden_archive_digest() {
     );
     assert_eq!(scratch_compose::COMPAT_LEVEL, 1);
 }
+
+/// Names that are not UTF-8 and contain newlines, and binary xattr values with newlines,
+/// survive PAX (raw bytes, no `hdrcharset`) for Python, GNU tar and our reader.
+#[test]
+fn binary_names_and_values_survive() {
+    let mut name = vec![0xffu8, b'\n', b'x'];
+    name.extend(vec![b'n'; 120]);
+    let mut e = file(&name, b"data", 0o644);
+    e.xattrs.insert("user.bin".into(), b"a\nb\0c\n".to_vec());
+    e.xattrs
+        .insert("security.capability".into(), vec![0x0a; 20]);
+    let link = Entry::new(
+        p(b"l"),
+        Kind::Symlink([&[0xfe, b'\n'][..], &[b's'; 150]].concat()),
+        0o777,
+    );
+    let entries = vec![e.clone(), link.clone()];
+    let bytes = write_all(&entries, EPOCH);
+    let headers = walk(&bytes);
+    assert_eq!(
+        headers[1]
+            .pax
+            .iter()
+            .map(|(k, _)| k.as_slice())
+            .collect::<Vec<_>>(),
+        [
+            b"SCHILY.xattr.security.capability".as_slice(),
+            b"SCHILY.xattr.user.bin",
+            b"path"
+        ]
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bin.tar");
+    std::fs::write(&path, &bytes).unwrap();
+
+    let list = python_list(&path);
+    assert_eq!(list[0]["name"], hex::encode(&name));
+    assert_eq!(list[0]["xattrs"]["user.bin"], hex::encode(b"a\nb\0c\n"));
+    assert_eq!(
+        list[1]["link"],
+        hex::encode(match &link.kind {
+            Kind::Symlink(t) => t.clone(),
+            _ => unreachable!(),
+        })
+    );
+
+    let back = scratch_compose::layer::read_tar(&path, "bin").unwrap();
+    assert_eq!(back[0].path, e.path);
+    assert_eq!(back[0].xattrs, e.xattrs);
+    assert_eq!(back[1].kind, link.kind);
+
+    let out = Command::new("tar")
+        .arg("-tf")
+        .arg(&path)
+        .env("LC_ALL", "C")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -16,7 +16,8 @@ pub use write::TarWriter;
 use std::path::PathBuf;
 
 /// Errors of reading and writing layers. Each names the input (its label: a URL, manifest
-/// path or file) and, for archive problems, the entry index and raw name.
+/// path or file) and, for archive problems, the entry index (0-based, counting entries but
+/// not extension headers) and raw name.
 #[derive(Debug, thiserror::Error)]
 pub enum LayerError {
     /// An I/O failure on a named file.
@@ -122,4 +123,43 @@ impl LayerError {
             source,
         }
     }
+}
+
+/// Read any supported input archive into entries. A plain tar is read in place; a
+/// compressed one is first decompressed into `scratch` (a file path the caller owns and
+/// keeps while the entries' contents are used: their [`crate::entry::Content`] ranges point
+/// into it) under the [`decompress::default_limit`] bomb guard. Returns the detected format.
+pub fn read_input(
+    src: &std::path::Path,
+    scratch: &std::path::Path,
+    label: &str,
+) -> Result<(InputFormat, Vec<crate::entry::Entry>), LayerError> {
+    let format = detect_format(src).map_err(|e| match e {
+        LayerError::UnknownFormat { magic, .. } => LayerError::UnknownFormat {
+            label: label.to_string(),
+            magic,
+        },
+        other => other,
+    })?;
+    if format == InputFormat::Tar {
+        return Ok((format, read_tar(src, label)?));
+    }
+    let compressed_len = std::fs::metadata(src)
+        .map_err(|e| LayerError::io(src, e))?
+        .len();
+    let file = std::fs::File::create(scratch).map_err(|e| LayerError::io(scratch, e))?;
+    let mut out = std::io::BufWriter::new(file);
+    decompress(
+        src,
+        format,
+        &mut out,
+        decompress::default_limit(compressed_len),
+        label,
+    )?;
+    let file = out
+        .into_inner()
+        .map_err(|e| LayerError::io(scratch, e.into_error()))?;
+    file.sync_all().map_err(|e| LayerError::io(scratch, e))?;
+    drop(file);
+    Ok((format, read_tar(scratch, label)?))
 }

@@ -11,11 +11,13 @@
 //!   uid/gid over `0o7777777`, device numbers over `0o7777777` (`SCHILY.devmajor` /
 //!   `SCHILY.devminor`), an epoch of `8^11` seconds or more (`mtime`, an integer), and
 //!   extended attributes (`SCHILY.xattr.NAME`). Records are sorted by key; there is never an
-//!   `atime` or `ctime`. When a path or link name in PAX is not UTF-8, `hdrcharset=BINARY`
-//!   is added. The `x` header itself is constant apart from its size and checksum: name
-//!   [`PAX_HEADER_NAME`], mode 0644, uid/gid 0, mtime the epoch (0 if it needs PAX). When a field moves to PAX
-//!   its ustar field holds a fixed fallback: the name's first 100 bytes, an empty link name,
-//!   and 0 for numbers.
+//!   `atime` or `ctime`. PAX `path`/`linkpath` hold the raw name bytes even when they are
+//!   not UTF-8, without a `hdrcharset` record (GNU tar 1.34 warns about that keyword;
+//!   Python, Go and GNU tar all read the raw bytes).
+//! * The `x` header itself is constant apart from its size and checksum: name
+//!   [`PAX_HEADER_NAME`], mode 0644, uid/gid 0, mtime the epoch (0 if the epoch needs PAX),
+//!   empty uname/gname. When a field moves to PAX its ustar field holds a fixed fallback:
+//!   the name's first 100 bytes, an empty link name, and 0 for numbers.
 //! * Directory names end with `/` (the convention of GNU tar and Python); the root
 //!   directory, written only when the caller passes it, is `./`.
 //! * No GNU extensions (`L`, `K`, `S`, `g`), no sparse files, no padding to 10240 bytes: the
@@ -164,7 +166,6 @@ fn copy_exact(mut r: impl Read, w: &mut impl Write, len: u64) -> io::Result<u64>
 pub fn entry_headers(e: &Entry, epoch: Epoch) -> io::Result<Vec<u8>> {
     let mut name = e.path.as_bytes().to_vec();
     let mut pax: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
-    let mut binary = false;
 
     let (typeflag, link, size, dev) = match &e.kind {
         Kind::File(c) => (b'0', None, c.len(), None),
@@ -195,7 +196,6 @@ pub fn entry_headers(e: &Entry, epoch: Epoch) -> io::Result<Vec<u8>> {
     let (ustar_name, ustar_prefix) = match split_ustar_name(&name) {
         Some((n, p)) => (n.to_vec(), p.to_vec()),
         None => {
-            binary |= std::str::from_utf8(&name).is_err();
             pax.push((b"path".to_vec(), name.clone()));
             (name[..name.len().min(100)].to_vec(), Vec::new())
         }
@@ -212,7 +212,6 @@ pub fn entry_headers(e: &Entry, epoch: Epoch) -> io::Result<Vec<u8>> {
         if l.len() <= 100 {
             ustar_link = l;
         } else {
-            binary |= std::str::from_utf8(l).is_err();
             pax.push((b"linkpath".to_vec(), l.to_vec()));
         }
     }
@@ -248,9 +247,6 @@ pub fn entry_headers(e: &Entry, epoch: Epoch) -> io::Result<Vec<u8>> {
 
     let mut out = Vec::with_capacity(3 * BLOCK);
     if !pax.is_empty() {
-        if binary {
-            pax.push((b"hdrcharset".to_vec(), b"BINARY".to_vec()));
-        }
         pax.sort();
         let records = pax_records(&pax);
         let hdr = UstarHeader {
