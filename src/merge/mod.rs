@@ -12,7 +12,8 @@
 //!    The parent resolves through in-tree symlinks as it stood *before* this layer's
 //!    entries (whiteouts only ever see lower layers). A whiteout of a missing path is a
 //!    no-op and creates no parents. `.wh.`, `.wh..` and `.wh...` are errors; other
-//!    `.wh..wh.*` names (AUFS bookkeeping such as `.wh..wh.plnk`) are ignored.
+//!    `.wh..wh.*` names (AUFS bookkeeping such as `.wh..wh.plnk`), and anything below
+//!    them, are ignored.
 //! 3. **Entries**, in archive order. Parents resolve through in-tree symlinks with
 //!    root-scoped semantics (absolute targets start at the image root, `..` stops at the
 //!    root, at most [`MAX_SYMLINK_HOPS`] hops); the final component is never followed.

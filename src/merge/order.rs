@@ -6,6 +6,8 @@ use crate::entry::ImagePath;
 
 /// The opaque-directory marker name.
 pub(crate) const OPAQUE: &[u8] = b".wh..wh..opq";
+/// The prefix of AUFS bookkeeping names, which are ignored (the opaque marker aside).
+pub(crate) const AUFS_PREFIX: &[u8] = b".wh..wh.";
 /// The whiteout prefix.
 pub(crate) const WH_PREFIX: &[u8] = b".wh.";
 

@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use super::order::{OPAQUE, WH_PREFIX};
+use super::order::{AUFS_PREFIX, OPAQUE, WH_PREFIX};
 use super::{Applied, MergeError, MergeOptions};
 use crate::entry::{Entry, ImagePath, Kind};
 
@@ -491,6 +491,13 @@ fn classify(label: &str, entries: Vec<Entry>) -> Result<Vec<Item>, MergeError> {
     let mut items = Vec::with_capacity(entries.len());
     for e in entries {
         let name = e.path.file_name();
+        if e.path
+            .components()
+            .any(|c| c.starts_with(AUFS_PREFIX) && c != OPAQUE)
+        {
+            // AUFS bookkeeping (.wh..wh.plnk/…, .wh..wh.aufs): meaningless here.
+            continue;
+        }
         let Some(rest) = name.strip_prefix(WH_PREFIX) else {
             items.push(Item::Entry(e));
             continue;
@@ -498,8 +505,6 @@ fn classify(label: &str, entries: Vec<Entry>) -> Result<Vec<Item>, MergeError> {
         let parent = e.path.parent().unwrap_or_default();
         if name == OPAQUE {
             items.push(Item::Opaque(parent));
-        } else if rest.starts_with(WH_PREFIX) {
-            // AUFS bookkeeping (.wh..wh.plnk, .wh..wh.aufs): meaningless here.
         } else if rest.is_empty() || rest == b"." || rest == b".." {
             return Err(MergeError::BadWhiteout {
                 layer: label.to_string(),
