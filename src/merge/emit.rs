@@ -88,35 +88,50 @@ impl Tree {
                     .or_insert_with(|| path.clone());
             }
         }
-        let mut out = Vec::new();
+        let mut nodes_out = Vec::new();
         if self.nodes[ROOT].stamp == layer {
-            out.push(self.entry_of(ROOT, ImagePath::root()));
+            nodes_out.push(self.entry_of(ROOT, ImagePath::root()));
         }
         let mut first = HashMap::new();
         for (id, path) in nodes {
             if self.nodes[id].stamp == layer {
-                out.push(self.linked_entry(id, path, &mut first, &lower));
+                nodes_out.push(self.linked_entry(id, path, &mut first, &lower));
             }
         }
+        let mut markers = Vec::new();
         let is_dir = |p: &ImagePath| {
             self.find_real(p)
                 .is_some_and(|id| self.inode_of(id).is_dir())
         };
         for dir in opaques.iter().chain(replaced) {
             if is_dir(dir) {
-                out.push(marker(dir.join(OPAQUE)));
+                markers.push(marker(dir.join(OPAQUE)));
             }
         }
         for path in whiteouts {
             let parent = path.parent().unwrap_or_default();
             if is_dir(&parent) {
-                out.push(marker(parent.join(&[WH_PREFIX, path.file_name()].concat())));
+                markers.push(marker(parent.join(&[WH_PREFIX, path.file_name()].concat())));
             }
         }
-        out.sort_by(|a, b| canonical_cmp(&a.path, &b.path));
-        out.dedup_by(|a, b| a.path == b.path);
-        out
+        markers.sort_by(|a, b| canonical_cmp(&a.path, &b.path));
+        markers.dedup_by(|a, b| a.path == b.path);
+        merge_sorted(nodes_out, markers)
     }
+}
+
+/// Merge two lists already in canonical order (the tree walk and the markers).
+fn merge_sorted(a: Vec<Entry>, b: Vec<Entry>) -> Vec<Entry> {
+    let mut out = Vec::with_capacity(a.len() + b.len());
+    let mut b = b.into_iter().peekable();
+    for x in a {
+        while let Some(y) = b.next_if(|y| canonical_cmp(&y.path, &x.path).is_lt()) {
+            out.push(y);
+        }
+        out.push(x);
+    }
+    out.extend(b);
+    out
 }
 
 /// A whiteout or opaque marker: an empty regular file 0644 0:0.

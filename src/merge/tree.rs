@@ -219,6 +219,12 @@ impl Tree {
             .and_then(|d| self.nodes[d].children.get(path.file_name()).copied()))
     }
 
+    /// The fast path of resolution: every component an existing directory.
+    fn plain_dir(&self, path: &ImagePath) -> Option<NodeId> {
+        let id = self.find_real(path)?;
+        self.inode_of(id).is_dir().then_some(id)
+    }
+
     /// Look up a node by its real path, following nothing.
     pub(super) fn find_real(&self, path: &ImagePath) -> Option<NodeId> {
         let mut id = ROOT;
@@ -254,6 +260,9 @@ impl Tree {
         label: &str,
         entry: &ImagePath,
     ) -> Result<NodeId, MergeError> {
+        if let Some(id) = self.plain_dir(path) {
+            return Ok(id);
+        }
         let mut cur = Cursor::new(path.as_bytes());
         loop {
             match self
