@@ -1,6 +1,6 @@
 //! Turning the tree back into entries: the merged filesystem and a layer's canonical form.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use super::order::{canonical_cmp, OPAQUE, WH_PREFIX};
 use super::tree::{InodeId, NodeId, Tree, ROOT};
@@ -103,14 +103,16 @@ impl Tree {
             self.find_real(p)
                 .is_some_and(|id| self.inode_of(id).is_dir())
         };
+        let mut opaque_dirs = HashSet::new();
         for dir in opaques.iter().chain(replaced) {
-            if is_dir(dir) {
+            if is_dir(dir) && opaque_dirs.insert(dir) {
                 markers.push(marker(dir.join(OPAQUE)));
             }
         }
         for path in whiteouts {
             let parent = path.parent().unwrap_or_default();
-            if is_dir(&parent) {
+            // In a directory made opaque, a whiteout has nothing left to delete.
+            if is_dir(&parent) && !opaque_dirs.contains(&parent) {
                 markers.push(marker(parent.join(&[WH_PREFIX, path.file_name()].concat())));
             }
         }
