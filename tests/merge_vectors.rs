@@ -202,6 +202,52 @@ fn vectors() -> Vec<Vector> {
             vec![vec![raw("x/.wh...")]],
             Error(&["layer 1", "/x/.wh...", "whiteout"]),
         ),
+        // ---- the examples of image-spec layer.md
+        v(
+            "layer.md: opaque marker recreates a/b with new children",
+            vec![
+                vec![d("a", 0o755), d("a/b", 0o755), d("a/b/c", 0o755), f("a/b/c/bar", 0o644, "")],
+                vec![d("a", 0o755), opq("a"), d("a/b", 0o755), d("a/b/c", 0o755), f("a/b/c/foo", 0o644, "")],
+            ],
+            T("/a dir 0755 0:0\n/a/b dir 0755 0:0\n/a/b/c dir 0755 0:0\n/a/b/c/foo file 0644 0:0 \"\"\n"),
+        ),
+        v(
+            "layer.md: the same layer with the opaque marker last is equivalent",
+            vec![
+                vec![d("a", 0o755), d("a/b", 0o755), d("a/b/c", 0o755), f("a/b/c/bar", 0o644, "")],
+                vec![d("a", 0o755), d("a/b", 0o755), d("a/b/c", 0o755), f("a/b/c/foo", 0o644, ""), opq("a")],
+            ],
+            T("/a dir 0755 0:0\n/a/b dir 0755 0:0\n/a/b/c dir 0755 0:0\n/a/b/c/foo file 0644 0:0 \"\"\n"),
+        ),
+        v(
+            "layer.md: explicit whiteouts of every child equal an opaque marker",
+            vec![
+                vec![
+                    f("etc/my-app-config", 0o644, ""),
+                    f("bin/my-app-binary", 0o755, ""),
+                    f("bin/my-app-tools", 0o755, ""),
+                    f("bin/tools/my-app-tool-one", 0o755, ""),
+                ],
+                vec![d("bin", 0o755), wh("bin/my-app-binary"), wh("bin/my-app-tools"), wh("bin/tools")],
+            ],
+            T("/bin dir 0755 0:0\n/etc dir 0755 0:0\n/etc/my-app-config file 0644 0:0 \"\"\n"),
+        ),
+        v(
+            "layer.md: changeset with the whiteout after the additions",
+            vec![
+                vec![f("etc/my-app-config", 0o644, "c"), f("bin/my-app-binary", 0o755, "b"), f("bin/my-app-tools", 0o755, "t1")],
+                vec![
+                    d("./etc/my-app.d/", 0o755),
+                    f("./etc/my-app.d/default.cfg", 0o644, "cfg"),
+                    f("./bin/my-app-tools", 0o755, "t2"),
+                    wh("./etc/my-app-config"),
+                ],
+            ],
+            T(concat!(
+                "/bin dir 0755 0:0\n/bin/my-app-binary file 0755 0:0 \"b\"\n/bin/my-app-tools file 0755 0:0 \"t2\"\n",
+                "/etc dir 0755 0:0\n/etc/my-app.d dir 0755 0:0\n/etc/my-app.d/default.cfg file 0644 0:0 \"cfg\"\n",
+            )),
+        ),
         // ---- type changes
         v(
             "file to dir",
@@ -678,4 +724,25 @@ fn errors_have_hints() {
         .apply("layer 9", vec![h("b", "nope")], &MergeOptions::default())
         .unwrap_err();
     assert!(err.hint().unwrap().contains("hard link"));
+}
+
+#[test]
+fn canonical_layer_drops_whiteouts_inside_opaque_dirs() {
+    // Found by the fixpoint property: a lower dir replaced in one layer gets an opaque
+    // marker, which makes a whiteout inside it redundant.
+    let mut tree = Tree::new();
+    apply_one(&mut tree, "l1", vec![fifo("c/a")]);
+    let got = apply_one(
+        &mut tree,
+        "l2",
+        vec![f("c", 0o644, ""), d("c", 0o755), wh("c/a")],
+    );
+    assert_eq!(
+        listing(&got.layer),
+        "/c dir 0755 0:0\n/c/.wh..wh..opq file 0644 0:0 \"\"\n"
+    );
+    let mut again = Tree::new();
+    apply_one(&mut again, "l1", vec![fifo("c/a")]);
+    let re = apply_one(&mut again, "l2", got.layer.clone());
+    assert_eq!(listing(&re.layer), listing(&got.layer));
 }

@@ -324,7 +324,8 @@ impl Tree {
     ///   had a root entry;
     /// * a whiteout `DIR/.wh.NAME` (an empty regular file 0644 0:0) for each whiteout
     ///   that deleted something, at the real path it deleted; whiteouts of missing paths
-    ///   did nothing and are dropped;
+    ///   did nothing and are dropped, and so are whiteouts inside a directory that gets
+    ///   an opaque marker;
     /// * an opaque marker `DIR/.wh..wh..opq` (also an empty file 0644 0:0) for each
     ///   marker that resolved to an existing directory, and for each lower directory
     ///   this layer replaced by a new directory (so the lower children do not show
@@ -332,7 +333,10 @@ impl Tree {
     /// * hard links only to a name earlier in the layer or to a name unchanged from the
     ///   lower layers (a group that keeps a lower name links every new name to it).
     ///
-    /// Duplicates and `.wh..wh.*` names never appear.
+    /// Duplicates and `.wh..wh.*` names never appear. Real paths (rather than the paths
+    /// as given) make the sorted layer safe to apply entry by entry even when the same
+    /// layer also changes the symlink an entry was given through. Re-applying the
+    /// canonical layer over the same lower tree gives the same canonical layer.
     pub fn apply(
         &mut self,
         label: &str,
