@@ -746,3 +746,27 @@ fn canonical_layer_drops_whiteouts_inside_opaque_dirs() {
     let re = apply_one(&mut again, "l2", got.layer.clone());
     assert_eq!(listing(&re.layer), listing(&got.layer));
 }
+
+#[test]
+fn canonical_layer_drops_markers_below_an_opaque_dir() {
+    // Found by the fixpoint property: the root's opaque marker already hides all of c.
+    let mut tree = Tree::new();
+    apply_one(&mut tree, "l1", vec![d("c", 0o755), f("c/x", 0o644, "")]);
+    let layer = vec![
+        opq("c"),
+        opq("/"),
+        wh("c/x"),
+        f("a", 0o644, ""),
+        h("c/a", "a"),
+    ];
+    let got = apply_one(&mut tree, "l2", layer);
+    assert_eq!(
+        listing(&got.layer),
+        concat!(
+            "/.wh..wh..opq file 0644 0:0 \"\"\n",
+            "/a file 0644 0:0 \"\"\n",
+            "/c dir 0755 0:0\n",
+            "/c/a hardlink 0644 0:0 => /a\n",
+        )
+    );
+}

@@ -29,21 +29,27 @@ impl Tree {
 
     /// Every node but the root with its real path, in canonical order.
     fn walk(&self) -> Vec<(NodeId, ImagePath)> {
+        self.walk_where(|_| true)
+    }
+
+    /// Like [`Tree::walk`], descending only into directories for which `enter` holds.
+    fn walk_where(&self, enter: impl Fn(NodeId) -> bool) -> Vec<(NodeId, ImagePath)> {
         let mut out = Vec::new();
-        let mut stack: Vec<(NodeId, ImagePath)> = self.nodes[ROOT]
-            .children
-            .iter()
-            .rev()
-            .map(|(name, &id)| (id, ImagePath::root().join(name)))
-            .collect();
+        let mut stack: Vec<(NodeId, ImagePath)> = Vec::new();
+        let push_children = |stack: &mut Vec<(NodeId, ImagePath)>, id: NodeId, path: &ImagePath| {
+            if enter(id) {
+                stack.extend(
+                    self.nodes[id]
+                        .children
+                        .iter()
+                        .rev()
+                        .map(|(name, &child)| (child, path.join(name))),
+                );
+            }
+        };
+        push_children(&mut stack, ROOT, &ImagePath::root());
         while let Some((id, path)) = stack.pop() {
-            stack.extend(
-                self.nodes[id]
-                    .children
-                    .iter()
-                    .rev()
-                    .map(|(name, &child)| (child, path.join(name))),
-            );
+            push_children(&mut stack, id, &path);
             out.push((id, path));
         }
         out
@@ -79,15 +85,17 @@ impl Tree {
         replaced: &[ImagePath],
     ) -> Vec<Entry> {
         let layer = self.layer;
-        let nodes = self.walk();
+        // Only a hard link in this layer can give a new name to an inode that keeps a
+        // name from the lower layers; only then is the whole tree searched for those.
         let mut lower: HashMap<InodeId, ImagePath> = HashMap::new();
-        for (id, path) in &nodes {
-            if self.nodes[*id].stamp < layer && !self.inode_of(*id).is_dir() {
-                lower
-                    .entry(self.nodes[*id].inode)
-                    .or_insert_with(|| path.clone());
+        if self.linked {
+            for (id, path) in self.walk() {
+                if self.nodes[id].stamp < layer && !self.inode_of(id).is_dir() {
+                    lower.entry(self.nodes[id].inode).or_insert(path);
+                }
             }
         }
+        let nodes = self.walk_where(|id| self.nodes[id].touched == layer);
         let mut nodes_out = Vec::new();
         if self.nodes[ROOT].stamp == layer {
             nodes_out.push(self.entry_of(ROOT, ImagePath::root()));
@@ -103,16 +111,24 @@ impl Tree {
             self.find_real(p)
                 .is_some_and(|id| self.inode_of(id).is_dir())
         };
-        let mut opaque_dirs = HashSet::new();
-        for dir in opaques.iter().chain(replaced) {
-            if is_dir(dir) && opaque_dirs.insert(dir) {
+        // Below a directory made opaque nothing from the lower layers is left, so
+        // markers there have nothing to do and are left out.
+        let opaque_dirs: HashSet<&ImagePath> = opaques
+            .iter()
+            .chain(replaced)
+            .filter(|d| is_dir(d))
+            .collect();
+        let covered = |p: &ImagePath| {
+            std::iter::successors(p.parent(), ImagePath::parent).any(|a| opaque_dirs.contains(&a))
+        };
+        for dir in &opaque_dirs {
+            if !covered(dir) {
                 markers.push(marker(dir.join(OPAQUE)));
             }
         }
         for path in whiteouts {
             let parent = path.parent().unwrap_or_default();
-            // In a directory made opaque, a whiteout has nothing left to delete.
-            if is_dir(&parent) && !opaque_dirs.contains(&parent) {
+            if is_dir(&parent) && !covered(path) {
                 markers.push(marker(parent.join(&[WH_PREFIX, path.file_name()].concat())));
             }
         }

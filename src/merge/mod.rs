@@ -1,4 +1,4 @@
-//! The overlay merger: applies layers of [`Entry`](crate::entry::Entry) values, in order,
+//! The overlay merger: applies layers of [`Entry`] values, in order,
 //! over the empty `scratch` base, following the OCI image-spec layer rules.
 //!
 //! # Policy

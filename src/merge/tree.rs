@@ -26,6 +26,9 @@ pub(super) struct Node {
     pub(super) stamp: u32,
     /// The layer that created this node.
     pub(super) born: u32,
+    /// The last layer that wrote this node or anything below it (to skip untouched
+    /// subtrees when writing a canonical layer).
+    pub(super) touched: u32,
 }
 
 /// What hard-linked names share: metadata and content. `kind` is never `HardLink`.
@@ -70,6 +73,8 @@ pub struct Tree {
     pub(super) inodes: Vec<Inode>,
     /// How many layers have been applied; the current layer's stamp while applying.
     pub(super) layer: u32,
+    /// Whether the current layer added a name to an existing inode (a hard link).
+    pub(super) linked: bool,
 }
 
 impl Default for Tree {
@@ -134,9 +139,11 @@ impl Tree {
                 children: BTreeMap::new(),
                 stamp: 0,
                 born: 0,
+                touched: 0,
             }],
             inodes: vec![Inode::default_dir()],
             layer: 0,
+            linked: false,
         }
     }
 
@@ -243,9 +250,22 @@ impl Tree {
             children: BTreeMap::new(),
             stamp: self.layer,
             born: self.layer,
+            touched: self.layer,
         });
         self.nodes[parent].children.insert(name, id);
+        self.touch(parent);
         id
+    }
+
+    /// Mark `id` and its ancestors as touched by the current layer.
+    fn touch(&mut self, mut id: NodeId) {
+        while self.nodes[id].touched != self.layer {
+            self.nodes[id].touched = self.layer;
+            if id == ROOT {
+                break;
+            }
+            id = self.nodes[id].parent;
+        }
     }
 
     fn add_inode(&mut self, inode: Inode) -> InodeId {
@@ -344,6 +364,7 @@ impl Tree {
         opts: &MergeOptions,
     ) -> Result<Applied, MergeError> {
         self.layer += 1;
+        self.linked = false;
         let mut warnings = Vec::new();
         let items = classify(label, entries)?;
 
@@ -419,6 +440,7 @@ impl Tree {
             }
             self.inodes[self.nodes[ROOT].inode] = Inode::from_entry(&e);
             self.nodes[ROOT].stamp = self.layer;
+            self.touch(ROOT);
             return Ok(());
         }
         // A hard link's target is looked up before anything changes.
@@ -434,6 +456,7 @@ impl Tree {
                 let ino = self.nodes[old].inode;
                 self.inodes[ino] = Inode::from_entry(&e);
                 self.nodes[old].stamp = self.layer;
+                self.touch(old);
                 return Ok(());
             }
             // A directory from a lower layer may hold lower children: if a directory
@@ -444,7 +467,10 @@ impl Tree {
             self.nodes[parent].children.remove(&name);
         }
         let inode = match link_inode {
-            Some(i) => i,
+            Some(i) => {
+                self.linked = true;
+                i
+            }
             None => self.add_inode(Inode::from_entry(&e)),
         };
         self.add_node(parent, name, inode);
