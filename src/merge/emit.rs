@@ -65,7 +65,7 @@ impl Tree {
         lower: &HashMap<InodeId, ImagePath>,
     ) -> Entry {
         let mut e = self.entry_of(id, path);
-        if self.inode_of(id).is_dir() {
+        if !self.inode_of(id).shared {
             return e;
         }
         let ino = self.nodes[id].inode;

@@ -40,6 +40,8 @@ pub(super) struct Inode {
     pub(super) gid: u64,
     pub(super) mtime: i64,
     pub(super) xattrs: BTreeMap<String, Vec<u8>>,
+    /// Whether a hard link ever gave this inode a second name.
+    pub(super) shared: bool,
 }
 
 impl Inode {
@@ -51,6 +53,7 @@ impl Inode {
             gid: e.gid,
             mtime: e.mtime,
             xattrs: e.xattrs.clone(),
+            shared: false,
         }
     }
 
@@ -469,6 +472,7 @@ impl Tree {
         let inode = match link_inode {
             Some(i) => {
                 self.linked = true;
+                self.inodes[i].shared = true;
                 i
             }
             None => self.add_inode(Inode::from_entry(&e)),
