@@ -338,6 +338,16 @@ fn vectors() -> Vec<Vector> {
             Error(&["layer 1", "/a/b/c", "too many levels"]),
         ),
         v(
+            "a symlink with an empty target as a parent is an error",
+            vec![vec![l("a", "")], vec![f("a/x", 0o644, "")]],
+            Error(&["layer 2", "/a/x", "symlink /a", "empty or invalid target"]),
+        ),
+        v(
+            "a symlink with a NUL in its target as a parent is an error",
+            vec![vec![l("a", "x\0y")], vec![f("a/x", 0o644, "")]],
+            Error(&["layer 2", "/a/x", "empty or invalid target"]),
+        ),
+        v(
             "a file as a parent is an error (as containerd's ENOTDIR)",
             vec![vec![f("a", 0o644, "")], vec![f("a/b", 0o644, "")]],
             Error(&["layer 2", "/a/b", "/a is a file"]),

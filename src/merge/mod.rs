@@ -99,9 +99,11 @@ pub enum MergeError {
         path: String,
         at: String,
     },
-    /// A symlink in a parent position has an empty target.
-    #[error("{layer}: entry {path}: symlink {at} in its parent path has an empty target")]
-    EmptySymlink {
+    /// A symlink in a parent position has an empty target or one with a NUL byte.
+    #[error(
+        "{layer}: entry {path}: symlink {at} in its parent path has an empty or invalid target"
+    )]
+    BadSymlink {
         layer: String,
         path: String,
         at: String,
@@ -141,7 +143,7 @@ impl MergeError {
                 MergeError::SymlinkLoop { .. } => {
                     "fix the symlinks in the parent path so that they do not point back to themselves"
                 }
-                MergeError::EmptySymlink { .. } => "give the symlink a target, or remove it",
+                MergeError::BadSymlink { .. } => "give the symlink a valid target, or remove it",
                 MergeError::WhiteoutNamedParent { .. } => {
                     "fix the symlink target; names starting with `.wh.` are reserved for whiteouts"
                 }

@@ -99,7 +99,7 @@ enum Stop {
 /// Why a walk failed outright.
 enum WalkError {
     Loop(NodeId),
-    EmptySymlink(NodeId),
+    BadSymlink(NodeId),
 }
 
 /// The state of a walk through the tree: resolved directories so far (for `..`) and the
@@ -194,8 +194,8 @@ impl Tree {
                     if cur.hops > MAX_SYMLINK_HOPS {
                         return Err(WalkError::Loop(id));
                     }
-                    if target.is_empty() {
-                        return Err(WalkError::EmptySymlink(id));
+                    if target.is_empty() || target.contains(&0) {
+                        return Err(WalkError::BadSymlink(id));
                     }
                     if target[0] == b'/' {
                         cur.stack.truncate(1);
@@ -324,7 +324,7 @@ impl Tree {
                 path: entry.display(),
                 at: self.path_of(id).display(),
             },
-            WalkError::EmptySymlink(id) => MergeError::EmptySymlink {
+            WalkError::BadSymlink(id) => MergeError::BadSymlink {
                 layer: label.to_string(),
                 path: entry.display(),
                 at: self.path_of(id).display(),
@@ -508,8 +508,9 @@ impl Tree {
 
     /// Look a path up without following its final component (parents do resolve
     /// through symlinks). A hard-linked name is reported with its inode's own kind
-    /// (file, symlink, …), never as `Kind::HardLink`. `None` when missing or when
-    /// resolution fails.
+    /// (file, symlink, …), never as `Kind::HardLink`. The entry's path is the real one
+    /// (`link/x` reached through a symlink `link -> real` reports `real/x`). `None` when
+    /// missing or when resolution fails.
     pub fn get(&self, path: &ImagePath) -> Option<Entry> {
         let id = self.find(path).ok()??;
         Some(self.entry_of(id, self.path_of(id)))

@@ -211,8 +211,8 @@ impl RefFs {
                     if hops > 40 {
                         return Err("symlink loop".into());
                     }
-                    if t.is_empty() {
-                        return Err("empty symlink".into());
+                    if t.is_empty() || t.contains(&0) {
+                        return Err("bad symlink".into());
                     }
                     if t[0] == b'/' {
                         at.clear();
