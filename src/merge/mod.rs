@@ -32,6 +32,19 @@
 //! ignored: the inode keeps the target's. Deleting or replacing one name leaves the
 //! other names, and the content, in place.
 //!
+//! A symlink met while resolving a parent may point to a missing path: the missing
+//! directories are created where it points, as containerd does. A symlink with an empty
+//! target, or a loop, is an error. Names starting with `.wh.` are never created.
+//!
+//! # Output
+//!
+//! [`Tree::entries`] is the merged filesystem (for a rootfs tar or a squashed layer) and
+//! [`Applied::layer`] one layer's canonical contribution; both are in [`canonical_cmp`]
+//! order, hold no duplicates, and write each hard-link group's first name in that order
+//! as the real entry. The root appears (with the empty path, first) only when it
+//! matters: in `entries` when its attributes differ from 0755 0:0 without xattrs, in a
+//! canonical layer when that layer had a root entry.
+//!
 //! The tree holds metadata and [`Content`](crate::entry::Content) references only, never
 //! file bytes.
 
