@@ -50,10 +50,12 @@
 
 mod emit;
 mod order;
+mod resolve;
 mod tree;
 
 pub use order::canonical_cmp;
-pub use tree::{Tree, MAX_SYMLINK_HOPS};
+pub use resolve::MAX_SYMLINK_HOPS;
+pub use tree::Tree;
 
 use crate::entry::Entry;
 
