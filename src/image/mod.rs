@@ -1,15 +1,388 @@
-//! (being written)
+//! Writing images: compressed layer blobs, the OCI config, manifest and index, and the
+//! output layouts (OCI directory, oci-archive, docker-archive).
+//!
+//! The flow is: [`write_layer`] turns each canonical layer tar into a blob in a
+//! [`BlobStore`]; [`assemble`] writes the config, manifest and (for several platforms)
+//! nested index blobs next to them; [`write_output`] lays the blobs out in the requested
+//! format. Every JSON document goes through [`json::to_canonical`], every compressed
+//! byte through [`compress`], so the same inputs always give the same bytes.
 
-/// Errors of this stage.
+pub mod blobs;
+pub mod compress;
+pub mod config;
+pub mod docker;
+pub mod json;
+pub mod output;
+pub mod reference;
+
+pub use blobs::BlobStore;
+pub use compress::{compressed_writer, layer_media_type, LayerCompressor};
+pub use config::{HistoryEntry, ImageConfig};
+pub use output::{write_archive_to, write_output, OutputFormat};
+pub use reference::{ImageName, NameError};
+
+use crate::compression::Compression;
+use crate::digest::{HashingWriter, Sha256Digest};
+use crate::epoch::Epoch;
+use crate::platform::Platform;
+use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
+use std::io::{self, Write};
+use std::path::PathBuf;
+
+/// Media type of an OCI image manifest.
+pub const MEDIA_TYPE_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+/// Media type of an OCI image index.
+pub const MEDIA_TYPE_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+/// Media type of an OCI image config.
+pub const MEDIA_TYPE_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
+/// Annotation holding the normalised full reference (containerd, podman).
+pub const ANNOTATION_IMAGE_NAME: &str = "io.containerd.image.name";
+/// Annotation holding the tag.
+pub const ANNOTATION_REF_NAME: &str = "org.opencontainers.image.ref.name";
+/// Annotation holding the build epoch on each image manifest.
+pub const ANNOTATION_CREATED: &str = "org.opencontainers.image.created";
+
+/// Errors of the image-writing stage.
 #[derive(Debug, thiserror::Error)]
 pub enum ImageError {
-    #[error("{0}")]
-    Message(String),
+    /// Reading or writing a file of the output or the blob store failed.
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    /// Producing, compressing or storing a layer blob failed.
+    #[error("writing a layer blob into {}: {source}", store.display())]
+    Layer {
+        store: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error(transparent)]
+    Name(#[from] NameError),
+    #[error("serializing {what}: {source}")]
+    Json {
+        what: &'static str,
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The history does not describe the layers one to one.
+    #[error("platform {platform}: {layers} layers but {history} history entries that are not `empty_layer`")]
+    HistoryMismatch {
+        platform: String,
+        layers: usize,
+        history: usize,
+    },
+    #[error("no platform to write an image for")]
+    NoImages,
+    #[error("the same platform {0} appears twice")]
+    DuplicatePlatform(String),
+    /// docker-archive holds one image only.
+    #[error("docker-archive holds a single platform, but the image has {}: {}", .0.len(), .0.join(", "))]
+    DockerArchiveMultiPlatform(Vec<String>),
+    /// Docker 20.10 cannot load zstd layers from a docker-archive ("invalid tar header").
+    #[error("docker-archive cannot hold zstd-compressed layers: Docker 20.10 fails to load them")]
+    DockerArchiveZstd,
+    /// Refusing to replace something that is not an OCI layout we could have written.
+    #[error("{}: exists and is not an OCI layout directory; refusing to replace it", .0.display())]
+    OutputExists(PathBuf),
+    #[error("the `oci` format is a directory and cannot be written to stdout")]
+    DirectoryToStdout,
 }
 
 impl ImageError {
     /// What the user can do about it.
     pub fn hint(&self) -> Option<String> {
-        None
+        match self {
+            ImageError::Io { .. } => {
+                Some("check that the output directory exists, is writable and has space".into())
+            }
+            ImageError::Layer { .. } => None,
+            ImageError::Name(e) => e.hint(),
+            ImageError::Json { .. } => None,
+            ImageError::HistoryMismatch { .. } => {
+                Some("this is a bug in scratch-compose; please report it".into())
+            }
+            ImageError::NoImages => {
+                Some("list at least one platform in `[image] platforms`".into())
+            }
+            ImageError::DuplicatePlatform(_) => {
+                Some("list each platform once in `[image] platforms`".into())
+            }
+            ImageError::DockerArchiveMultiPlatform(_) => Some(
+                "pass `--platform` to pick one, or use `--format oci` / `oci-archive` for a \
+                 multi-platform image"
+                    .into(),
+            ),
+            ImageError::DockerArchiveZstd => Some(
+                "use `--compression gzip` (or `none`) with `--format docker-archive`, or \
+                 `--format oci-archive` for zstd layers"
+                    .into(),
+            ),
+            ImageError::OutputExists(_) => {
+                Some("choose another `-o/--output` path, or remove it first".into())
+            }
+            ImageError::DirectoryToStdout => Some(
+                "use `--format oci-archive` or `docker-archive` with `-o -`, or give a directory"
+                    .into(),
+            ),
+        }
     }
+
+    pub(crate) fn io(path: impl Into<PathBuf>, source: io::Error) -> ImageError {
+        ImageError::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}
+
+/// A content descriptor: what a manifest or index points to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Descriptor {
+    pub media_type: String,
+    pub digest: Sha256Digest,
+    pub size: u64,
+}
+
+impl Descriptor {
+    fn to_json(&self) -> Map<String, Value> {
+        let mut m = Map::new();
+        m.insert("mediaType".into(), json!(self.media_type));
+        m.insert("digest".into(), json!(self.digest.to_string()));
+        m.insert("size".into(), json!(self.size));
+        m
+    }
+}
+
+/// A compressed layer in the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LayerBlob {
+    pub media_type: String,
+    /// sha256 of the compressed blob (the manifest's layer digest).
+    pub digest: Sha256Digest,
+    /// Size of the compressed blob.
+    pub size: u64,
+    /// sha256 of the uncompressed tar (the config's `rootfs.diff_ids` entry).
+    pub diff_id: Sha256Digest,
+}
+
+/// Compress the uncompressed tar that `produce` writes, hashing both streams on the fly
+/// (diff_id of the tar, digest of the blob), and store the blob.
+pub fn write_layer(
+    store: &BlobStore,
+    c: Compression,
+    jobs: usize,
+    produce: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> Result<LayerBlob, ImageError> {
+    let err = |source: io::Error| ImageError::Layer {
+        store: store.root().to_path_buf(),
+        source,
+    };
+    let pending = store.begin().map_err(err)?;
+    let compressor = compressed_writer(c, jobs, pending).map_err(err)?;
+    let mut tar = HashingWriter::new(compressor);
+    produce(&mut tar).map_err(err)?;
+    let (compressor, diff_id, _) = tar.finish();
+    let pending = compressor.finish().map_err(err)?;
+    let (digest, size) = pending.commit().map_err(err)?;
+    Ok(LayerBlob {
+        media_type: layer_media_type(c).to_string(),
+        digest,
+        size,
+        diff_id,
+    })
+}
+
+/// Everything that goes into one platform's image.
+#[derive(Debug, Clone)]
+pub struct PlatformImage {
+    pub platform: Platform,
+    pub config: ImageConfig,
+    pub layers: Vec<LayerBlob>,
+    pub history: Vec<HistoryEntry>,
+}
+
+/// One platform's image, as written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AssembledImage {
+    pub platform: Platform,
+    pub manifest: Descriptor,
+    pub config: Descriptor,
+    pub layers: Vec<Descriptor>,
+}
+
+/// The written metadata blobs and the `index.json` that points to them.
+#[derive(Debug, Clone)]
+pub struct Assembled {
+    /// What `index.json` points to: the image manifest, or the nested index when there are
+    /// several platforms. Its digest is what `compose build` prints.
+    pub top: Descriptor,
+    /// Per platform, in order: (platform, manifest digest, config digest).
+    pub manifests: Vec<(Platform, Sha256Digest, Sha256Digest)>,
+    /// Per platform, in order, with the layer descriptors.
+    pub images: Vec<AssembledImage>,
+    /// The bytes of `index.json`.
+    pub index_json: Vec<u8>,
+    /// Every blob the output needs, sorted by digest, each once.
+    pub blobs: Vec<(Sha256Digest, u64)>,
+}
+
+fn canonical(what: &'static str, v: &Value) -> Result<Vec<u8>, ImageError> {
+    // Values built here are always serializable; the error path keeps the API honest.
+    json::to_canonical(v).map_err(|source| ImageError::Json { what, source })
+}
+
+fn put(store: &BlobStore, media_type: &str, bytes: &[u8]) -> Result<Descriptor, ImageError> {
+    let (digest, size) = store
+        .put_bytes(bytes)
+        .map_err(|e| ImageError::io(store.root(), e))?;
+    Ok(Descriptor {
+        media_type: media_type.to_string(),
+        digest,
+        size,
+    })
+}
+
+fn string_map(m: &BTreeMap<String, String>) -> Value {
+    Value::Object(m.iter().map(|(k, v)| (k.clone(), json!(v))).collect())
+}
+
+/// Write one platform's config and manifest blobs.
+fn assemble_one(
+    store: &BlobStore,
+    img: &PlatformImage,
+    epoch: Epoch,
+    annotations: &BTreeMap<String, String>,
+) -> Result<AssembledImage, ImageError> {
+    let non_empty = img.history.iter().filter(|h| !h.empty_layer).count();
+    if non_empty != img.layers.len() {
+        return Err(ImageError::HistoryMismatch {
+            platform: img.platform.to_string(),
+            layers: img.layers.len(),
+            history: non_empty,
+        });
+    }
+    let diff_ids: Vec<Sha256Digest> = img.layers.iter().map(|l| l.diff_id).collect();
+    let config_doc =
+        config::config_json(&img.platform, &img.config, &diff_ids, &img.history, epoch);
+    let config = put(
+        store,
+        MEDIA_TYPE_CONFIG,
+        &canonical("the image config", &config_doc)?,
+    )?;
+    let layers: Vec<Descriptor> = img
+        .layers
+        .iter()
+        .map(|l| Descriptor {
+            media_type: l.media_type.clone(),
+            digest: l.digest,
+            size: l.size,
+        })
+        .collect();
+    let mut ann = annotations.clone();
+    ann.insert(ANNOTATION_CREATED.to_string(), epoch.rfc3339());
+    let manifest_doc = json!({
+        "schemaVersion": 2,
+        "mediaType": MEDIA_TYPE_MANIFEST,
+        "config": Value::Object(config.to_json()),
+        "layers": layers.iter().map(|d| Value::Object(d.to_json())).collect::<Vec<_>>(),
+        "annotations": string_map(&ann),
+    });
+    let manifest = put(
+        store,
+        MEDIA_TYPE_MANIFEST,
+        &canonical("the image manifest", &manifest_doc)?,
+    )?;
+    Ok(AssembledImage {
+        platform: img.platform.clone(),
+        manifest,
+        config,
+        layers,
+    })
+}
+
+/// Write config + manifest blobs (and the nested index when there are several platforms)
+/// into the store, and build `index.json`.
+pub fn assemble(
+    store: &BlobStore,
+    images: &[PlatformImage],
+    name: &ImageName,
+    epoch: Epoch,
+    annotations: &BTreeMap<String, String>,
+) -> Result<Assembled, ImageError> {
+    if images.is_empty() {
+        return Err(ImageError::NoImages);
+    }
+    for (i, img) in images.iter().enumerate() {
+        if images[..i].iter().any(|o| o.platform == img.platform) {
+            return Err(ImageError::DuplicatePlatform(img.platform.to_string()));
+        }
+    }
+    let built = images
+        .iter()
+        .map(|img| assemble_one(store, img, epoch, annotations))
+        .collect::<Result<Vec<_>, _>>()?;
+
+    let mut blobs: Vec<(Sha256Digest, u64)> = Vec::new();
+    for b in &built {
+        blobs.push((b.manifest.digest, b.manifest.size));
+        blobs.push((b.config.digest, b.config.size));
+        blobs.extend(b.layers.iter().map(|l| (l.digest, l.size)));
+    }
+
+    let (top, mut top_json) = if let [only] = built.as_slice() {
+        let mut d = only.manifest.to_json();
+        d.insert("platform".into(), config::platform_json(&only.platform));
+        (only.manifest.clone(), d)
+    } else {
+        let entries: Vec<Value> = built
+            .iter()
+            .map(|b| {
+                let mut d = b.manifest.to_json();
+                d.insert("platform".into(), config::platform_json(&b.platform));
+                Value::Object(d)
+            })
+            .collect();
+        let mut nested = Map::new();
+        nested.insert("schemaVersion".into(), json!(2));
+        nested.insert("mediaType".into(), json!(MEDIA_TYPE_INDEX));
+        nested.insert("manifests".into(), Value::Array(entries));
+        if !annotations.is_empty() {
+            nested.insert("annotations".into(), string_map(annotations));
+        }
+        let bytes = canonical("the image index", &Value::Object(nested))?;
+        let d = put(store, MEDIA_TYPE_INDEX, &bytes)?;
+        blobs.push((d.digest, d.size));
+        let j = d.to_json();
+        (d, j)
+    };
+    top_json.insert(
+        "annotations".into(),
+        json!({
+            ANNOTATION_IMAGE_NAME: name.full_reference(),
+            ANNOTATION_REF_NAME: name.tag(),
+        }),
+    );
+    let index_doc = json!({
+        "schemaVersion": 2,
+        "mediaType": MEDIA_TYPE_INDEX,
+        "manifests": [Value::Object(top_json)],
+    });
+    let index_json = canonical("index.json", &index_doc)?;
+
+    blobs.sort();
+    blobs.dedup();
+    Ok(Assembled {
+        top,
+        manifests: built
+            .iter()
+            .map(|b| (b.platform.clone(), b.manifest.digest, b.config.digest))
+            .collect(),
+        images: built,
+        index_json,
+        blobs,
+    })
 }

@@ -1,15 +1,125 @@
-//! (being written)
+//! Layer formats: reading input archives into normalised [`crate::entry::Entry`] values and
+//! writing the canonical tar form every output uses.
+//!
+//! * [`decompress`]: detect and undo the input compression (gzip, xz, zstd, bzip2), bounded.
+//! * [`read`]: a plain tar (ustar, GNU, PAX) into entries whose file bytes stay on disk.
+//! * [`write`]: the canonical tar writer ("ctar-1").
 
-/// Errors of this stage.
+pub mod decompress;
+pub mod read;
+pub mod write;
+
+pub use decompress::{decompress, detect_format, InputFormat};
+pub use read::read_tar;
+pub use write::TarWriter;
+
+use std::path::PathBuf;
+
+/// Errors of reading and writing layers. Each names the input (its label: a URL, manifest
+/// path or file) and, for archive problems, the entry index and raw name.
 #[derive(Debug, thiserror::Error)]
 pub enum LayerError {
+    /// An I/O failure on a named file.
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The input's first bytes match no supported format.
+    #[error("{label}: unrecognised archive format (first bytes: {magic})")]
+    UnknownFormat { label: String, magic: String },
+    /// A compressed stream is corrupt or truncated.
+    #[error("{label}: corrupt or truncated {format} stream: {source}")]
+    Corrupt {
+        label: String,
+        format: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+    /// Decompression produced more than the allowed number of bytes.
+    #[error("{label}: decompressed size exceeds the limit of {limit} bytes")]
+    TooLarge { label: String, limit: u64 },
+    /// The tar archive itself is malformed (bad header, truncated data).
+    #[error("{label}: malformed tar archive{}: {message}", at_entry(*index))]
+    BadTar {
+        label: String,
+        index: Option<usize>,
+        message: String,
+    },
+    /// An entry name (or hard link target) cannot be normalised.
+    #[error("{label}: entry {index} `{raw}`: {source}")]
+    BadName {
+        label: String,
+        index: usize,
+        raw: String,
+        #[source]
+        source: crate::entry::PathError,
+    },
+    /// An entry of a kind this tool does not handle (sparse files, unknown type flags).
+    #[error("{label}: entry {index} `{raw}`: {what}")]
+    Unsupported {
+        label: String,
+        index: usize,
+        raw: String,
+        what: String,
+    },
+    /// Anything else, already worded with its context.
     #[error("{0}")]
     Message(String),
+}
+
+fn at_entry(index: Option<usize>) -> String {
+    match index {
+        Some(i) => format!(" at entry {i}"),
+        None => String::new(),
+    }
 }
 
 impl LayerError {
     /// What the user can do about it.
     pub fn hint(&self) -> Option<String> {
-        None
+        match self {
+            LayerError::UnknownFormat { .. } => Some(
+                "layer inputs must be tar archives, optionally compressed with gzip, xz, zstd \
+                 or bzip2; check that the URL or path points at the archive itself"
+                    .into(),
+            ),
+            LayerError::Corrupt { .. } => Some(
+                "the download may be incomplete or the file damaged; check its sha256 and \
+                 fetch it again"
+                    .into(),
+            ),
+            LayerError::TooLarge { .. } => Some(
+                "this looks like a compression bomb; if the input is genuine, recompress it \
+                 or raise the decompression limit"
+                    .into(),
+            ),
+            LayerError::BadTar { .. } => {
+                Some("check the archive with `tar -tvf`; it may be truncated".into())
+            }
+            LayerError::BadName { .. } => Some(
+                "layer entries must stay inside the image: no `..` components, NUL bytes or \
+                 empty names; rebuild the archive with relative names"
+                    .into(),
+            ),
+            LayerError::Unsupported { what, .. } if what.contains("sparse") => {
+                Some("recreate the archive without --sparse (e.g. `tar --format=posix`)".into())
+            }
+            LayerError::Unsupported { .. } => Some(
+                "only regular files, directories, symlinks, hard links, devices and fifos \
+                 can be stored in an image layer"
+                    .into(),
+            ),
+            LayerError::Io { .. } | LayerError::Message(_) => None,
+        }
+    }
+
+    /// An I/O error about `path`.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> LayerError {
+        LayerError::Io {
+            path: path.into(),
+            source,
+        }
     }
 }

@@ -1,0 +1,378 @@
+//! Layer compression with bytes that depend only on the input and the setting.
+//!
+//! The input is cut into fixed-size blocks and each block is compressed on its own: a
+//! gzip member (RFC 1952, with a header we write ourselves) or a zstd frame. The blocks
+//! are independent, so they can be compressed on any number of threads and written in
+//! order: the output is byte-identical for every `jobs` value and every pattern of
+//! `write()` sizes. The compressors (libdeflate, libzstd) are pinned exactly in
+//! `Cargo.toml`; their versions, the block sizes and the header below belong to
+//! [`crate::COMPAT_LEVEL`].
+
+use crate::compression::Compression;
+use std::collections::BTreeMap;
+use std::io::{self, Write};
+use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+/// Input bytes per gzip member (part of the compat level).
+pub const GZIP_BLOCK_SIZE: usize = 1 << 20;
+/// Input bytes per zstd frame (part of the compat level).
+pub const ZSTD_BLOCK_SIZE: usize = 4 << 20;
+
+/// The OCI media type of a layer compressed with `c`.
+pub fn layer_media_type(c: Compression) -> &'static str {
+    match c {
+        Compression::Gzip(_) => "application/vnd.oci.image.layer.v1.tar+gzip",
+        Compression::Zstd(_) => "application/vnd.oci.image.layer.v1.tar+zstd",
+        Compression::None => "application/vnd.oci.image.layer.v1.tar",
+    }
+}
+
+/// The gzip XFL byte for a level, following zlib: 2 for the slowest levels, 4 for the
+/// fastest, 0 otherwise.
+fn gzip_xfl(level: u8) -> u8 {
+    match level {
+        0..=1 => 4,
+        9.. => 2,
+        _ => 0,
+    }
+}
+
+/// One block compressor; each worker thread owns one.
+enum Codec {
+    Gzip {
+        level: u8,
+        inner: libdeflater::Compressor,
+    },
+    Zstd(zstd::bulk::Compressor<'static>),
+}
+
+impl Codec {
+    fn new(c: Compression) -> io::Result<Codec> {
+        match c {
+            Compression::Gzip(level) => {
+                let lvl = libdeflater::CompressionLvl::new(i32::from(level)).map_err(|_| {
+                    io::Error::new(
+                        io::ErrorKind::InvalidInput,
+                        format!("gzip level {level} is outside 1-12"),
+                    )
+                })?;
+                Ok(Codec::Gzip {
+                    level,
+                    inner: libdeflater::Compressor::new(lvl),
+                })
+            }
+            Compression::Zstd(level) => {
+                let mut z = zstd::bulk::Compressor::new(i32::from(level))?;
+                // Every frame parameter is set explicitly rather than left to defaults.
+                z.include_checksum(true)?;
+                z.include_contentsize(true)?;
+                z.include_dictid(false)?;
+                z.long_distance_matching(false)?;
+                Ok(Codec::Zstd(z))
+            }
+            Compression::None => Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "no codec for uncompressed layers",
+            )),
+        }
+    }
+
+    /// Compress one whole block into one self-contained member or frame.
+    fn compress(&mut self, block: &[u8]) -> io::Result<Vec<u8>> {
+        match self {
+            Codec::Gzip { level, inner } => {
+                let bound = inner.deflate_compress_bound(block.len());
+                let mut out = vec![0u8; 10 + bound + 8];
+                out[..10].copy_from_slice(&[
+                    0x1f,
+                    0x8b,
+                    0x08,
+                    0x00,
+                    0,
+                    0,
+                    0,
+                    0,
+                    gzip_xfl(*level),
+                    0xff,
+                ]);
+                let n = inner
+                    .deflate_compress(block, &mut out[10..10 + bound])
+                    .map_err(|e| io::Error::other(format!("deflate: {e}")))?;
+                out.truncate(10 + n);
+                out.extend_from_slice(&crc32fast::hash(block).to_le_bytes());
+                out.extend_from_slice(&(block.len() as u32).to_le_bytes());
+                Ok(out)
+            }
+            Codec::Zstd(z) => z.compress(block),
+        }
+    }
+}
+
+type BlockResult = (u64, io::Result<Vec<u8>>);
+/// The shared end of the work queue the workers take blocks from.
+type WorkQueue = Arc<Mutex<Receiver<(u64, Vec<u8>)>>>;
+
+/// Worker threads fed through a bounded queue; results are reordered by sequence number.
+struct Pool {
+    work: Option<SyncSender<(u64, Vec<u8>)>>,
+    results: Receiver<BlockResult>,
+    threads: Vec<JoinHandle<()>>,
+    in_flight: usize,
+    max_in_flight: usize,
+    ready: BTreeMap<u64, io::Result<Vec<u8>>>,
+}
+
+impl Pool {
+    fn new(c: Compression, jobs: usize) -> io::Result<Pool> {
+        let (work_tx, work_rx) = mpsc::sync_channel::<(u64, Vec<u8>)>(jobs);
+        let work_rx = Arc::new(Mutex::new(work_rx));
+        let (res_tx, results) = mpsc::channel::<BlockResult>();
+        let mut threads = Vec::with_capacity(jobs);
+        for _ in 0..jobs {
+            let codec = Codec::new(c)?;
+            let rx = Arc::clone(&work_rx);
+            let tx: Sender<BlockResult> = res_tx.clone();
+            threads.push(std::thread::spawn(move || worker(codec, rx, tx)));
+        }
+        Ok(Pool {
+            work: Some(work_tx),
+            results,
+            threads,
+            in_flight: 0,
+            max_in_flight: 2 * jobs,
+            ready: BTreeMap::new(),
+        })
+    }
+
+    fn submit(&mut self, seq: u64, block: Vec<u8>) -> io::Result<()> {
+        let tx = self.work.as_ref().ok_or_else(pool_gone)?;
+        tx.send((seq, block)).map_err(|_| pool_gone())?;
+        self.in_flight += 1;
+        Ok(())
+    }
+
+    /// Wait for one more result.
+    fn receive(&mut self) -> io::Result<()> {
+        let (seq, r) = self.results.recv().map_err(|_| pool_gone())?;
+        self.in_flight -= 1;
+        self.ready.insert(seq, r);
+        Ok(())
+    }
+
+    fn shutdown(&mut self) {
+        self.work = None;
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Pool {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+fn pool_gone() -> io::Error {
+    io::Error::other("a compression worker thread stopped unexpectedly")
+}
+
+fn worker(mut codec: Codec, rx: WorkQueue, tx: Sender<BlockResult>) {
+    loop {
+        let next = match rx.lock() {
+            Ok(guard) => guard.recv(),
+            Err(_) => return,
+        };
+        let Ok((seq, block)) = next else { return };
+        // A panic must not leave the writer waiting for a block that never comes.
+        let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| codec.compress(&block)))
+            .unwrap_or_else(|_| Err(io::Error::other("a compression worker thread panicked")));
+        if tx.send((seq, out)).is_err() {
+            return;
+        }
+    }
+}
+
+/// Fixed-size block splitting and in-order emission, on one thread or a pool.
+struct Blocks<W: Write> {
+    out: W,
+    block_size: usize,
+    buf: Vec<u8>,
+    /// Used when `jobs <= 1`: compress on the caller's thread, same bytes as the pool.
+    local: Option<Codec>,
+    pool: Option<Pool>,
+    next_seq: u64,
+    next_emit: u64,
+}
+
+impl<W: Write> Blocks<W> {
+    fn new(c: Compression, jobs: usize, out: W, block_size: usize) -> io::Result<Self> {
+        let (local, pool) = if jobs <= 1 {
+            (Some(Codec::new(c)?), None)
+        } else {
+            (None, Some(Pool::new(c, jobs)?))
+        };
+        Ok(Blocks {
+            out,
+            block_size,
+            buf: Vec::with_capacity(block_size),
+            local,
+            pool,
+            next_seq: 0,
+            next_emit: 0,
+        })
+    }
+
+    /// Hand the (full or final) buffer to a compressor.
+    fn dispatch(&mut self) -> io::Result<()> {
+        let block = std::mem::replace(&mut self.buf, Vec::with_capacity(self.block_size));
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        if let Some(codec) = self.local.as_mut() {
+            let bytes = codec.compress(&block)?;
+            self.out.write_all(&bytes)?;
+            self.next_emit += 1;
+            return Ok(());
+        }
+        let Some(pool) = self.pool.as_mut() else {
+            return Err(pool_gone());
+        };
+        while pool.in_flight >= pool.max_in_flight {
+            pool.receive()?;
+            Self::emit_ready(pool, &mut self.out, &mut self.next_emit)?;
+        }
+        pool.submit(seq, block)?;
+        Self::emit_ready(pool, &mut self.out, &mut self.next_emit)
+    }
+
+    fn emit_ready(pool: &mut Pool, out: &mut W, next_emit: &mut u64) -> io::Result<()> {
+        while let Some(r) = pool.ready.remove(next_emit) {
+            out.write_all(&r?)?;
+            *next_emit += 1;
+        }
+        Ok(())
+    }
+
+    fn finish(mut self) -> io::Result<W> {
+        // An empty input still yields one valid member/frame.
+        if !self.buf.is_empty() || self.next_seq == 0 {
+            self.dispatch()?;
+        }
+        if let Some(pool) = self.pool.as_mut() {
+            while self.next_emit < self.next_seq {
+                if !pool.ready.contains_key(&self.next_emit) {
+                    pool.receive()?;
+                }
+                Self::emit_ready(pool, &mut self.out, &mut self.next_emit)?;
+            }
+            pool.shutdown();
+        }
+        self.out.flush()?;
+        let Blocks { out, .. } = self;
+        Ok(out)
+    }
+}
+
+impl<W: Write> Write for Blocks<W> {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        let mut rest = data;
+        while !rest.is_empty() {
+            let room = self.block_size - self.buf.len();
+            let take = room.min(rest.len());
+            self.buf.extend_from_slice(&rest[..take]);
+            rest = &rest[take..];
+            if self.buf.len() == self.block_size {
+                self.dispatch()?;
+            }
+        }
+        Ok(data.len())
+    }
+
+    /// Deliberately does not cut a block: flushing must never change the bytes.
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+enum Inner<W: Write> {
+    Plain(W),
+    Blocks(Blocks<W>),
+}
+
+/// A writer that compresses a layer tar deterministically. Call [`LayerCompressor::finish`]
+/// to write the last block and get the inner writer back; dropping it loses data.
+pub struct LayerCompressor<W: Write> {
+    inner: Inner<W>,
+}
+
+impl<W: Write + Send> LayerCompressor<W> {
+    /// Write the last block, wait for the workers, and return the inner writer.
+    pub fn finish(self) -> io::Result<W> {
+        match self.inner {
+            Inner::Plain(mut w) => {
+                w.flush()?;
+                Ok(w)
+            }
+            Inner::Blocks(b) => b.finish(),
+        }
+    }
+}
+
+impl<W: Write + Send> Write for LayerCompressor<W> {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        match &mut self.inner {
+            Inner::Plain(w) => w.write(data),
+            Inner::Blocks(b) => b.write(data),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match &mut self.inner {
+            Inner::Plain(w) => w.flush(),
+            Inner::Blocks(b) => b.flush(),
+        }
+    }
+}
+
+/// A compressing writer over `out` using `jobs` threads (0 or 1: the caller's thread).
+/// The bytes written to `out` do not depend on `jobs` nor on how the input is chunked.
+/// Fails only when the level is out of range or threads cannot be started.
+pub fn compressed_writer<W: Write + Send>(
+    c: Compression,
+    jobs: usize,
+    out: W,
+) -> io::Result<LayerCompressor<W>> {
+    let inner = match c {
+        Compression::None => Inner::Plain(out),
+        Compression::Gzip(_) => Inner::Blocks(Blocks::new(c, jobs, out, GZIP_BLOCK_SIZE)?),
+        Compression::Zstd(_) => Inner::Blocks(Blocks::new(c, jobs, out, ZSTD_BLOCK_SIZE)?),
+    };
+    Ok(LayerCompressor { inner })
+}
+
+/// Compress a whole buffer (tests and small blobs).
+pub fn compress_bytes(c: Compression, jobs: usize, data: &[u8]) -> io::Result<Vec<u8>> {
+    let mut w = compressed_writer(c, jobs, Vec::new())?;
+    w.write_all(data)?;
+    w.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn xfl_follows_zlib() {
+        assert_eq!(gzip_xfl(1), 4);
+        assert_eq!(gzip_xfl(6), 0);
+        assert_eq!(gzip_xfl(9), 2);
+        assert_eq!(gzip_xfl(12), 2);
+    }
+
+    #[test]
+    fn out_of_range_level_is_an_error() {
+        assert!(compressed_writer(Compression::Gzip(13), 1, Vec::new()).is_err());
+    }
+}

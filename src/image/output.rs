@@ -1,0 +1,280 @@
+//! Laying the blobs out: an OCI layout directory, or one canonical tar of it
+//! (`oci-archive`), or that tar plus docker's files (`docker-archive`).
+//!
+//! Outputs appear atomically: a file is written under a temporary name in the same
+//! directory and renamed; a directory is built beside its destination and swapped in.
+
+use super::blobs::{set_readable, with_path};
+use super::{docker, Assembled, BlobStore, ImageError, ImageName};
+use crate::entry::{Content, Entry, ImagePath, Kind};
+use crate::epoch::Epoch;
+use crate::layer::write::TarWriter;
+use std::fs;
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// The `oci-layout` file's content.
+pub const OCI_LAYOUT: &[u8] = br#"{"imageLayoutVersion":"1.0.0"}"#;
+
+/// Which layout to write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputFormat {
+    /// An OCI image layout directory.
+    Oci,
+    /// The OCI layout as one tar.
+    OciArchive,
+    /// The OCI layout plus `manifest.json` and `repositories`, as one tar.
+    DockerArchive,
+}
+
+/// Write the output atomically to `out`, or to stdout for the archive formats when `out`
+/// is `-`.
+pub fn write_output(
+    store: &BlobStore,
+    a: &Assembled,
+    format: OutputFormat,
+    name: &ImageName,
+    epoch: Epoch,
+    out: &Path,
+) -> Result<(), ImageError> {
+    let to_stdout = out.as_os_str() == "-";
+    match format {
+        OutputFormat::Oci if to_stdout => Err(ImageError::DirectoryToStdout),
+        OutputFormat::Oci => write_dir(store, a, out),
+        OutputFormat::OciArchive | OutputFormat::DockerArchive if to_stdout => {
+            let _ = write_archive_to(store, a, format, name, epoch, io::stdout().lock())?;
+            Ok(())
+        }
+        OutputFormat::OciArchive | OutputFormat::DockerArchive => {
+            let files = archive_files(a, format, name)?;
+            write_file_atomically(out, |w| write_archive(store, a, &files, epoch, w))
+        }
+    }
+}
+
+/// Write an archive format (`OciArchive` or `DockerArchive`) to any writer, such as a
+/// pipe; the writer is returned after the last block. `Oci` is refused: it is a directory.
+pub fn write_archive_to<W: Write>(
+    store: &BlobStore,
+    a: &Assembled,
+    format: OutputFormat,
+    name: &ImageName,
+    epoch: Epoch,
+    w: W,
+) -> Result<W, ImageError> {
+    if format == OutputFormat::Oci {
+        return Err(ImageError::DirectoryToStdout);
+    }
+    let files = archive_files(a, format, name)?;
+    write_archive(store, a, &files, epoch, w).map_err(|e| ImageError::io("<archive stream>", e))
+}
+
+/// The small files besides the blobs, by name.
+fn archive_files(
+    a: &Assembled,
+    format: OutputFormat,
+    name: &ImageName,
+) -> Result<Vec<(&'static str, Vec<u8>)>, ImageError> {
+    let mut files = vec![
+        ("index.json", a.index_json.clone()),
+        ("oci-layout", OCI_LAYOUT.to_vec()),
+    ];
+    if format == OutputFormat::DockerArchive {
+        let [img] = a.images.as_slice() else {
+            return Err(ImageError::DockerArchiveMultiPlatform(
+                a.images.iter().map(|i| i.platform.to_string()).collect(),
+            ));
+        };
+        if img.layers.iter().any(|l| l.media_type.ends_with("+zstd")) {
+            return Err(ImageError::DockerArchiveZstd);
+        }
+        files.push(("manifest.json", docker::manifest_json(img, name)?));
+        files.push(("repositories", docker::repositories_json(img, name)?));
+    }
+    Ok(files)
+}
+
+/// The archive's entries, sorted by path: `blobs/`, `blobs/sha256/`, the blobs, then the
+/// small files. Blobs are streamed from the store; their sizes are checked on the way.
+fn archive_entries(
+    store: &BlobStore,
+    a: &Assembled,
+    files: &[(&'static str, Vec<u8>)],
+) -> io::Result<Vec<Entry>> {
+    let path = |s: &str| {
+        ImagePath::parse_str(s).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))
+    };
+    let mut entries = vec![
+        Entry::dir(path("blobs")?),
+        Entry::dir(path("blobs/sha256")?),
+    ];
+    for (d, size) in &a.blobs {
+        let blob = store.path(d);
+        let len = fs::metadata(&blob).map_err(|e| with_path(&blob, e))?.len();
+        if len != *size {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "{}: blob is {len} bytes, expected {size} (was it changed?)",
+                    blob.display()
+                ),
+            ));
+        }
+        let name = format!("blobs/sha256/{}", d.hex());
+        let content = Content::whole_file(blob, len);
+        entries.push(Entry::new(path(&name)?, Kind::File(content), 0o644));
+    }
+    for (name, bytes) in files {
+        let content = Content::Inline(Arc::from(&bytes[..]));
+        entries.push(Entry::new(path(name)?, Kind::File(content), 0o644));
+    }
+    entries.sort_by(|x, y| x.path.cmp(&y.path));
+    Ok(entries)
+}
+
+/// Write the archive through the canonical tar writer (ustar, 0:0, epoch mtimes).
+fn write_archive<W: Write>(
+    store: &BlobStore,
+    a: &Assembled,
+    files: &[(&'static str, Vec<u8>)],
+    epoch: Epoch,
+    w: W,
+) -> io::Result<W> {
+    let mut t = TarWriter::new(w, epoch);
+    for e in archive_entries(store, a, files)? {
+        t.append(&e)?;
+    }
+    let mut w = t.finish()?;
+    w.flush()?;
+    Ok(w)
+}
+
+/// The directory a new output is created in (`.` for a bare relative name).
+fn parent_dir(out: &Path) -> PathBuf {
+    match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+fn temp_prefix(out: &Path) -> String {
+    let base = out
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "out".into());
+    format!(".{base}.tmp-")
+}
+
+/// Write a file under a temporary name beside `out`, then rename it over `out`.
+fn write_file_atomically(
+    out: &Path,
+    fill: impl FnOnce(BufWriter<fs::File>) -> io::Result<BufWriter<fs::File>>,
+) -> Result<(), ImageError> {
+    let dir = parent_dir(out);
+    let tmp = tempfile::Builder::new()
+        .prefix(&temp_prefix(out))
+        .tempfile_in(&dir)
+        .map_err(|e| ImageError::io(&dir, e))?;
+    let file = tmp.reopen().map_err(|e| ImageError::io(tmp.path(), e))?;
+    let w = fill(BufWriter::with_capacity(1 << 16, file)).map_err(|e| ImageError::io(out, e))?;
+    let file = w
+        .into_inner()
+        .map_err(|e| ImageError::io(out, e.into_error()))?;
+    file.sync_all().map_err(|e| ImageError::io(out, e))?;
+    set_readable(tmp.path()).map_err(|e| ImageError::io(out, e))?;
+    tmp.persist(out).map_err(|e| ImageError::io(out, e.error))?;
+    Ok(())
+}
+
+/// Build the layout in a temporary directory beside `out`, then swap it into place.
+fn write_dir(store: &BlobStore, a: &Assembled, out: &Path) -> Result<(), ImageError> {
+    if out.exists() && !is_replaceable_dir(out) {
+        return Err(ImageError::OutputExists(out.to_path_buf()));
+    }
+    let parent = parent_dir(out);
+    let tmp = tempfile::Builder::new()
+        .prefix(&temp_prefix(out))
+        .tempdir_in(&parent)
+        .map_err(|e| ImageError::io(&parent, e))?;
+    fill_dir(store, a, tmp.path()).map_err(|e| ImageError::io(out, e))?;
+    let staged = tmp.keep();
+    if let Err(e) = swap_into_place(&staged, out) {
+        let _ = fs::remove_dir_all(&staged);
+        return Err(ImageError::io(out, e));
+    }
+    Ok(())
+}
+
+fn fill_dir(store: &BlobStore, a: &Assembled, dir: &Path) -> io::Result<()> {
+    let blobs = dir.join("blobs").join("sha256");
+    fs::create_dir_all(&blobs).map_err(|e| with_path(&blobs, e))?;
+    for (d, size) in &a.blobs {
+        let src = store.path(d);
+        let dst = blobs.join(d.hex());
+        let n = fs::copy(&src, &dst).map_err(|e| with_path(&src, e))?;
+        if n != *size {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("{}: blob is {n} bytes, expected {size}", src.display()),
+            ));
+        }
+        set_readable(&dst)?;
+    }
+    for (name, bytes) in [
+        ("oci-layout", OCI_LAYOUT),
+        ("index.json", &a.index_json[..]),
+    ] {
+        let p = dir.join(name);
+        fs::write(&p, bytes).map_err(|e| with_path(&p, e))?;
+        set_readable(&p)?;
+    }
+    for d in [dir.to_path_buf(), dir.join("blobs"), blobs] {
+        set_dir_mode(&d)?;
+    }
+    Ok(())
+}
+
+fn set_dir_mode(path: &Path) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(path, fs::Permissions::from_mode(0o755))
+            .map_err(|e| with_path(path, e))?;
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}
+
+/// Only an empty directory or one holding an OCI layout may be replaced.
+fn is_replaceable_dir(out: &Path) -> bool {
+    if !out.is_dir() || out.is_symlink() {
+        return false;
+    }
+    if out.join("oci-layout").is_file() {
+        return true;
+    }
+    fs::read_dir(out)
+        .map(|mut it| it.next().is_none())
+        .unwrap_or(false)
+}
+
+/// Rename `staged` to `out`, moving an existing `out` aside first and removing it after.
+fn swap_into_place(staged: &Path, out: &Path) -> io::Result<()> {
+    if !out.exists() {
+        return fs::rename(staged, out);
+    }
+    let parent = parent_dir(out);
+    let old = tempfile::Builder::new()
+        .prefix(&format!("{}old-", temp_prefix(out)))
+        .tempdir_in(&parent)?
+        .keep();
+    // `old` now names an empty directory; rename replaces an empty directory on Unix.
+    fs::rename(out, &old)?;
+    if let Err(e) = fs::rename(staged, out) {
+        let _ = fs::rename(&old, out);
+        return Err(e);
+    }
+    fs::remove_dir_all(&old)
+}
