@@ -381,3 +381,150 @@ fn unreadable_inputs_are_errors_with_hints() {
     std::fs::write(&junk, vec![7u8; 1000]).unwrap();
     assert!(diff::open(&junk, None, s.path()).is_err());
 }
+
+#[test]
+fn type_link_target_hard_link_and_xattr_changes_are_named() {
+    let t = tempfile::tempdir().unwrap();
+    let (a, b) = (t.path().join("a"), t.path().join("b"));
+    let la = tar(&[
+        T::Dir("bin/", 0o755),
+        T::File("bin/busybox", 0o755, b"bb"),
+        T::File("bin/other", 0o755, b"ot"),
+        T::HardLink("bin/sh", "bin/busybox"),
+        T::Symlink("bin/ls", "busybox"),
+        T::Dir("bin/x", 0o755),
+        T::FileXattr("bin/ping", b"p", "security.capability", b"\x01"),
+    ]);
+    let lb = tar(&[
+        T::Dir("bin/", 0o755),
+        T::File("bin/busybox", 0o755, b"bb"),
+        T::File("bin/other", 0o755, b"ot"),
+        T::HardLink("bin/sh", "bin/other"),
+        T::Symlink("bin/ls", "/bin/busybox"),
+        T::File("bin/x", 0o755, b""),
+        T::FileXattr("bin/ping", b"p", "security.capability", b"\x02"),
+    ]);
+    oci_layout(&a, config(), &[la]);
+    oci_layout(&b, config(), &[lb]);
+    let r = compare(&a, &b, &DiffOptions::default());
+    assert_eq!(
+        located(&r),
+        vec![
+            ("layer 1 /bin/ls".to_string(), Field::LinkTarget),
+            ("layer 1 /bin/ping".to_string(), Field::Xattr),
+            ("layer 1 /bin/sh".to_string(), Field::LinkTarget),
+            ("layer 1 /bin/x".to_string(), Field::Type),
+        ],
+        "{r}"
+    );
+    assert_eq!(r.differences[0].right, "/bin/busybox");
+    assert_eq!(r.differences[1].left, "security.capability=0x01");
+    assert_eq!(r.differences[3].left, "dir 0755");
+    assert_eq!(r.differences[3].right, "file 0755 0 bytes");
+}
+
+#[test]
+fn several_platforms_are_matched_and_named() {
+    let t = tempfile::tempdir().unwrap();
+    let (a, b) = (t.path().join("a"), t.path().join("b"));
+    oci_layout_multi(
+        &a,
+        &[
+            ("linux", "amd64", None, vec![base(), top_a()]),
+            ("linux", "arm64", Some("v8"), vec![base(), top_a()]),
+        ],
+    );
+    oci_layout_multi(
+        &b,
+        &[
+            ("linux", "amd64", None, vec![base(), top_a()]),
+            ("linux", "arm64", Some("v8"), vec![base(), top_b()]),
+        ],
+    );
+    let r = compare(&a, &b, &DiffOptions::default());
+    let plats: Vec<Option<&str>> = r
+        .differences
+        .iter()
+        .map(|d| d.platform.as_deref())
+        .collect();
+    assert_eq!(plats, vec![Some("linux/arm64/v8"); 4], "{r}");
+    assert_eq!(
+        r.fields(),
+        vec![Field::Whiteout, Field::Mode, Field::Content, Field::Added]
+    );
+    assert!(
+        r.to_string()
+            .starts_with("linux/arm64/v8: layer 2 /etc/gone: whiteout"),
+        "{r}"
+    );
+    assert_eq!(
+        r.same_filesystem,
+        vec![
+            ("linux/amd64".to_string(), None),
+            ("linux/arm64/v8".to_string(), Some(false))
+        ]
+    );
+
+    // --platform picks one; an absent one is an error naming what there is.
+    let s = tempfile::tempdir().unwrap();
+    let amd: scratch_compose::platform::Platform = "linux/amd64".parse().unwrap();
+    let x = diff::open(&a, Some(&amd), &s.path().join("x")).unwrap();
+    let y = diff::open(&b, Some(&amd), &s.path().join("y")).unwrap();
+    assert!(diff::diff(&x, &y, &DiffOptions::default())
+        .unwrap()
+        .is_equal());
+    let ppc: scratch_compose::platform::Platform = "linux/ppc64le".parse().unwrap();
+    let e = diff::open(&a, Some(&ppc), &s.path().join("z")).unwrap_err();
+    assert!(e.to_string().contains("linux/amd64, linux/arm64/v8"), "{e}");
+
+    // A platform on one side only.
+    let c = t.path().join("c");
+    oci_layout_multi(&c, &[("linux", "amd64", None, vec![base(), top_a()])]);
+    let d = t.path().join("d");
+    oci_layout_multi(
+        &d,
+        &[
+            ("linux", "amd64", None, vec![base(), top_a()]),
+            ("linux", "arm64", None, vec![base()]),
+        ],
+    );
+    let r = compare(&c, &d, &DiffOptions::default());
+    assert_eq!(
+        located(&r),
+        vec![("platforms".to_string(), Field::Platform)],
+        "{r}"
+    );
+    assert_eq!(r.differences[0].right, "linux/arm64/v8");
+}
+
+#[test]
+fn layers_that_differ_only_in_encoding_are_named_when_strict() {
+    let t = tempfile::tempdir().unwrap();
+    let (a, b) = (t.path().join("a"), t.path().join("b"));
+    oci_layout(
+        &a,
+        config(),
+        &[tar(&[T::Dir("etc/", 0o755), T::File("etc/x", 0o644, b"x")])],
+    );
+    // The same entries in another order: another diff_id, the same files.
+    oci_layout(
+        &b,
+        config(),
+        &[tar(&[T::File("etc/x", 0o644, b"x"), T::Dir("etc/", 0o755)])],
+    );
+    let r = compare(&a, &b, &DiffOptions::default());
+    assert_eq!(
+        located(&r),
+        vec![("layer 1".to_string(), Field::Encoding)],
+        "{r}"
+    );
+    assert_eq!(
+        r.same_filesystem,
+        vec![("linux/amd64".to_string(), Some(true))]
+    );
+    let relaxed = DiffOptions {
+        ignore_owner: true,
+        ..Default::default()
+    };
+    assert!(compare(&a, &b, &relaxed).is_equal());
+}

@@ -17,6 +17,10 @@ pub enum T {
     Symlink(&'static str, &'static str),
     /// A file with explicit mtime and owner.
     FileAt(&'static str, u32, &'static [u8], u64, u64),
+    /// A hard link to an earlier path.
+    HardLink(&'static str, &'static str),
+    /// A file with one extended attribute (name, value) in a PAX header.
+    FileXattr(&'static str, &'static [u8], &'static str, &'static [u8]),
 }
 
 pub const MTIME: u64 = 1_700_000_000;
@@ -50,6 +54,19 @@ pub fn tar(entries: &[T]) -> Vec<u8> {
                 h.set_mtime(*mtime);
                 h.set_uid(*uid);
                 h.set_gid(*uid);
+                (p, d)
+            }
+            T::HardLink(p, t) => {
+                h.set_entry_type(tar::EntryType::Link);
+                h.set_mode(0o644);
+                h.set_link_name(t).unwrap();
+                (p, b"")
+            }
+            T::FileXattr(p, d, name, value) => {
+                let key = format!("SCHILY.xattr.{name}");
+                b.append_pax_extensions([(key.as_str(), *value)]).unwrap();
+                h.set_entry_type(tar::EntryType::Regular);
+                h.set_mode(0o644);
                 (p, d)
             }
             T::Symlink(p, t) => {
@@ -98,9 +115,8 @@ fn put_blob(dir: &Path, bytes: &[u8]) -> String {
     d
 }
 
-/// Write an OCI layout with one image of `layers` (plain tars, gzipped here).
-pub fn oci_layout(dir: &Path, cfg: Value, layers: &[Vec<u8>]) -> String {
-    std::fs::create_dir_all(dir).unwrap();
+/// Write one image's blobs; returns the manifest's (digest, size).
+fn put_image(dir: &Path, cfg: Value, layers: &[Vec<u8>]) -> (String, usize) {
     let cfg_bytes = with_rootfs(cfg, layers);
     let cfg_d = put_blob(dir, &cfg_bytes);
     let descs: Vec<Value> = layers
@@ -117,11 +133,44 @@ pub fn oci_layout(dir: &Path, cfg: Value, layers: &[Vec<u8>]) -> String {
         "layers": descs,
     }))
     .unwrap();
-    let m_d = put_blob(dir, &manifest);
-    let index = json!({"schemaVersion": 2, "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": m_d, "size": manifest.len()}]});
+    (put_blob(dir, &manifest), manifest.len())
+}
+
+fn finish_layout(dir: &Path, index: Value) {
     std::fs::write(dir.join("index.json"), serde_json::to_vec(&index).unwrap()).unwrap();
     std::fs::write(dir.join("oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+}
+
+/// Write an OCI layout with one image of `layers` (plain tars, gzipped here).
+pub fn oci_layout(dir: &Path, cfg: Value, layers: &[Vec<u8>]) -> String {
+    std::fs::create_dir_all(dir).unwrap();
+    let (m_d, m_len) = put_image(dir, cfg, layers);
+    let index = json!({"schemaVersion": 2, "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": m_d, "size": m_len}]});
+    finish_layout(dir, index);
     m_d
+}
+
+/// Write an OCI layout whose `index.json` points to a nested index of one image per
+/// `(os, architecture, variant)`, as compose writes several platforms.
+pub fn oci_layout_multi(dir: &Path, images: &[(&str, &str, Option<&str>, Vec<Vec<u8>>)]) {
+    std::fs::create_dir_all(dir).unwrap();
+    let mut descs = Vec::new();
+    for (os, arch, variant, layers) in images {
+        let mut cfg = config();
+        cfg["os"] = (*os).into();
+        cfg["architecture"] = (*arch).into();
+        let mut platform = json!({"os": os, "architecture": arch});
+        if let Some(v) = variant {
+            cfg["variant"] = (*v).into();
+            platform["variant"] = (*v).into();
+        }
+        let (d, n) = put_image(dir, cfg, layers);
+        descs.push(json!({"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": d, "size": n, "platform": platform}));
+    }
+    let nested = serde_json::to_vec(&json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": descs})).unwrap();
+    let nd = put_blob(dir, &nested);
+    let index = json!({"schemaVersion": 2, "manifests": [{"mediaType": "application/vnd.oci.image.index.v1+json", "digest": nd, "size": nested.len()}]});
+    finish_layout(dir, index);
 }
 
 /// Tar a folder's files (relative names, sorted) into `out`.
