@@ -150,9 +150,12 @@ pub fn oci_layout(dir: &Path, cfg: Value, layers: &[Vec<u8>]) -> String {
     m_d
 }
 
+/// One platform's image for [`oci_layout_multi`]: os, architecture, variant, layer tars.
+pub type PlatformImage<'a> = (&'a str, &'a str, Option<&'a str>, Vec<Vec<u8>>);
+
 /// Write an OCI layout whose `index.json` points to a nested index of one image per
 /// `(os, architecture, variant)`, as compose writes several platforms.
-pub fn oci_layout_multi(dir: &Path, images: &[(&str, &str, Option<&str>, Vec<Vec<u8>>)]) {
+pub fn oci_layout_multi(dir: &Path, images: &[PlatformImage<'_>]) {
     std::fs::create_dir_all(dir).unwrap();
     let mut descs = Vec::new();
     for (os, arch, variant, layers) in images {
