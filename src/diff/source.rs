@@ -220,6 +220,7 @@ fn clean_name(name: &str) -> Option<String> {
 pub fn open(path: &Path, platform: Option<&Platform>, scratch: &Path) -> Result<Opened, DiffError> {
     std::fs::create_dir_all(scratch).map_err(|e| DiffError::io(scratch, e))?;
     let meta = std::fs::metadata(path).map_err(|e| DiffError::io(path, e))?;
+    let mut read_index = true;
     let (format, container) = if meta.is_dir() {
         if !path.join("index.json").is_file() {
             return Err(DiffError::format(
@@ -247,10 +248,12 @@ pub fn open(path: &Path, platform: Option<&Platform>, scratch: &Path) -> Result<
             }
             Container::Dir(_) => false,
         };
-        if has("index.json") && (has("oci-layout") || !has("manifest.json")) {
-            (Format::OciArchive, container)
-        } else if has("manifest.json") {
+        if has("manifest.json") {
+            // Docker 25+ (and compose) also write index.json: read the OCI view then.
+            read_index = has("index.json");
             (Format::DockerArchive, container)
+        } else if has("index.json") {
+            (Format::OciArchive, container)
         } else {
             return Ok(Opened {
                 path: path.to_path_buf(),
@@ -260,9 +263,10 @@ pub fn open(path: &Path, platform: Option<&Platform>, scratch: &Path) -> Result<
             });
         }
     };
-    let mut images = match format {
-        Format::DockerArchive => docker_images(&container)?,
-        _ => oci_images(&container)?,
+    let mut images = if read_index {
+        oci_images(&container)?
+    } else {
+        docker_images(&container)?
     };
     if let Some(p) = platform {
         let want = p.to_string();
