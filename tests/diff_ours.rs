@@ -35,6 +35,19 @@ fn write(
     format: OutputFormat,
     out: &Path,
 ) {
+    write_annotated(dir, c, cfg, platforms, format, out, &BTreeMap::new())
+}
+
+/// [`write`] with image-manifest annotations.
+fn write_annotated(
+    dir: &Path,
+    c: Compression,
+    cfg: ImageConfig,
+    platforms: &[&str],
+    format: OutputFormat,
+    out: &Path,
+    annotations: &BTreeMap<String, String>,
+) {
     let store = BlobStore::new(&dir.join("store")).unwrap();
     let name = ImageName::new("acc/app", "1").unwrap();
     let images: Vec<PlatformImage> = platforms
@@ -55,7 +68,7 @@ fn write(
                 .collect(),
         })
         .collect();
-    let a = assemble(&store, &images, &name, Epoch(0), &BTreeMap::new()).unwrap();
+    let a = assemble(&store, &images, &name, Epoch(0), annotations).unwrap();
     write_output(&store, &a, format, &name, Epoch(0), out).unwrap();
 }
 
@@ -109,7 +122,8 @@ fn our_formats_open_and_compare_equal() {
         let o = diff::open(p, None, &s.path().join(i.to_string())).unwrap();
         assert_eq!(o.format, *want, "{}", p.display());
     }
-    for (p, _) in &outs[1..] {
+    // The gzip outputs are the same image.
+    for (p, _) in &outs[1..3] {
         let mut out = Vec::new();
         let equal = diff::run_diff(
             &outs[0].0,
@@ -122,6 +136,82 @@ fn our_formats_open_and_compare_equal() {
         .unwrap();
         assert!(equal, "{}: {}", p.display(), String::from_utf8_lossy(&out));
     }
+    // Another compression: the same files and config, other blobs, named layer by layer.
+    for (p, _) in &outs[3..] {
+        let s = tempfile::tempdir().unwrap();
+        let x = diff::open(&outs[0].0, None, &s.path().join("x")).unwrap();
+        let y = diff::open(p, None, &s.path().join("y")).unwrap();
+        let r = diff::diff(&x, &y, &DiffOptions::default()).unwrap();
+        let got: Vec<(String, Field)> = r
+            .differences
+            .iter()
+            .map(|d| (d.location.clone(), d.field))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("layer 1".to_string(), Field::Blob),
+                ("layer 2".to_string(), Field::Blob)
+            ],
+            "{r}"
+        );
+        assert!(
+            r.differences[0]
+                .left
+                .starts_with("application/vnd.oci.image.layer.v1.tar+gzip sha256:"),
+            "{r}"
+        );
+        // Relaxed comparisons look at images' meaning, not their encoding.
+        let relaxed = DiffOptions {
+            ignore_owner: true,
+            ..Default::default()
+        };
+        assert!(diff::diff(&x, &y, &relaxed).unwrap().is_equal());
+    }
+}
+
+#[test]
+fn a_changed_manifest_annotation_is_named() {
+    let t = tempfile::tempdir().unwrap();
+    let (a, b) = (t.path().join("a"), t.path().join("b"));
+    let ann = |v: &str| BTreeMap::from([("org.example.note".to_string(), v.to_string())]);
+    let one = ["linux/amd64"];
+    write_annotated(
+        &t.path().join("wa"),
+        Compression::Gzip(6),
+        cfg(),
+        &one,
+        OutputFormat::Oci,
+        &a,
+        &ann("1"),
+    );
+    write_annotated(
+        &t.path().join("wb"),
+        Compression::Gzip(6),
+        cfg(),
+        &one,
+        OutputFormat::Oci,
+        &b,
+        &ann("2"),
+    );
+    let s = tempfile::tempdir().unwrap();
+    let x = diff::open(&a, None, &s.path().join("x")).unwrap();
+    let y = diff::open(&b, None, &s.path().join("y")).unwrap();
+    let r = diff::diff(&x, &y, &DiffOptions::default()).unwrap();
+    let got: Vec<(String, Field, String, String)> = r
+        .differences
+        .iter()
+        .map(|d| (d.location.clone(), d.field, d.left.clone(), d.right.clone()))
+        .collect();
+    assert_eq!(
+        got,
+        vec![(
+            "manifest.annotations.org.example.note".to_string(),
+            Field::Manifest,
+            "1".to_string(),
+            "2".to_string()
+        )]
+    );
 }
 
 #[test]

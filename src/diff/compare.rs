@@ -139,9 +139,112 @@ fn merged(side: &Opened, layers: &[Vec<Entry>]) -> Result<Vec<Entry>, DiffError>
     Ok(tree.entries())
 }
 
+/// Every view of one platform's pair, then, when a strict comparison found nothing else,
+/// the manifests.
+fn compare_pair(
+    a: &Opened,
+    b: &Opened,
+    sa: &Source,
+    sb: &Source,
+    o: &DiffOptions,
+    hasher: &mut Hasher,
+    sink: &mut Sink<'_>,
+) -> Result<Option<bool>, DiffError> {
+    let before = sink.out.len();
+    let same = compare_views(a, b, sa, sb, o, hasher, sink)?;
+    if let (Source::Image(x), Source::Image(y)) = (sa, sb) {
+        if sink.out.len() == before && o.is_strict() {
+            manifests(x, y, sink);
+        }
+    }
+    Ok(same)
+}
+
+fn show_json(v: Option<&serde_json::Value>) -> String {
+    match v {
+        None | Some(serde_json::Value::Null) => "-".to_string(),
+        Some(serde_json::Value::String(s)) => s.clone(),
+        Some(v) => v.to_string(),
+    }
+}
+
+fn union_keys(vs: [Option<&serde_json::Value>; 2]) -> Vec<String> {
+    let mut keys: Vec<String> = vs
+        .iter()
+        .filter_map(|v| v.and_then(|v| v.as_object()))
+        .flat_map(|m| m.keys().cloned())
+        .collect();
+    keys.sort();
+    keys.dedup();
+    keys
+}
+
+/// The manifests of two images whose config and layers' contents agree: annotations,
+/// media types and layer blobs (compression). A manifest that differs in none of these
+/// (only in its JSON encoding) is named as such.
+fn manifests(x: &OpenedImage, y: &OpenedImage, sink: &mut Sink<'_>) {
+    let (Some(dx), Some(dy)) = (&x.manifest_digest, &y.manifest_digest) else {
+        return;
+    };
+    if dx == dy {
+        return;
+    }
+    let before = sink.out.len();
+    let (mx, my) = (&x.manifest, &y.manifest);
+    for k in union_keys([Some(mx), Some(my)]) {
+        let (vx, vy) = (mx.get(&k), my.get(&k));
+        if vx == vy {
+            continue;
+        }
+        match k.as_str() {
+            "layers" => {
+                let empty = Vec::new();
+                let lx = vx.and_then(|v| v.as_array()).unwrap_or(&empty);
+                let ly = vy.and_then(|v| v.as_array()).unwrap_or(&empty);
+                let desc = |l: Option<&serde_json::Value>| match l {
+                    None => "-".to_string(),
+                    Some(l) => format!(
+                        "{} {}",
+                        show_json(l.get("mediaType")),
+                        show_json(l.get("digest"))
+                    ),
+                };
+                for i in 0..lx.len().max(ly.len()) {
+                    let (ex, ey) = (lx.get(i), ly.get(i));
+                    if ex != ey {
+                        sink.push(format!("layer {}", i + 1), Field::Blob, desc(ex), desc(ey));
+                    }
+                }
+            }
+            "annotations" => {
+                for n in union_keys([vx, vy]) {
+                    let (ax, ay) = (vx.and_then(|v| v.get(&n)), vy.and_then(|v| v.get(&n)));
+                    if ax != ay {
+                        sink.push(
+                            format!("manifest.annotations.{n}"),
+                            Field::Manifest,
+                            show_json(ax),
+                            show_json(ay),
+                        );
+                    }
+                }
+            }
+            _ => sink.push(
+                format!("manifest.{k}"),
+                Field::Manifest,
+                show_json(vx),
+                show_json(vy),
+            ),
+        }
+    }
+    if sink.out.len() == before {
+        sink.push("manifest".into(), Field::Encoding, dx.clone(), dy.clone());
+    }
+}
+
 /// Compare one platform's images; returns whether the merged filesystems are the same
 /// (`None` when the layers were identical and the merged view was not needed).
-fn compare_pair(
+fn compare_views(
     a: &Opened,
     b: &Opened,
     sa: &Source,

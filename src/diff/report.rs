@@ -22,6 +22,10 @@ pub enum Field {
     /// Two layer tars that differ only in how they are encoded (order, user/group names,
     /// headers): their entries are the same.
     Encoding,
+    /// An image-manifest field (annotations, media types) other than the layers.
+    Manifest,
+    /// A layer blob (compressed bytes, media type) whose uncompressed content is the same.
+    Blob,
     /// An entry present only on the right.
     Added,
     /// An entry present only on the left.
@@ -51,6 +55,8 @@ impl Field {
             Field::History => "history",
             Field::LayerCount => "layer-count",
             Field::Encoding => "encoding",
+            Field::Manifest => "manifest",
+            Field::Blob => "blob",
             Field::Added => "added",
             Field::Removed => "removed",
             Field::Whiteout => "whiteout",

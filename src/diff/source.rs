@@ -94,6 +94,8 @@ pub struct OpenedImage {
     /// `os/arch[/variant]`.
     pub platform: String,
     pub manifest_digest: Option<String>,
+    /// The image manifest document (`Null` for a docker-archive read from `manifest.json`).
+    pub manifest: Value,
     pub config_digest: Option<String>,
     pub config: Value,
     pub layers: Vec<LayerRef>,
@@ -404,6 +406,7 @@ fn image_from_manifest(
     Ok(OpenedImage {
         platform: platform_hint.unwrap_or_else(|| platform_of(&config)),
         manifest_digest: Some(digest.to_string()),
+        manifest: manifest.clone(),
         config_digest: Some(config_digest.to_string()),
         config,
         layers: refs,
@@ -479,6 +482,7 @@ fn docker_images(c: &Container) -> Result<Vec<OpenedImage>, DiffError> {
         out.push(OpenedImage {
             platform: platform_of(&config),
             manifest_digest: None,
+            manifest: Value::Null,
             config_digest: digest_from_name(cfg_name),
             config,
             layers: refs,
