@@ -528,3 +528,95 @@ fn layers_that_differ_only_in_encoding_are_named_when_strict() {
     };
     assert!(compare(&a, &b, &relaxed).is_equal());
 }
+
+#[test]
+fn a_rootfs_against_several_platforms_asks_for_one() {
+    let t = tempfile::tempdir().unwrap();
+    let multi = t.path().join("multi");
+    oci_layout_multi(
+        &multi,
+        &[
+            ("linux", "amd64", None, vec![base()]),
+            ("linux", "arm64", Some("v8"), vec![base()]),
+        ],
+    );
+    let rootfs = t.path().join("rootfs.tar");
+    std::fs::write(&rootfs, base()).unwrap();
+    let s = tempfile::tempdir().unwrap();
+    let x = diff::open(&multi, None, &s.path().join("x")).unwrap();
+    let y = diff::open(&rootfs, None, &s.path().join("y")).unwrap();
+    let e = diff::diff(&x, &y, &DiffOptions::default()).unwrap_err();
+    assert!(e.to_string().contains("linux/amd64, linux/arm64/v8"), "{e}");
+    assert!(e.hint().unwrap().contains("--platform"));
+    let arm: scratch_compose::platform::Platform = "linux/arm64".parse().unwrap();
+    let x = diff::open(&multi, Some(&arm), &s.path().join("z")).unwrap();
+    assert!(diff::diff(&x, &y, &DiffOptions::default())
+        .unwrap()
+        .is_equal());
+}
+
+#[test]
+fn malformed_images_are_errors_not_panics() {
+    let t = tempfile::tempdir().unwrap();
+    let s = tempfile::tempdir().unwrap();
+    let good = t.path().join("good");
+    oci_layout(&good, config(), &[base()]);
+    let open_and_diff = |p: &Path| -> Result<Report, diff::DiffError> {
+        let x = diff::open(&good, None, &s.path().join("g"))?;
+        let y = diff::open(p, None, &s.path().join("p"))?;
+        diff::diff(&x, &y, &DiffOptions::default())
+    };
+    let copy = |name: &str| {
+        let d = t.path().join(name);
+        std::fs::create_dir_all(d.join("blobs/sha256")).unwrap();
+        for e in std::fs::read_dir(good.join("blobs/sha256")).unwrap() {
+            let e = e.unwrap();
+            std::fs::copy(e.path(), d.join("blobs/sha256").join(e.file_name())).unwrap();
+        }
+        std::fs::copy(good.join("index.json"), d.join("index.json")).unwrap();
+        d
+    };
+    // index.json that is not JSON.
+    let bad = copy("badjson");
+    std::fs::write(bad.join("index.json"), b"{not json").unwrap();
+    let e = open_and_diff(&bad).unwrap_err();
+    assert!(e.to_string().contains("not valid JSON"), "{e}");
+    // A missing blob.
+    let missing = copy("missing");
+    for e in std::fs::read_dir(missing.join("blobs/sha256")).unwrap() {
+        let p = e.unwrap().path();
+        let text = std::fs::read_to_string(&p).unwrap_or_default();
+        if text.contains("\"rootfs\"") {
+            std::fs::remove_file(&p).unwrap();
+        }
+    }
+    let e = open_and_diff(&missing).unwrap_err();
+    assert!(e.to_string().contains("missing"), "{e}");
+    // A truncated layer: compared against a different image so it must be read.
+    let other = t.path().join("other");
+    oci_layout(&other, config(), &[top_a()]);
+    let trunc = copy("trunc");
+    for e in std::fs::read_dir(trunc.join("blobs/sha256")).unwrap() {
+        let p = e.unwrap().path();
+        let bytes = std::fs::read(&p).unwrap();
+        if bytes.starts_with(&[0x1f, 0x8b]) {
+            std::fs::write(&p, &bytes[..bytes.len() / 2]).unwrap();
+        }
+    }
+    let x = diff::open(&other, None, &s.path().join("o")).unwrap();
+    let y = diff::open(&trunc, None, &s.path().join("t")).unwrap();
+    let e = diff::diff(&x, &y, &DiffOptions::default()).unwrap_err();
+    assert!(e.to_string().contains("layer 1"), "{e}");
+    // A tar entry that climbs out of the root.
+    let mut b = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_size(1);
+    h.set_mode(0o644);
+    h.as_gnu_mut().unwrap().name[..9].copy_from_slice(b"../escape");
+    h.set_cksum();
+    b.append(&h, &b"x"[..]).unwrap();
+    let evil = t.path().join("evil.tar");
+    std::fs::write(&evil, b.into_inner().unwrap()).unwrap();
+    let e = open_and_diff(&evil).unwrap_err();
+    assert!(e.to_string().contains(".."), "{e}");
+}

@@ -67,6 +67,19 @@ pub(crate) fn diff(a: &Opened, b: &Opened, o: &DiffOptions) -> Result<Report, Di
         Source::Rootfs(_) => "rootfs".to_string(),
     };
     let mut pairs: Vec<(Option<String>, &Source, &Source)> = Vec::new();
+    for (one, many) in [(a, b), (b, a)] {
+        if matches!(one.sources.as_slice(), [Source::Rootfs(_)]) && many.sources.len() > 1 {
+            let names: Vec<String> = many.sources.iter().map(name).collect();
+            return Err(DiffError::Platform {
+                path: many.path.clone(),
+                message: format!(
+                    "it holds several platforms ({}) and {} is one rootfs",
+                    names.join(", "),
+                    one.path.display()
+                ),
+            });
+        }
+    }
     if a.sources.len() == 1 && b.sources.len() == 1 {
         pairs.push((None, &a.sources[0], &b.sources[0]));
     } else {
