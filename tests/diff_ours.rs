@@ -268,3 +268,50 @@ fn a_changed_setting_in_our_image_is_named() {
         ]
     );
 }
+
+#[test]
+fn another_name_is_named_when_strict() {
+    let t = tempfile::tempdir().unwrap();
+    let (a, b) = (t.path().join("a"), t.path().join("b"));
+    let one = ["linux/amd64"];
+    let store_a = t.path().join("wa");
+    write(
+        &store_a,
+        Compression::Gzip(6),
+        cfg(),
+        &one,
+        OutputFormat::Oci,
+        &a,
+    );
+    write(
+        &t.path().join("wb"),
+        Compression::Gzip(6),
+        cfg(),
+        &one,
+        OutputFormat::Oci,
+        &b,
+    );
+    // Rename b's image by editing its index.json descriptor.
+    let mut index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(b.join("index.json")).unwrap()).unwrap();
+    index["manifests"][0]["annotations"]["org.opencontainers.image.ref.name"] = "2".into();
+    std::fs::write(b.join("index.json"), serde_json::to_vec(&index).unwrap()).unwrap();
+    let s = tempfile::tempdir().unwrap();
+    let x = diff::open(&a, None, &s.path().join("x")).unwrap();
+    let y = diff::open(&b, None, &s.path().join("y")).unwrap();
+    let r = diff::diff(&x, &y, &DiffOptions::default()).unwrap();
+    let got: Vec<(String, Field, String)> = r
+        .differences
+        .iter()
+        .map(|d| (d.location.clone(), d.field, d.right.clone()))
+        .collect();
+    assert_eq!(
+        got,
+        vec![(
+            "index.annotations.org.opencontainers.image.ref.name".to_string(),
+            Field::Manifest,
+            "2".to_string()
+        )],
+        "{r}"
+    );
+}

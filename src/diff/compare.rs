@@ -169,6 +169,20 @@ fn compare_pair(
         if sink.out.len() == before && o.is_strict() {
             manifests(x, y, sink);
         }
+        if sink.out.len() == before && o.is_strict() {
+            let (ax, ay) = (&x.descriptor_annotations, &y.descriptor_annotations);
+            for n in union_keys([Some(ax), Some(ay)]) {
+                let (vx, vy) = (ax.get(&n), ay.get(&n));
+                if vx != vy {
+                    sink.push(
+                        format!("index.annotations.{n}"),
+                        Field::Manifest,
+                        show_json(vx),
+                        show_json(vy),
+                    );
+                }
+            }
+        }
     }
     Ok(same)
 }

@@ -96,6 +96,8 @@ pub struct OpenedImage {
     pub manifest_digest: Option<String>,
     /// The image manifest document (`Null` for a docker-archive read from `manifest.json`).
     pub manifest: Value,
+    /// The annotations on the index descriptor that points to the manifest (its names).
+    pub descriptor_annotations: Value,
     pub config_digest: Option<String>,
     pub config: Value,
     pub layers: Vec<LayerRef>,
@@ -357,7 +359,8 @@ fn walk_index(
             continue;
         }
         let platform_hint = d.get("platform").map(platform_of);
-        let image = image_from_manifest(c, &doc, digest, platform_hint)?;
+        let mut image = image_from_manifest(c, &doc, digest, platform_hint)?;
+        image.descriptor_annotations = d.get("annotations").cloned().unwrap_or(Value::Null);
         if image.platform == "unknown/unknown" {
             continue;
         }
@@ -407,6 +410,7 @@ fn image_from_manifest(
         platform: platform_hint.unwrap_or_else(|| platform_of(&config)),
         manifest_digest: Some(digest.to_string()),
         manifest: manifest.clone(),
+        descriptor_annotations: Value::Null,
         config_digest: Some(config_digest.to_string()),
         config,
         layers: refs,
@@ -483,6 +487,7 @@ fn docker_images(c: &Container) -> Result<Vec<OpenedImage>, DiffError> {
             platform: platform_of(&config),
             manifest_digest: None,
             manifest: Value::Null,
+            descriptor_annotations: Value::Null,
             config_digest: digest_from_name(cfg_name),
             config,
             layers: refs,
