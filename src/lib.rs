@@ -12,6 +12,7 @@
 
 pub mod build;
 pub mod compression;
+pub mod diff;
 pub mod digest;
 pub mod entry;
 pub mod epoch;
