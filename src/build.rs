@@ -9,10 +9,14 @@ use crate::digest::{HashingWriter, Sha256Digest};
 use crate::entry::{Content, Entry, ImagePath, Kind};
 use crate::epoch::Epoch;
 use crate::fetch::{self, Blob, FetchOptions, FetchRequest, Fetcher, MirrorRule};
-use crate::image::{self, BlobStore, HistoryEntry, ImageConfig, ImageName, OutputFormat, PlatformImage};
-use crate::layer::{self, local, read::InputFormat, write::TarWriter};
-use crate::lock::{InputKind, Lock, LockedInput};
-use crate::manifest::{FileSource, LayerSpec, Location, Manifest, SourceSpec};
+use crate::image::{
+    self, BlobStore, HistoryEntry, ImageConfig, ImageName, OutputFormat, PlatformImage,
+};
+use crate::layer::{self, local, InputFormat, TarWriter};
+use crate::lock::{self, InputKind, Lock};
+use crate::lock::{LayerRecord, OutputRecord, PinnedInput, Staleness};
+use crate::manifest::InputRef;
+use crate::manifest::{FileSource, LayerSpec, Location, Manifest};
 use crate::merge::{MergeOptions, Tree};
 use crate::platform::Platform;
 use crate::ui::Ui;
@@ -20,10 +24,6 @@ use crate::{Error, Result};
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-
-/// The largest decompressed size of one input, a guard against compression bombs.
-/// Override with `SCRATCH_MAX_INPUT_SIZE` (bytes).
-pub const DEFAULT_MAX_INPUT_SIZE: u64 = 64 << 30;
 
 /// What the front end passes in: the global command-line options.
 #[derive(Debug, Clone, Default)]
@@ -90,14 +90,6 @@ pub struct Session {
     jobs: usize,
 }
 
-/// A resolved input: the verified blob in the cache that stands for it.
-#[derive(Debug, Clone)]
-struct Resolved {
-    kind: InputKind,
-    source: String,
-    blob: Blob,
-}
-
 impl Session {
     /// Load the manifest and open the cache.
     pub fn new(o: SessionOptions) -> Result<Session> {
@@ -110,15 +102,20 @@ impl Session {
             .max(1);
         let mut mirrors = fetch::mirrors_from_env()?;
         mirrors.extend(o.mirrors);
-        let fetcher = Fetcher::new(FetchOptions {
-            cache_dir: o.cache_dir.unwrap_or_else(fetch::default_cache_dir),
-            mirrors,
-            offline: o.offline,
+        let mut fetch_options =
+            FetchOptions::new(o.cache_dir.unwrap_or_else(fetch::default_cache_dir));
+        fetch_options.mirrors = mirrors;
+        fetch_options.offline = o.offline;
+        fetch_options.jobs = jobs;
+        fetch_options.ui = ui.clone();
+        let fetcher = Fetcher::new(fetch_options)?;
+        Ok(Session {
+            manifest,
+            lock_path,
+            fetcher,
+            ui,
             jobs,
-            ui: ui.clone(),
-            ..FetchOptions::default()
-        })?;
-        Ok(Session { manifest, lock_path, fetcher, ui, jobs })
+        })
     }
 
     /// The manifest this session works on.
@@ -134,29 +131,56 @@ struct OutputSettings {
     compression: Compression,
 }
 
-/// One input the selected layers need, with the pin the manifest gives it.
-#[derive(Debug, Clone)]
-struct Wanted<'m> {
-    kind: InputKind,
-    location: &'m Location,
-    manifest_pin: Option<Sha256Digest>,
-    /// The platforms of the layers using it; empty when a layer applies to all.
-    platforms: Vec<String>,
-    /// 1-based number of the first layer using it, for messages.
-    layer: usize,
+/// The verified blobs of the resolved inputs, by kind and lock key.
+type Blobs = BTreeMap<(InputKind, String), Blob>;
+
+/// The images of one build, in a blob store, and the index that ties them together.
+struct Built {
+    images: Vec<PlatformImage>,
+    assembled: image::Assembled,
 }
 
-/// Why a build's lock is stale: one line each, for the warning or the `--locked` error.
-type Staleness = Vec<String>;
+/// What `compose lock` should download again instead of keeping the old lock's pin.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Update {
+    /// Keep every pin the old lock has.
+    #[default]
+    Nothing,
+    /// Re-pin every input the manifest does not pin itself.
+    All,
+    /// Re-pin inputs whose source is, or ends with, this string.
+    Input(String),
+}
+
+/// The options of `compose lock`.
+#[derive(Debug, Clone, Default)]
+pub struct LockOptions {
+    /// Write nothing; report whether the lock would change.
+    pub check: bool,
+    pub update: Update,
+}
+
+/// What `compose verify` found.
+#[derive(Debug, Clone)]
+pub struct VerifyOutcome {
+    /// True when every recorded digest was reproduced.
+    pub reproduced: bool,
+    /// The one-line summary, or the explanation starting at the first difference.
+    pub report: String,
+}
 
 impl Session {
+    /// The epoch and compression this build would use: the command line, then the
+    /// manifest, then the environment (`SOURCE_DATE_EPOCH`), then the defaults.
     fn settings(&self, cli_compression: Option<Compression>) -> Result<OutputSettings> {
         let env = std::env::var("SOURCE_DATE_EPOCH").ok();
-        let epoch = Epoch::resolve(self.manifest.image.source_date_epoch, env.as_deref())
-            .map_err(|e| {
+        let epoch =
+            Epoch::resolve(self.manifest.image.source_date_epoch, env.as_deref()).map_err(|e| {
                 Error::usage(
                     e.to_string(),
-                    Some("set SOURCE_DATE_EPOCH to whole seconds, or set [image] source_date_epoch"),
+                    Some(
+                        "set SOURCE_DATE_EPOCH to whole seconds, or set [image] source_date_epoch",
+                    ),
                 )
             })?;
         let compression = cli_compression
@@ -165,140 +189,109 @@ impl Session {
         Ok(OutputSettings { epoch, compression })
     }
 
-    /// Every input of the layers that apply to one of `platforms`, each once, in manifest order.
-    fn wanted(&self, platforms: &[Platform]) -> Vec<Wanted<'_>> {
-        let mut out: Vec<Wanted<'_>> = Vec::new();
-        for layer in &self.manifest.layers {
-            if !platforms.iter().any(|p| layer_applies(layer, p)) {
-                continue;
-            }
-            let layer_platforms: Vec<String> = match &layer.platforms {
-                Some(ps) => ps.iter().map(|p| p.to_string()).collect(),
-                None => Vec::new(),
-            };
-            for (kind, location, manifest_pin) in layer_inputs(layer) {
-                let key = source_key(location);
-                match out.iter_mut().find(|w| w.kind == kind && source_key(w.location) == key) {
-                    Some(w) => {
-                        // Used by an all-platform layer: it is needed everywhere.
-                        if layer_platforms.is_empty() || w.platforms.is_empty() {
-                            w.platforms.clear();
-                        } else {
-                            for p in &layer_platforms {
-                                if !w.platforms.contains(p) {
-                                    w.platforms.push(p.clone());
-                                }
-                            }
-                            w.platforms.sort();
-                        }
-                        if w.manifest_pin.is_none() {
-                            w.manifest_pin = manifest_pin;
-                        }
-                    }
-                    None => out.push(Wanted {
-                        kind,
-                        location,
-                        manifest_pin,
-                        platforms: layer_platforms.clone(),
-                        layer: layer.index + 1,
-                    }),
-                }
-            }
-        }
-        out
+    /// The settings a lock recorded.
+    fn recorded_settings(lock: &Lock) -> Result<OutputSettings> {
+        let compression =
+            lock.compression
+                .parse()
+                .map_err(|e: crate::compression::CompressionParseError| {
+                    Error::usage(
+                        format!("scratch.lock: {e}"),
+                        Some("run `compose lock` to rewrite it"),
+                    )
+                })?;
+        Ok(OutputSettings {
+            epoch: Epoch(lock.source_date_epoch),
+            compression,
+        })
     }
 
-    /// Resolve every wanted input to a verified blob in the cache, and say what in `lock`
-    /// is stale. Remote inputs are fetched with their pin (the manifest's, else the lock's);
-    /// unpinned ones are an error unless `allow_unpinned` (`compose lock` pins them by
-    /// downloading). Local files are hashed into the cache; directories are packed.
+    /// Resolve the inputs of the layers that apply to `platforms` to verified blobs, with
+    /// the pins of the manifest and `lock`. Pins in the manifest and pins of remote
+    /// inputs are enforced (a mismatch is an error); a local input that no longer matches
+    /// the lock only makes it stale. Returns the blobs and everything stale about `lock`.
     fn resolve(
         &self,
-        wanted: &[Wanted<'_>],
         lock: Option<&Lock>,
-        allow_unpinned: bool,
-    ) -> Result<(Vec<Resolved>, Staleness)> {
-        let mut stale = Vec::new();
-        let mut requests = Vec::new();
-        let mut remote_index = Vec::new();
-        for (i, w) in wanted.iter().enumerate() {
-            let key = source_key(w.location);
-            let locked = lock.and_then(|l| l.find(w.kind, key));
-            if let (Some(m), Some(l)) = (w.manifest_pin, locked) {
-                if m != l.sha256 {
-                    return Err(Error::usage(
-                        format!(
-                            "layer {}: {key}: the manifest pins {m} but scratch.lock pins {}",
-                            w.layer, l.sha256
-                        ),
-                        Some("run `compose lock` to re-pin it, or correct the sha256 in the manifest"),
-                    ));
-                }
-            }
-            if lock.is_some() && locked.is_none() {
-                stale.push(format!("{key} is not in scratch.lock"));
-            }
-            if let Location::Url(url) = w.location {
-                let pin = w.manifest_pin.or(locked.map(|l| l.sha256));
-                if pin.is_none() && !allow_unpinned {
-                    return Err(Error::usage(
-                        format!("layer {}: {url} is pinned neither in the manifest nor in scratch.lock", w.layer),
-                        Some("run `compose lock` to pin it, or add `sha256 = \"…\"` beside it in the manifest"),
-                    ));
-                }
-                remote_index.push(i);
-                requests.push(FetchRequest { url: url.clone(), pin });
+        platforms: &[Platform],
+    ) -> Result<(Blobs, Vec<Staleness>)> {
+        let pins = lock::resolve_pins(&self.manifest, lock)?;
+        let mut stale = lock::stale_report(&self.manifest, lock, &pins);
+        let mut wanted: Vec<&PinnedInput> = Vec::new();
+        for p in &pins {
+            let used = p
+                .input
+                .platforms
+                .as_ref()
+                .is_none_or(|ps| ps.iter().any(|x| platforms.contains(x)));
+            if used
+                && !wanted
+                    .iter()
+                    .any(|w| w.input.kind == p.input.kind && w.input.key == p.input.key)
+            {
+                wanted.push(p);
             }
         }
-        let fetched = self.fetcher.fetch_all(&requests)?;
-        let mut blobs: Vec<Option<Blob>> = vec![None; wanted.len()];
-        for (i, blob) in remote_index.into_iter().zip(fetched) {
-            blobs[i] = Some(blob);
+        let (blobs, actual) = self.materialise(
+            wanted
+                .iter()
+                .map(|p| (&p.input, if p.enforced() { p.sha256 } else { None })),
+        )?;
+        for (p, blob) in wanted.iter().zip(&actual) {
+            if let Some(s) = p.check_local(&blob.sha256) {
+                stale.push(s);
+            }
         }
-        let mut resolved = Vec::with_capacity(wanted.len());
-        for (w, blob) in wanted.iter().zip(blobs) {
-            let key = source_key(w.location);
-            let blob = match (blob, w.location) {
-                (Some(b), _) => b,
-                (None, Location::Local { path, .. }) => {
-                    let b = match w.kind {
-                        InputKind::Dir => self.pack_dir(path, w.layer)?,
-                        _ => self.local_file(path, w.layer)?,
-                    };
-                    if let Some(m) = w.manifest_pin {
-                        if m != b.sha256 {
-                            return Err(Error::usage(
-                                format!(
-                                    "layer {}: {}: sha256 mismatch: the manifest pins {m}, the file has {}",
-                                    w.layer,
-                                    path.display(),
-                                    b.sha256
-                                ),
-                                Some("correct the sha256 in the manifest, or restore the file"),
-                            ));
-                        }
-                    }
-                    if let Some(l) = lock.and_then(|l| l.find(w.kind, key)) {
-                        if l.sha256 != b.sha256 {
-                            stale.push(format!(
-                                "{key} changed: scratch.lock has {}, the file now has {}",
-                                l.sha256, b.sha256
-                            ));
-                        }
-                    }
-                    b
-                }
-                (None, Location::Url(_)) => unreachable!("every remote input was fetched"),
-            };
-            resolved.push(Resolved { kind: w.kind, source: key.to_string(), blob });
-        }
-        Ok((resolved, stale))
+        Ok((blobs, stale))
     }
 
-    fn local_file(&self, path: &Path, layer: usize) -> Result<Blob> {
+    /// Fetch, hash or pack each input, checking `pin` when given; blobs in input order too.
+    fn materialise<'a>(
+        &self,
+        inputs: impl Iterator<Item = (&'a InputRef, Option<Sha256Digest>)>,
+    ) -> Result<(Blobs, Vec<Blob>)> {
+        let inputs: Vec<_> = inputs.collect();
+        let mut requests = Vec::new();
+        for (input, pin) in &inputs {
+            if let Location::Url(url) = &input.location {
+                requests.push(FetchRequest {
+                    url: url.clone(),
+                    pin: *pin,
+                });
+            }
+        }
+        let mut fetched = self.fetcher.fetch_all(&requests)?.into_iter();
+        let mut blobs = Blobs::new();
+        let mut in_order = Vec::with_capacity(inputs.len());
+        for (input, pin) in inputs {
+            let blob = match (&input.location, input.kind) {
+                (Location::Url(_), _) => fetched.next().expect("one blob per request"),
+                (Location::Local { path, .. }, InputKind::Dir) => self.pack_dir(path, input)?,
+                (Location::Local { path, .. }, _) => self.local_file(path, input)?,
+            };
+            if let Some(pin) = pin {
+                if pin != blob.sha256 {
+                    return Err(Error::usage(
+                        format!(
+                            "{}: sha256 mismatch: pinned {}, the input has {}",
+                            input.describe(),
+                            pin.hex(),
+                            blob.sha256.hex()
+                        ),
+                        Some("restore the input, or re-pin it with `compose lock` if the change is intended"),
+                    ));
+                }
+            }
+            blobs.insert((input.kind, input.key.clone()), blob.clone());
+            in_order.push(blob);
+        }
+        Ok((blobs, in_order))
+    }
+
+    fn local_file(&self, path: &Path, input: &InputRef) -> Result<Blob> {
         if !path.is_file() {
             return Err(Error::usage(
-                format!("layer {layer}: {}: no such file", path.display()),
+                format!("{}: {} is not a file", input.describe(), path.display()),
                 Some("local paths are relative to the folder of scratch.toml"),
             ));
         }
@@ -306,78 +299,180 @@ impl Session {
     }
 
     /// Pack a local directory into a canonical tar in the cache; its digest is the pin.
-    fn pack_dir(&self, path: &Path, layer: usize) -> Result<Blob> {
+    fn pack_dir(&self, path: &Path, input: &InputRef) -> Result<Blob> {
         if !path.is_dir() {
             return Err(Error::usage(
-                format!("layer {layer}: {}: no such directory", path.display()),
+                format!(
+                    "{}: {} is not a directory",
+                    input.describe(),
+                    path.display()
+                ),
                 Some("local paths are relative to the folder of scratch.toml"),
             ));
         }
         let mut tmp = self.fetcher.cache().temp_file()?;
-        local::pack_dir(path, tmp.as_file_mut())?;
-        let blob = self.fetcher.cache().insert_file(tmp.path())?;
-        Ok(blob)
-    }
-
-    /// The lock that describes this manifest now: every input of every platform.
-    fn current_lock(&self, resolved: &[Resolved], wanted: &[Wanted<'_>], s: OutputSettings) -> Lock {
-        let mut inputs: Vec<LockedInput> = resolved
-            .iter()
-            .zip(wanted)
-            .map(|(r, w)| LockedInput {
-                kind: r.kind,
-                source: r.source.clone(),
-                platforms: w.platforms.clone(),
-                sha256: r.blob.sha256,
-                size: r.blob.size,
-            })
-            .collect();
-        inputs.sort_by(|a, b| (&a.source, a.kind).cmp(&(&b.source, b.kind)));
-        Lock {
-            version: crate::lock::LOCK_VERSION,
-            compat_level: crate::COMPAT_LEVEL,
-            source_date_epoch: s.epoch.0,
-            compression: s.compression.to_string(),
-            inputs,
-            outputs: BTreeMap::new(),
+        {
+            let mut w = std::io::BufWriter::new(tmp.as_file_mut());
+            local::pack_dir(path, &mut w)?;
+            w.flush().map_err(|e| Error::io(path, e))?;
         }
+        Ok(self.fetcher.cache().insert_file(tmp.path())?)
     }
 
-    /// `compose lock`: pin every input; write scratch.lock unless `check`.
-    pub fn lock(&self, check: bool) -> Result<LockOutcome> {
+    /// `compose lock`: pin every input, build every platform to record the output
+    /// digests, and write scratch.lock (unless `check`).
+    pub fn lock(&self, o: &LockOptions) -> Result<LockOutcome> {
         let settings = self.settings(None)?;
-        let old = Lock::read(&self.lock_path)?;
-        let wanted = self.wanted(&self.manifest.image.platforms);
-        let (resolved, _) = self.resolve(&wanted, old.as_ref(), true)?;
-        let lock = self.current_lock(&resolved, &wanted, settings);
-        let text = lock.to_toml();
-        let before = std::fs::read_to_string(&self.lock_path).ok();
-        let changed = before.as_deref() != Some(text.as_str());
-        if check {
-            if changed {
-                self.ui.warn(format!("{} is stale: run `compose lock`", self.lock_path.display()));
+        // An old lock at another compat level still supplies pins.
+        let old = Lock::read_any_level(&self.lock_path)?;
+        let mut seen: Vec<(InputKind, String)> = Vec::new();
+        let mut inputs = Vec::new();
+        for input in self.manifest.inputs() {
+            if seen.contains(&(input.kind, input.key.clone())) {
+                continue;
             }
-        } else if changed {
-            lock.write(&self.lock_path)?;
+            seen.push((input.kind, input.key.clone()));
+            let updating = match &o.update {
+                Update::Nothing => false,
+                Update::All => true,
+                Update::Input(s) => input.key == *s || input.key.ends_with(s.as_str()),
+            };
+            let old_pin = old
+                .as_ref()
+                .and_then(|l| l.find(input.kind, &input.key))
+                .filter(|_| !updating && input.location.is_remote())
+                .map(|e| e.sha256);
+            let pin = input.pin.or(old_pin);
+            inputs.push((input, pin));
+        }
+        if let Update::Input(s) = &o.update {
+            if !inputs
+                .iter()
+                .any(|(i, _)| i.key == *s || i.key.ends_with(s.as_str()))
+            {
+                return Err(Error::usage(
+                    format!("--update {s}: no input of the manifest has that source"),
+                    Some("name an input by its URL or path as written in scratch.toml"),
+                ));
+            }
+        }
+        let (blobs, actual) = self.materialise(inputs.iter().map(|(i, p)| (i, *p)))?;
+        let locked = inputs
+            .iter()
+            .zip(&actual)
+            .map(|((input, _), blob)| lock::locked_input(input, blob.sha256, blob.size))
+            .collect();
+        let mut new = Lock::new(settings.epoch.0, settings.compression, locked);
+        let staging = self.fetcher.cache().temp_dir()?;
+        let store = BlobStore::new(staging.path()).map_err(|e| Error::io(staging.path(), e))?;
+        let built = self.produce(&self.manifest.image.platforms, settings, &blobs, &store)?;
+        new.outputs = output_records(&built);
+        new.normalise();
+        let changes = match &old {
+            Some(old) => lock::staleness(old, &new),
+            None => vec![Staleness::NoLock],
+        };
+        let changed = !changes.is_empty()
+            || std::fs::read_to_string(&self.lock_path).ok().as_deref()
+                != Some(new.to_toml().as_str());
+        if o.check {
+            if changed {
+                for c in &changes {
+                    self.ui.warn(format!("stale lock: {c}"));
+                }
+            } else {
+                self.ui
+                    .info(format!("{} is up to date", self.lock_path.display()));
+            }
+        } else if new.write(&self.lock_path)? {
             self.ui.info(format!("wrote {}", self.lock_path.display()));
         } else {
-            self.ui.info(format!("{} is up to date", self.lock_path.display()));
+            self.ui
+                .info(format!("{} is up to date", self.lock_path.display()));
         }
-        Ok(LockOutcome { changed, lock })
+        Ok(LockOutcome { changed, lock: new })
     }
-}
 
-/// The verified blobs of the resolved inputs, by kind and lock key.
-type Blobs = BTreeMap<(InputKind, String), Blob>;
+    /// `compose verify`: rebuild from the lock (its pins and recorded settings) and compare
+    /// with the recorded output digests.
+    pub fn verify(&self) -> Result<VerifyOutcome> {
+        let Some(lock) = Lock::read(&self.lock_path)? else {
+            return Err(Error::usage(
+                format!(
+                    "{} does not exist: there is nothing to verify",
+                    self.lock_path.display()
+                ),
+                Some("run `compose lock` to pin the inputs and record the output digests"),
+            ));
+        };
+        if lock.outputs.is_empty() {
+            return Err(Error::usage(
+                format!("{} records no output digests", self.lock_path.display()),
+                Some("run `compose lock` to record them"),
+            ));
+        }
+        let recorded = Self::recorded_settings(&lock)?;
+        let mut differences = Vec::new();
+        let current = self.settings(None)?;
+        if current.epoch != recorded.epoch {
+            differences.push(format!(
+                "setting source_date_epoch: scratch.lock records {}, the manifest and environment now give {}",
+                recorded.epoch.0, current.epoch.0
+            ));
+        }
+        if current.compression != recorded.compression {
+            differences.push(format!(
+                "setting compression: scratch.lock records {}, the manifest now gives {}",
+                recorded.compression, current.compression
+            ));
+        }
+        let platforms = &self.manifest.image.platforms;
+        let (blobs, stale) = match self.resolve(Some(&lock), platforms) {
+            Ok(v) => v,
+            Err(Error::Fetch(e @ crate::fetch::FetchError::Checksum { .. })) => {
+                differences.push(format!("input changed: {e}"));
+                return Ok(VerifyOutcome {
+                    reproduced: false,
+                    report: differences.join("\n"),
+                });
+            }
+            Err(e) => return Err(e),
+        };
+        for s in &stale {
+            differences.push(format!("input: {s}"));
+        }
+        let staging = self.fetcher.cache().temp_dir()?;
+        let store = BlobStore::new(staging.path()).map_err(|e| Error::io(staging.path(), e))?;
+        let built = self.produce(platforms, recorded, &blobs, &store)?;
+        let rebuilt = output_records(&built);
+        differences.extend(compare_outputs(&lock.outputs, &rebuilt));
+        if differences.is_empty() {
+            let summary: Vec<String> = rebuilt
+                .iter()
+                .map(|(p, r)| format!("{p} {} ({} layers)", r.manifest, r.layers.len()))
+                .collect();
+            Ok(VerifyOutcome {
+                reproduced: true,
+                report: format!("reproduced: {}", summary.join(", ")),
+            })
+        } else {
+            Ok(VerifyOutcome {
+                reproduced: false,
+                report: differences.join("\n"),
+            })
+        }
+    }
 
-impl Session {
     /// The platforms to build: `--platform` (which must be one of the manifest's), else all.
     fn select_platforms(&self, o: &BuildOptions) -> Result<Vec<Platform>> {
         let all = &self.manifest.image.platforms;
         match &o.platform {
             Some(p) if all.contains(p) => Ok(vec![p.clone()]),
             Some(p) => Err(Error::usage(
-                format!("--platform {p} is not one of the manifest's platforms ({})", join(all)),
+                format!(
+                    "--platform {p} is not one of the manifest's platforms ({})",
+                    join(all)
+                ),
                 Some("pick one of [image] platforms, or add it there"),
             )),
             None if all.len() > 1 && matches!(o.format, Format::DockerArchive | Format::Rootfs) => {
@@ -385,7 +480,11 @@ impl Session {
                     format!(
                         "the manifest lists several platforms ({}); --format {} holds one",
                         join(all),
-                        if o.format == Format::Rootfs { "rootfs" } else { "docker-archive" }
+                        if o.format == Format::Rootfs {
+                            "rootfs"
+                        } else {
+                            "docker-archive"
+                        }
                     ),
                     Some("add --platform, for example --platform linux/amd64"),
                 ))
@@ -403,76 +502,81 @@ impl Session {
             ));
         }
         let settings = self.settings(o.compression)?;
+        if o.format == Format::DockerArchive && matches!(settings.compression, Compression::Zstd(_))
+        {
+            return Err(Error::usage(
+                "docker-archive cannot hold zstd layers: Docker 20.10 fails to load them",
+                Some("use --compression gzip, or --format oci-archive for zstd"),
+            ));
+        }
         let platforms = self.select_platforms(o)?;
         let lock = Lock::read(&self.lock_path)?;
-        let wanted = self.wanted(&platforms);
-        let (resolved, mut stale) = self.resolve(&wanted, lock.as_ref(), false)?;
-        match &lock {
-            None => stale.insert(0, format!("{} does not exist", self.lock_path.display())),
-            Some(l) => {
-                if l.source_date_epoch != settings.epoch.0 {
-                    stale.push(format!(
-                        "the epoch is {} but scratch.lock records {}",
-                        settings.epoch.0, l.source_date_epoch
-                    ));
-                }
-                if l.compression != settings.compression.to_string() {
-                    stale.push(format!(
-                        "the compression is {} but scratch.lock records {}",
-                        settings.compression, l.compression
-                    ));
-                }
-                let every = self.wanted(&self.manifest.image.platforms);
-                for li in &l.inputs {
-                    if !every.iter().any(|w| w.kind == li.kind && source_key(w.location) == li.source) {
-                        stale.push(format!("scratch.lock pins {}, which the manifest no longer uses", li.source));
-                    }
-                }
-            }
+        let (blobs, mut stale) = self.resolve(lock.as_ref(), &platforms)?;
+        if let Some(l) = &lock {
+            stale.extend(lock::settings_staleness(
+                l,
+                settings.epoch.0,
+                settings.compression,
+            ));
         }
         if !stale.is_empty() {
             if o.locked {
-                return Err(Error::usage(
-                    format!("scratch.lock is stale (--locked):\n  {}", stale.join("\n  ")),
-                    Some("run `compose lock` and commit scratch.lock"),
-                ));
+                return Err(lock::LockError::Stale(stale).into());
             }
             for s in &stale {
                 self.ui.warn(format!("stale lock: {s}"));
             }
         }
-        let blobs: Blobs = resolved
-            .into_iter()
-            .map(|r| ((r.kind, r.source), r.blob))
-            .collect();
-
         let digest = if o.format == Format::Rootfs {
             let tree = self.merge_platform(&platforms[0], &blobs, |_, _| Ok(()))?;
             write_rootfs(&tree.entries(), settings.epoch, &o.output)?
         } else {
             let staging = self.fetcher.cache().temp_dir()?;
             let store = BlobStore::new(staging.path()).map_err(|e| Error::io(staging.path(), e))?;
-            let images = platforms
-                .iter()
-                .map(|p| self.build_platform(p, &store, settings, &blobs))
-                .collect::<Result<Vec<_>>>()?;
-            let name = ImageName::new(&self.manifest.image.name, &self.manifest.image.tag)?;
-            let assembled = image::assemble(
-                &store,
-                &images,
-                &name,
-                settings.epoch,
-                &self.manifest.image.annotations,
-            )?;
+            let Built { assembled, .. } = self.produce(&platforms, settings, &blobs, &store)?;
             let format = match o.format {
                 Format::Oci => OutputFormat::Oci,
                 Format::OciArchive => OutputFormat::OciArchive,
                 _ => OutputFormat::DockerArchive,
             };
-            image::write_output(&store, &assembled, format, &name, settings.epoch, &o.output)?;
+            image::write_output(
+                &store,
+                &assembled,
+                format,
+                &self.image_name()?,
+                settings.epoch,
+                &o.output,
+            )?;
             assembled.top.digest
         };
         Ok(BuildResult { digest })
+    }
+
+    fn image_name(&self) -> Result<ImageName> {
+        ImageName::new(&self.manifest.image.name, &self.manifest.image.tag)
+            .map_err(|e| Error::Image(image::ImageError::Name(e)))
+    }
+
+    /// Build every platform's image into `store` and assemble the index.
+    fn produce(
+        &self,
+        platforms: &[Platform],
+        s: OutputSettings,
+        blobs: &Blobs,
+        store: &BlobStore,
+    ) -> Result<Built> {
+        let images = platforms
+            .iter()
+            .map(|p| self.build_platform(p, store, s, blobs))
+            .collect::<Result<Vec<_>>>()?;
+        let assembled = image::assemble(
+            store,
+            &images,
+            &self.image_name()?,
+            s.epoch,
+            &self.manifest.image.annotations,
+        )?;
+        Ok(Built { images, assembled })
     }
 
     /// Merge the layers of one platform, calling `on_layer` with each layer's canonical
@@ -558,30 +662,32 @@ impl Session {
 
     /// An input blob as a plain tar: itself, or decompressed once into the cache.
     fn plain_tar(&self, blob: &Blob, label: &str) -> Result<PathBuf> {
-        let format = layer::read::detect_format(&blob.path)?;
+        let format = layer::detect_format(&blob.path)?;
         if format == InputFormat::Tar {
             return Ok(blob.path.clone());
         }
-        let limit = max_input_size()?;
-        let path = self.fetcher.cache().derived("tar", &blob.sha256.hex(), |f| {
-            let mut w = std::io::BufWriter::new(f);
-            layer::read::decompress(&blob.path, format, &mut w, limit, label)
-                .map_err(std::io::Error::other)?;
-            w.flush()
-        })?;
+        let limit = max_input_size(blob.size)?;
+        let path = self
+            .fetcher
+            .cache()
+            .derived("tar", &blob.sha256.hex(), |f| {
+                let mut w = std::io::BufWriter::new(f);
+                layer::decompress(&blob.path, format, &mut w, limit, label)
+                    .map_err(std::io::Error::other)?;
+                w.flush()
+            })?;
         Ok(path)
     }
 
     /// The entries of one layer, in the order the merger applies them: the tar, then
     /// `remove` whiteouts, directories, files and symlinks.
     fn layer_entries(&self, layer: &LayerSpec, blobs: &Blobs, label: &str) -> Result<Vec<Entry>> {
-        let blob = |kind: InputKind, loc: &Location| -> &Blob {
-            &blobs[&(kind, source_key(loc).to_string())]
-        };
+        let blob =
+            |kind: InputKind, loc: &Location| -> &Blob { &blobs[&(kind, loc.key().to_string())] };
         let mut entries = Vec::new();
         if let Some(t) = &layer.tar {
             let plain = self.plain_tar(blob(InputKind::Tar, &t.location), label)?;
-            entries.extend(layer::read::read_tar(&plain, label)?);
+            entries.extend(layer::read_tar(&plain, label)?);
         }
         for r in &layer.remove {
             entries.push(whiteout(r));
@@ -594,7 +700,7 @@ impl Session {
             entries.push(top);
             if let Some(src) = &d.src {
                 let packed = blob(InputKind::Dir, src);
-                for mut e in layer::read::read_tar(&packed.path, label)? {
+                for mut e in layer::read_tar(&packed.path, label)? {
                     if e.path.is_root() {
                         continue;
                     }
@@ -620,19 +726,119 @@ impl Session {
                     (Content::whole_file(b.path.clone(), b.size), mode)
                 }
             };
-            let mut e = Entry::new(f.dest.clone(), Kind::File(content), f.mode.unwrap_or(default_mode));
+            let mut e = Entry::new(
+                f.dest.clone(),
+                Kind::File(content),
+                f.mode.unwrap_or(default_mode),
+            );
             e.uid = f.uid.unwrap_or(0);
             e.gid = f.gid.unwrap_or(0);
             entries.push(e);
         }
         for s in &layer.symlinks {
-            let mut e = Entry::new(s.dest.clone(), Kind::Symlink(s.target.as_bytes().to_vec()), 0o777);
+            let mut e = Entry::new(
+                s.dest.clone(),
+                Kind::Symlink(s.target.as_bytes().to_vec()),
+                0o777,
+            );
             e.uid = s.uid.unwrap_or(0);
             e.gid = s.gid.unwrap_or(0);
             entries.push(e);
         }
         Ok(entries)
     }
+}
+
+/// The digests a lock records for each platform of an assembled image.
+fn output_records(built: &Built) -> BTreeMap<String, OutputRecord> {
+    built
+        .assembled
+        .images
+        .iter()
+        .zip(&built.images)
+        .map(|(img, platform_image)| {
+            let layers = platform_image
+                .layers
+                .iter()
+                .map(|l| LayerRecord {
+                    diff_id: l.diff_id,
+                    digest: l.digest,
+                    size: l.size,
+                })
+                .collect();
+            (
+                img.platform.to_string(),
+                OutputRecord {
+                    manifest: img.manifest.digest,
+                    config: img.config.digest,
+                    layers,
+                },
+            )
+        })
+        .collect()
+}
+
+/// The differences between recorded and rebuilt outputs, first difference first:
+/// platform, then manifest, config and each layer.
+fn compare_outputs(
+    recorded: &BTreeMap<String, OutputRecord>,
+    rebuilt: &BTreeMap<String, OutputRecord>,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    for (p, r) in recorded {
+        let Some(b) = rebuilt.get(p) else {
+            out.push(format!(
+                "platform {p}: recorded in scratch.lock but not built from the manifest"
+            ));
+            continue;
+        };
+        if r.layers.len() != b.layers.len() {
+            out.push(format!(
+                "platform {p}: scratch.lock records {} layers, the rebuild has {}",
+                r.layers.len(),
+                b.layers.len()
+            ));
+        }
+        for (i, (rl, bl)) in r.layers.iter().zip(&b.layers).enumerate() {
+            if rl.diff_id != bl.diff_id {
+                out.push(format!(
+                    "platform {p}: layer {}: content (diff_id) recorded {}, rebuilt {}",
+                    i + 1,
+                    rl.diff_id,
+                    bl.diff_id
+                ));
+            } else if rl.digest != bl.digest || rl.size != bl.size {
+                out.push(format!(
+                    "platform {p}: layer {}: same content, but the compressed blob differs: recorded {} ({} bytes), rebuilt {} ({} bytes)",
+                    i + 1,
+                    rl.digest,
+                    rl.size,
+                    bl.digest,
+                    bl.size
+                ));
+            }
+        }
+        if r.config != b.config {
+            out.push(format!(
+                "platform {p}: config recorded {}, rebuilt {}",
+                r.config, b.config
+            ));
+        }
+        if r.manifest != b.manifest {
+            out.push(format!(
+                "platform {p}: image manifest recorded {}, rebuilt {}",
+                r.manifest, b.manifest
+            ));
+        }
+    }
+    for p in rebuilt.keys() {
+        if !recorded.contains_key(p) {
+            out.push(format!(
+                "platform {p}: built from the manifest but not recorded in scratch.lock"
+            ));
+        }
+    }
+    out
 }
 
 fn inline(bytes: &[u8]) -> Content {
@@ -659,7 +865,7 @@ fn rebase(dest: &ImagePath, inner: &ImagePath) -> ImagePath {
 /// A layer's name in messages: its number and main source.
 fn layer_label(layer: &LayerSpec) -> String {
     match &layer.tar {
-        Some(t) => format!("layer {} ({})", layer.index + 1, source_key(&t.location)),
+        Some(t) => format!("layer {} ({})", layer.index + 1, t.location.key()),
         None => format!("layer {}", layer.index + 1),
     }
 }
@@ -671,7 +877,7 @@ fn created_by(layer: &LayerSpec) -> String {
     }
     let mut parts = Vec::new();
     if let Some(t) = &layer.tar {
-        parts.push(format!("tar {}", source_key(&t.location)));
+        parts.push(format!("tar {}", t.location.key()));
     }
     if !layer.remove.is_empty() {
         let r: Vec<String> = layer.remove.iter().map(|p| p.display()).collect();
@@ -720,56 +926,32 @@ fn write_rootfs(entries: &[Entry], epoch: Epoch, out: &Path) -> Result<Sha256Dig
     let mut w = HashingWriter::new(std::io::BufWriter::new(tmp));
     write_tar(entries, epoch, &mut w).map_err(|e| Error::io(out, e))?;
     let (bw, digest, _) = w.finish();
-    let tmp = bw.into_inner().map_err(|e| Error::io(out, e.into_error()))?;
+    let tmp = bw
+        .into_inner()
+        .map_err(|e| Error::io(out, e.into_error()))?;
     tmp.as_file().sync_all().map_err(|e| Error::io(out, e))?;
     tmp.persist(out).map_err(|e| Error::io(out, e.error))?;
     Ok(digest)
 }
 
-/// The decompressed-size limit: `SCRATCH_MAX_INPUT_SIZE` bytes, else the default.
-fn max_input_size() -> Result<u64> {
+/// The decompressed-size limit of an input of `compressed` bytes, a guard against
+/// compression bombs: `SCRATCH_MAX_INPUT_SIZE` bytes when set, else
+/// [`layer::decompress::default_limit`] (250 times the compressed size, at least 1 GiB).
+fn max_input_size(compressed: u64) -> Result<u64> {
     match std::env::var("SCRATCH_MAX_INPUT_SIZE") {
-        Err(_) => Ok(DEFAULT_MAX_INPUT_SIZE),
+        Err(_) => Ok(layer::decompress::default_limit(compressed)),
         Ok(v) => v.parse().map_err(|_| {
             Error::usage(
                 format!("SCRATCH_MAX_INPUT_SIZE=`{v}` is not a number of bytes"),
-                None,
+                Some("give the largest decompressed size of one input in bytes, e.g. 21474836480"),
             )
         }),
     }
 }
 
 fn join(ps: &[Platform]) -> String {
-    ps.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(", ")
-}
-
-fn layer_applies(layer: &LayerSpec, p: &Platform) -> bool {
-    layer.platforms.as_ref().is_none_or(|ps| ps.contains(p))
-}
-
-/// The pinnable inputs of one layer: its tar, file sources and directory sources.
-fn layer_inputs(layer: &LayerSpec) -> Vec<(InputKind, &Location, Option<Sha256Digest>)> {
-    let mut v = Vec::new();
-    if let Some(t) = &layer.tar {
-        v.push((InputKind::Tar, &t.location, t.sha256));
-    }
-    for f in &layer.files {
-        if let FileSource::Source(s) = &f.source {
-            v.push((InputKind::File, &s.location, s.sha256));
-        }
-    }
-    for d in &layer.dirs {
-        if let Some(loc) = &d.src {
-            v.push((InputKind::Dir, loc, None));
-        }
-    }
-    v
-}
-
-/// The lock key of a source: the URL as written, or the manifest-relative path.
-fn source_key(loc: &Location) -> &str {
-    match loc {
-        Location::Url(u) => u,
-        Location::Local { written, .. } => written,
-    }
+    ps.iter()
+        .map(|p| p.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
 }

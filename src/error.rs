@@ -18,6 +18,8 @@ pub enum Error {
     Merge(#[from] crate::merge::MergeError),
     #[error(transparent)]
     Image(#[from] crate::image::ImageError),
+    #[error(transparent)]
+    Diff(#[from] crate::diff::DiffError),
     /// An I/O failure on a named file.
     #[error("{}: {source}", path.display())]
     Io {
@@ -46,6 +48,7 @@ impl Error {
             Error::Layer(e) => e.hint(),
             Error::Merge(e) => e.hint(),
             Error::Image(e) => e.hint(),
+            Error::Diff(e) => e.hint(),
             Error::Io { .. } => None,
             Error::Usage { hint, .. } => hint.clone(),
         }

@@ -4,8 +4,9 @@
 //! go to stderr. Exit codes: 0 success, 1 a check found a difference, 2 any error.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use scratch_compose::build::{self, BuildOptions, Format, Session};
+use scratch_compose::build::{self, BuildOptions, Format, LockOptions, Session, Update};
 use scratch_compose::compression::Compression;
+use scratch_compose::diff::{self, DiffOptions};
 use scratch_compose::fetch::MirrorRule;
 use scratch_compose::platform::Platform;
 use scratch_compose::Error;
@@ -33,7 +34,12 @@ struct Cli {
 #[derive(Args, Debug)]
 struct Global {
     /// The manifest.
-    #[arg(short = 'f', long = "file", global = true, default_value = "scratch.toml")]
+    #[arg(
+        short = 'f',
+        long = "file",
+        global = true,
+        default_value = "scratch.toml"
+    )]
     file: PathBuf,
     /// The download cache [default: $SCRATCH_CACHE_DIR, else ~/.cache/scratch-compose].
     #[arg(long, global = true, value_name = "DIR")]
@@ -60,15 +66,61 @@ struct Global {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Pin every input of the manifest by sha256 in scratch.lock.
-    #[command(after_help = "Examples:\n  compose lock\n  compose lock --check   # exit 1 when scratch.lock is stale (CI)")]
+    #[command(
+        after_help = "Examples:\n  compose lock\n  compose lock --check   # exit 1 when scratch.lock is stale (CI)"
+    )]
     Lock {
         /// Write nothing; exit 1 when the lock would change.
         #[arg(long)]
         check: bool,
+        /// Download unpinned inputs again instead of keeping their old pins: all of them,
+        /// or the one whose URL or path is (or ends with) INPUT.
+        #[arg(long, value_name = "INPUT", num_args = 0..=1, default_missing_value = "")]
+        update: Option<String>,
     },
     /// Fetch the inputs, merge the layers and write the image; prints its digest.
-    #[command(after_help = "Examples:\n  compose build\n  compose build --format oci-archive -o image.tar\n  compose build --format docker-archive -o image.tar --locked\n  compose build --format rootfs -o rootfs.tar\n  digest=$(compose build -q)")]
+    #[command(
+        after_help = "Examples:\n  compose build\n  compose build --format oci-archive -o image.tar\n  compose build --format docker-archive -o image.tar --locked\n  compose build --format rootfs -o rootfs.tar\n  digest=$(compose build -q)"
+    )]
     Build(BuildArgs),
+    /// Rebuild from scratch.lock and check that every recorded digest reproduces.
+    #[command(
+        after_help = "Exit 0 when the build reproduces, 1 when it does not (the explanation \
+        starts at the first difference), 2 on errors.\n\nExamples:\n  compose verify\n  compose --offline verify   # with a warm cache, in CI"
+    )]
+    Verify,
+    /// Compare two images or trees: OCI layout folders, oci-archives, docker-archives
+    /// (ours, Docker's or podman's) and rootfs tars.
+    #[command(
+        after_help = "Exit 0 when equal, 1 when different, 2 on errors.\n\nExamples:\n  compose diff out/ other.tar\n  compose diff --ignore-mtime --ignore-history --ignore-label io.buildah.version ours.tar podman.tar\n  compose diff --json a.tar b.tar | jq ."
+    )]
+    Diff(DiffArgs),
+}
+
+#[derive(Args, Debug)]
+struct DiffArgs {
+    /// The first (left) image or tree.
+    a: PathBuf,
+    /// The second (right) image or tree.
+    b: PathBuf,
+    /// The platform to compare when an input holds several [default: match them by platform].
+    #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
+    platform: Option<Platform>,
+    /// Ignore entry mtimes and every `created` (config and history).
+    #[arg(long)]
+    ignore_mtime: bool,
+    /// Ignore the config's history.
+    #[arg(long)]
+    ignore_history: bool,
+    /// Ignore this config label (repeatable).
+    #[arg(long = "ignore-label", value_name = "KEY")]
+    ignore_label: Vec<String>,
+    /// Ignore entry uid/gid.
+    #[arg(long)]
+    ignore_owner: bool,
+    /// Print one line of canonical JSON instead of text.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args, Debug)]
@@ -126,10 +178,46 @@ fn session(g: Global) -> Result<Session, Error> {
 
 fn run(cli: Cli) -> Result<ExitCode, Error> {
     match cli.command {
-        Command::Lock { check } => {
+        Command::Lock { check, update } => {
             let s = session(cli.global)?;
-            let outcome = s.lock(check)?;
-            Ok(if check && outcome.changed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+            let update = match update {
+                None => Update::Nothing,
+                Some(u) if u.is_empty() => Update::All,
+                Some(u) => Update::Input(u),
+            };
+            let outcome = s.lock(&LockOptions { check, update })?;
+            Ok(if check && outcome.changed {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
+        Command::Verify => {
+            let s = session(cli.global)?;
+            let outcome = s.verify()?;
+            if outcome.reproduced {
+                println!("{}", outcome.report);
+                Ok(ExitCode::SUCCESS)
+            } else {
+                println!("not reproduced:\n{}", outcome.report);
+                Ok(ExitCode::from(1))
+            }
+        }
+        Command::Diff(d) => {
+            let options = DiffOptions {
+                ignore_mtime: d.ignore_mtime,
+                ignore_history: d.ignore_history,
+                ignore_labels: d.ignore_label,
+                ignore_owner: d.ignore_owner,
+            };
+            let mut out = std::io::stdout().lock();
+            let equal =
+                diff::run_diff(&d.a, &d.b, d.platform.as_ref(), &options, d.json, &mut out)?;
+            Ok(if equal {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
         }
         Command::Build(b) => {
             let s = session(cli.global)?;

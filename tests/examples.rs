@@ -26,7 +26,11 @@ fn build(cache: &Path, manifest: &Path, format: &str, out: &Path, extra: &[&str]
     for m in alpine_mirrors(&fx) {
         c.arg("--mirror").arg(m);
     }
-    c.arg("-q").arg("-f").arg(manifest).args(["build", "--format", format, "-o"]).arg(out);
+    c.arg("-q")
+        .arg("-f")
+        .arg(manifest)
+        .args(["build", "--format", format, "-o"])
+        .arg(out);
     c.args(extra);
     run_ok(&mut c).trim().to_string()
 }
@@ -42,20 +46,33 @@ fn examples_match_their_golden_digests() {
     for (name, format, want) in GOLDEN {
         let out = dir.path().join(format!("{name}.{format}"));
         let got = build(&cache, &example(name), format, &out, &[]);
-        assert!(got.starts_with("sha256:") && got.len() == 71, "{name}: printed {got:?}");
+        assert!(
+            got.starts_with("sha256:") && got.len() == 71,
+            "{name}: printed {got:?}"
+        );
         if got != *want {
             report.push(format!("{name} ({format}): golden {want}, got {got}"));
         }
     }
-    assert!(report.is_empty(), "golden digests moved (bump COMPAT_LEVEL if deliberate):\n{}", report.join("\n"));
+    assert!(
+        report.is_empty(),
+        "golden digests moved (bump COMPAT_LEVEL if deliberate):\n{}",
+        report.join("\n")
+    );
 }
 
 /// A shell command line that runs compose with the given umask, TZ, LANG and cwd.
 fn varied(umask: &str, tz: &str, lang: &str, cwd: &Path, cache: &Path) -> Command {
     let mut c = Command::new("sh");
-    c.arg("-c").arg(format!("umask {umask}; exec \"$0\" \"$@\"")).arg(env!("CARGO_BIN_EXE_compose"));
-    c.current_dir(cwd).env("TZ", tz).env("LANG", lang).env("LC_ALL", lang);
-    c.env_remove("SCRATCH_MIRRORS").env_remove("SCRATCH_CACHE_DIR");
+    c.arg("-c")
+        .arg(format!("umask {umask}; exec \"$0\" \"$@\""))
+        .arg(env!("CARGO_BIN_EXE_compose"));
+    c.current_dir(cwd)
+        .env("TZ", tz)
+        .env("LANG", lang)
+        .env("LC_ALL", lang);
+    c.env_remove("SCRATCH_MIRRORS")
+        .env_remove("SCRATCH_CACHE_DIR");
     c.arg("--cache-dir").arg(cache);
     c
 }
@@ -69,8 +86,22 @@ fn outputs_are_byte_identical_across_environments() {
     // (umask, TZ, LANG, jobs, SOURCE_DATE_EPOCH in the environment, cache)
     let variants = [
         ("022", "UTC", "C", "1", None, "cache-a"),
-        ("077", "Asia/Kolkata", "tr_TR.UTF-8", "2", Some("123456789"), "cache-a"),
-        ("002", "America/St_Johns", "C.UTF-8", "4", Some("1"), "cache-b"),
+        (
+            "077",
+            "Asia/Kolkata",
+            "tr_TR.UTF-8",
+            "2",
+            Some("123456789"),
+            "cache-a",
+        ),
+        (
+            "002",
+            "America/St_Johns",
+            "C.UTF-8",
+            "4",
+            Some("1"),
+            "cache-b",
+        ),
     ];
     let mut layouts = Vec::new();
     for (i, (umask, tz, lang, jobs, sde, cache)) in variants.iter().enumerate() {
@@ -99,24 +130,48 @@ fn outputs_are_byte_identical_across_environments() {
     }
     for format in ["oci-archive", "docker-archive"] {
         let all: Vec<_> = digests.iter().filter(|d| d.0 == format).collect();
-        assert!(all.windows(2).all(|w| w[0].1 == w[1].1 && w[0].2 == w[1].2), "{format} differs: {all:#?}");
+        assert!(
+            all.windows(2).all(|w| w[0].1 == w[1].1 && w[0].2 == w[1].2),
+            "{format} differs: {all:#?}"
+        );
     }
-    assert!(layouts.windows(2).all(|w| w[0] == w[1]), "OCI layouts differ");
+    assert!(
+        layouts.windows(2).all(|w| w[0] == w[1]),
+        "OCI layouts differ"
+    );
 }
 
 #[test]
 fn output_is_identical_for_a_non_root_user() {
     let Some(fx) = fixtures() else { return };
     // Only root can switch users; elsewhere this variation is covered by whoever runs it.
-    if !Command::new("id").arg("-u").output().map(|o| o.stdout == b"0\n").unwrap_or(false) {
+    if !Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| o.stdout == b"0\n")
+        .unwrap_or(false)
+    {
         eprintln!("skipping: not root");
         return;
     }
-    let dir = tempfile::Builder::new().prefix("compose-nonroot").tempdir().unwrap();
-    std::fs::set_permissions(dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
+    let dir = tempfile::Builder::new()
+        .prefix("compose-nonroot")
+        .tempdir()
+        .unwrap();
+    std::fs::set_permissions(
+        dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o777),
+    )
+    .unwrap();
     let manifest = example("alpine");
     let root_out = dir.path().join("root.tar");
-    build(&dir.path().join("cache-root"), &manifest, "oci-archive", &root_out, &[]);
+    build(
+        &dir.path().join("cache-root"),
+        &manifest,
+        "oci-archive",
+        &root_out,
+        &[],
+    );
     let user_out = dir.path().join("user.tar");
     let mut c = Command::new("setpriv");
     c.args(["--reuid=65534", "--regid=65534", "--clear-groups"]);
@@ -125,7 +180,11 @@ fn output_is_identical_for_a_non_root_user() {
     for m in alpine_mirrors(&fx) {
         c.arg("--mirror").arg(m);
     }
-    c.arg("-q").arg("-f").arg(&manifest).args(["build", "--format", "oci-archive", "-o"]).arg(&user_out);
+    c.arg("-q")
+        .arg("-f")
+        .arg(&manifest)
+        .args(["build", "--format", "oci-archive", "-o"])
+        .arg(&user_out);
     run_ok(&mut c);
     assert_eq!(sha256_file(&root_out), sha256_file(&user_out));
 }
@@ -154,7 +213,9 @@ fn source_date_epoch_alone_changes_only_mtimes() {
     }
     let dir = tempfile::tempdir().unwrap();
     // The alpine example without its own epoch.
-    let text = std::fs::read_to_string(example("alpine")).unwrap().replace("source_date_epoch = 1700000000\n", "");
+    let text = std::fs::read_to_string(example("alpine"))
+        .unwrap()
+        .replace("source_date_epoch = 1700000000\n", "");
     let manifest = dir.path().join("scratch.toml");
     std::fs::write(&manifest, text).unwrap();
     let cache = dir.path().join("cache");
@@ -167,7 +228,11 @@ fn source_date_epoch_alone_changes_only_mtimes() {
         for m in alpine_mirrors(&fx) {
             c.arg("--mirror").arg(m);
         }
-        c.arg("-q").arg("-f").arg(&manifest).args(["build", "--format", "rootfs", "-o"]).arg(&out);
+        c.arg("-q")
+            .arg("-f")
+            .arg(&manifest)
+            .args(["build", "--format", "rootfs", "-o"])
+            .arg(&out);
         run_ok(&mut c);
         outs.push(out);
     }

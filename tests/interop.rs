@@ -15,14 +15,25 @@ fn example(name: &str) -> PathBuf {
     repo_root().join("examples").join(name).join("scratch.toml")
 }
 
-fn build(dir: &Path, manifest: &Path, format: &str, out: &str, extra: &[&str]) -> (PathBuf, String) {
+fn build(
+    dir: &Path,
+    manifest: &Path,
+    format: &str,
+    out: &str,
+    extra: &[&str],
+) -> (PathBuf, String) {
     let fx = fixtures().expect("fixtures");
     let out = dir.join(out);
     let mut c = compose(&dir.join("cache"));
     for m in alpine_mirrors(&fx) {
         c.arg("--mirror").arg(m);
     }
-    c.arg("-q").arg("-f").arg(manifest).args(["build", "--format", format, "-o"]).arg(&out).args(extra);
+    c.arg("-q")
+        .arg("-f")
+        .arg(manifest)
+        .args(["build", "--format", format, "-o"])
+        .arg(&out)
+        .args(extra);
     let digest = run_ok(&mut c).trim().to_string();
     (out, digest)
 }
@@ -47,19 +58,57 @@ fn podman_loads_and_runs_the_docker_archive_and_the_oci_archive() {
     let manifest = example("alpine");
     let (docker, _) = build(dir.path(), &manifest, "docker-archive", "docker.tar", &[]);
     let (oci, _) = build(dir.path(), &manifest, "oci-archive", "oci.tar", &[]);
-    let _ = run(&mut cmd("podman", &["rmi", "-f", "localhost/scratch-alpine:3.19.4", "docker.io/library/scratch-alpine:3.19.4"]));
-    let loaded = run_ok(&mut cmd("podman", &["load", "-i", docker.to_str().unwrap()]));
+    let _ = run(&mut cmd(
+        "podman",
+        &[
+            "rmi",
+            "-f",
+            "localhost/scratch-alpine:3.19.4",
+            "docker.io/library/scratch-alpine:3.19.4",
+        ],
+    ));
+    let loaded = run_ok(&mut cmd(
+        "podman",
+        &["load", "-i", docker.to_str().unwrap()],
+    ));
     assert!(loaded.contains("scratch-alpine:3.19.4"), "{loaded}");
-    let out = run_ok(&mut cmd("podman", &["run", "--rm", "localhost/scratch-alpine:3.19.4", "cat", "/etc/alpine-release"]));
+    let out = run_ok(&mut cmd(
+        "podman",
+        &[
+            "run",
+            "--rm",
+            "localhost/scratch-alpine:3.19.4",
+            "cat",
+            "/etc/alpine-release",
+        ],
+    ));
     assert_eq!(out.trim(), "3.19.4");
-    let _ = run(&mut cmd("podman", &["rmi", "-f", "localhost/scratch-alpine:3.19.4"]));
+    let _ = run(&mut cmd(
+        "podman",
+        &["rmi", "-f", "localhost/scratch-alpine:3.19.4"],
+    ));
 
     let loaded = run_ok(&mut cmd("podman", &["load", "-i", oci.to_str().unwrap()]));
     // podman names an oci-archive image from io.containerd.image.name.
-    assert!(loaded.contains("docker.io/library/scratch-alpine:3.19.4"), "{loaded}");
-    let out = run_ok(&mut cmd("podman", &["run", "--rm", "docker.io/library/scratch-alpine:3.19.4", "cat", "/etc/alpine-release"]));
+    assert!(
+        loaded.contains("docker.io/library/scratch-alpine:3.19.4"),
+        "{loaded}"
+    );
+    let out = run_ok(&mut cmd(
+        "podman",
+        &[
+            "run",
+            "--rm",
+            "docker.io/library/scratch-alpine:3.19.4",
+            "cat",
+            "/etc/alpine-release",
+        ],
+    ));
     assert_eq!(out.trim(), "3.19.4");
-    let _ = run(&mut cmd("podman", &["rmi", "-f", "docker.io/library/scratch-alpine:3.19.4"]));
+    let _ = run(&mut cmd(
+        "podman",
+        &["rmi", "-f", "docker.io/library/scratch-alpine:3.19.4"],
+    ));
 }
 
 #[test]
@@ -98,9 +147,18 @@ tar = "{}/alpine/alpine-minirootfs-3.19.4-x86_64.tar.gz"
     )
     .unwrap();
     let (archive, _) = build(dir.path(), &manifest, "docker-archive", "img.tar", &[]);
-    let _ = run(&mut cmd("podman", &["rmi", "-f", "localhost/config-keys:v1"]));
-    run_ok(&mut cmd("podman", &["load", "-i", archive.to_str().unwrap()]));
-    let inspect = json(&run_ok(&mut cmd("podman", &["image", "inspect", "localhost/config-keys:v1"])));
+    let _ = run(&mut cmd(
+        "podman",
+        &["rmi", "-f", "localhost/config-keys:v1"],
+    ));
+    run_ok(&mut cmd(
+        "podman",
+        &["load", "-i", archive.to_str().unwrap()],
+    ));
+    let inspect = json(&run_ok(&mut cmd(
+        "podman",
+        &["image", "inspect", "localhost/config-keys:v1"],
+    )));
     let img = &inspect[0];
     let cfg = &img["Config"];
     assert_eq!(cfg["Entrypoint"], serde_json::json!(["/bin/sh", "-c"]));
@@ -119,13 +177,25 @@ tar = "{}/alpine/alpine-minirootfs-3.19.4-x86_64.tar.gz"
     assert_eq!(cfg["StopSignal"], "SIGTERM");
     assert_eq!(img["Created"], "2023-11-14T22:13:20Z");
     // The image ID is the config digest.
-    let manifest_json = json(&run_ok(&mut cmd("sh", &["-c", &format!("tar -xOf {} manifest.json", archive.display())])));
+    let manifest_json = json(&run_ok(&mut cmd(
+        "sh",
+        &[
+            "-c",
+            &format!("tar -xOf {} manifest.json", archive.display()),
+        ],
+    )));
     let config_path = manifest_json[0]["Config"].as_str().unwrap();
     let config_hex = config_path.rsplit('/').next().unwrap();
     assert_eq!(img["Id"].as_str().unwrap(), config_hex);
-    let out = run_ok(&mut cmd("podman", &["run", "--rm", "localhost/config-keys:v1", "pwd; id -u"]));
+    let out = run_ok(&mut cmd(
+        "podman",
+        &["run", "--rm", "localhost/config-keys:v1", "pwd; id -u"],
+    ));
     assert_eq!(out, "/srv\n405\n");
-    let _ = run(&mut cmd("podman", &["rmi", "-f", "localhost/config-keys:v1"]));
+    let _ = run(&mut cmd(
+        "podman",
+        &["rmi", "-f", "localhost/config-keys:v1"],
+    ));
 }
 
 #[test]
@@ -137,27 +207,74 @@ fn skopeo_inspects_our_layout_and_umoci_unpacks_the_rootfs_tree() {
     for name in ["alpine", "slim-alpine"] {
         let manifest = example(name);
         let (layout, digest) = build(dir.path(), &manifest, "oci", &format!("{name}-layout"), &[]);
-        let (rootfs, _) = build(dir.path(), &manifest, "rootfs", &format!("{name}-rootfs.tar"), &[]);
-        let (archive, archive_digest) = build(dir.path(), &manifest, "oci-archive", &format!("{name}.tar"), &[]);
+        let (rootfs, _) = build(
+            dir.path(),
+            &manifest,
+            "rootfs",
+            &format!("{name}-rootfs.tar"),
+            &[],
+        );
+        let (archive, archive_digest) = build(
+            dir.path(),
+            &manifest,
+            "oci-archive",
+            &format!("{name}.tar"),
+            &[],
+        );
         assert_eq!(digest, archive_digest);
 
-        let raw = run_ok(&mut cmd("skopeo", &["inspect", "--raw", &format!("oci:{}", layout.display())]));
+        let raw = run_ok(&mut cmd(
+            "skopeo",
+            &["inspect", "--raw", &format!("oci:{}", layout.display())],
+        ));
         assert_eq!(format!("sha256:{}", hex_sha(raw.as_bytes())), digest);
-        let raw = run_ok(&mut cmd("skopeo", &["inspect", "--raw", &format!("oci-archive:{}", archive.display())]));
+        let raw = run_ok(&mut cmd(
+            "skopeo",
+            &[
+                "inspect",
+                "--raw",
+                &format!("oci-archive:{}", archive.display()),
+            ],
+        ));
         assert_eq!(format!("sha256:{}", hex_sha(raw.as_bytes())), digest);
-        let cfg = json(&run_ok(&mut cmd("skopeo", &["inspect", "--config", &format!("oci:{}", layout.display())])));
+        let cfg = json(&run_ok(&mut cmd(
+            "skopeo",
+            &["inspect", "--config", &format!("oci:{}", layout.display())],
+        )));
         assert_eq!(cfg["config"]["Cmd"], serde_json::json!(["/bin/sh"]));
         assert_eq!(cfg["architecture"], "amd64");
         assert_eq!(cfg["os"], "linux");
         // skopeo copy preserves every digest.
         let copy = dir.path().join(format!("{name}-copy"));
-        run_ok(&mut cmd("skopeo", &["copy", &format!("oci-archive:{}", archive.display()), &format!("oci:{}:x", copy.display())]));
-        let raw = run_ok(&mut cmd("skopeo", &["inspect", "--raw", &format!("oci:{}:x", copy.display())]));
+        run_ok(&mut cmd(
+            "skopeo",
+            &[
+                "copy",
+                &format!("oci-archive:{}", archive.display()),
+                &format!("oci:{}:x", copy.display()),
+            ],
+        ));
+        let raw = run_ok(&mut cmd(
+            "skopeo",
+            &["inspect", "--raw", &format!("oci:{}:x", copy.display())],
+        ));
         assert_eq!(format!("sha256:{}", hex_sha(raw.as_bytes())), digest);
 
         let bundle = dir.path().join(format!("{name}-bundle"));
-        run_ok(&mut cmd("umoci", &["unpack", "--image", &format!("{}:3.19.4", layout.display()), bundle.to_str().unwrap()]));
-        assert_eq!(tree_listing(&[&bundle.join("rootfs")]), tree_listing(&[&rootfs]), "{name}: umoci tree != rootfs");
+        run_ok(&mut cmd(
+            "umoci",
+            &[
+                "unpack",
+                "--image",
+                &format!("{}:3.19.4", layout.display()),
+                bundle.to_str().unwrap(),
+            ],
+        ));
+        assert_eq!(
+            tree_listing(&[&bundle.join("rootfs")]),
+            tree_listing(&[&rootfs]),
+            "{name}: umoci tree != rootfs"
+        );
     }
 }
 
@@ -176,18 +293,43 @@ fn our_alpine_tree_equals_what_podman_build_makes_from_the_seed_containerfile() 
     let dir = tempfile::tempdir().unwrap();
     let ctx = dir.path().join("ctx");
     std::fs::create_dir(&ctx).unwrap();
-    std::fs::copy(fx.join("seed-alpine/Containerfile"), ctx.join("Containerfile")).unwrap();
+    std::fs::copy(
+        fx.join("seed-alpine/Containerfile"),
+        ctx.join("Containerfile"),
+    )
+    .unwrap();
     std::fs::copy(
         fx.join("alpine/alpine-minirootfs-3.19.4-x86_64.tar.gz"),
         ctx.join("alpine-minirootfs-3.19.4-x86_64.tar.gz"),
     )
     .unwrap();
-    run_ok(&mut cmd("podman", &["build", "-q", "--network=none", "-t", "localhost/seed-alpine-test", ctx.to_str().unwrap()]));
-    let cid = run_ok(&mut cmd("podman", &["create", "localhost/seed-alpine-test"])).trim().to_string();
+    run_ok(&mut cmd(
+        "podman",
+        &[
+            "build",
+            "-q",
+            "--network=none",
+            "-t",
+            "localhost/seed-alpine-test",
+            ctx.to_str().unwrap(),
+        ],
+    ));
+    let cid = run_ok(&mut cmd(
+        "podman",
+        &["create", "localhost/seed-alpine-test"],
+    ))
+    .trim()
+    .to_string();
     let export = dir.path().join("podman-export.tar");
-    run_ok(&mut cmd("podman", &["export", "-o", export.to_str().unwrap(), &cid]));
+    run_ok(&mut cmd(
+        "podman",
+        &["export", "-o", export.to_str().unwrap(), &cid],
+    ));
     let _ = run(&mut cmd("podman", &["rm", "-f", &cid]));
-    let _ = run(&mut cmd("podman", &["rmi", "-f", "localhost/seed-alpine-test"]));
+    let _ = run(&mut cmd(
+        "podman",
+        &["rmi", "-f", "localhost/seed-alpine-test"],
+    ));
     let (rootfs, _) = build(dir.path(), &example("alpine"), "rootfs", "rootfs.tar", &[]);
     let ours = tree_listing(&[&rootfs]);
     let theirs = tree_listing(&[&export]);
@@ -206,16 +348,29 @@ fn the_static_binary_image_runs() {
     let out = dir.path().join("hello.tar");
     let mut c = Command::new("bash");
     c.arg(repo_root().join("examples/static-binary/build.sh"));
-    c.env("COMPOSE", env!("CARGO_BIN_EXE_compose")).env("SCRATCH_CACHE_DIR", dir.path().join("cache"));
+    c.env("COMPOSE", env!("CARGO_BIN_EXE_compose"))
+        .env("SCRATCH_CACHE_DIR", dir.path().join("cache"));
     c.args(["-q", "--format", "docker-archive", "-o"]).arg(&out);
     run_ok(&mut c);
-    let _ = run(&mut cmd("podman", &["rmi", "-f", "localhost/scratch-hello:latest"]));
+    let _ = run(&mut cmd(
+        "podman",
+        &["rmi", "-f", "localhost/scratch-hello:latest"],
+    ));
     run_ok(&mut cmd("podman", &["load", "-i", out.to_str().unwrap()]));
-    let said = run_ok(&mut cmd("podman", &["run", "--rm", "localhost/scratch-hello:latest"]));
+    let said = run_ok(&mut cmd(
+        "podman",
+        &["run", "--rm", "localhost/scratch-hello:latest"],
+    ));
     assert_eq!(said, "hello from a scratch image\n");
-    let said = run_ok(&mut cmd("podman", &["run", "--rm", "localhost/scratch-hello:latest", "world"]));
+    let said = run_ok(&mut cmd(
+        "podman",
+        &["run", "--rm", "localhost/scratch-hello:latest", "world"],
+    ));
     assert_eq!(said, "hello, world\n");
-    let _ = run(&mut cmd("podman", &["rmi", "-f", "localhost/scratch-hello:latest"]));
+    let _ = run(&mut cmd(
+        "podman",
+        &["rmi", "-f", "localhost/scratch-hello:latest"],
+    ));
 }
 
 /// DOCKER_HOST from the environment, else the private engine `start-dockerd` runs.
@@ -240,29 +395,99 @@ fn docker_loads_and_runs_the_docker_archive_and_containerd_imports_it() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let (archive, _) = build(dir.path(), &example("alpine"), "docker-archive", "docker.tar", &[]);
+    let (archive, _) = build(
+        dir.path(),
+        &example("alpine"),
+        "docker-archive",
+        "docker.tar",
+        &[],
+    );
     let docker = |args: &[&str]| {
         let mut c = cmd("docker", args);
         docker_env(&mut c).then_some(c)
     };
-    let Some(mut load) = docker(&["load", "-i", archive.to_str().unwrap()]) else { return };
+    let Some(mut load) = docker(&["load", "-i", archive.to_str().unwrap()]) else {
+        return;
+    };
     let loaded = run_ok(&mut load);
     assert!(loaded.contains("scratch-alpine:3.19.4"), "{loaded}");
-    let said = run_ok(&mut docker(&["run", "--rm", "--network", "none", "scratch-alpine:3.19.4", "cat", "/etc/alpine-release"]).unwrap());
+    let said = run_ok(
+        &mut docker(&[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "scratch-alpine:3.19.4",
+            "cat",
+            "/etc/alpine-release",
+        ])
+        .unwrap(),
+    );
     assert_eq!(said.trim(), "3.19.4");
-    let id = run_ok(&mut docker(&["image", "inspect", "-f", "{{.Id}}", "scratch-alpine:3.19.4"]).unwrap());
-    let manifest_json = json(&run_ok(&mut cmd("sh", &["-c", &format!("tar -xOf {} manifest.json", archive.display())])));
-    let config_hex = manifest_json[0]["Config"].as_str().unwrap().rsplit('/').next().unwrap().to_string();
+    let id = run_ok(
+        &mut docker(&["image", "inspect", "-f", "{{.Id}}", "scratch-alpine:3.19.4"]).unwrap(),
+    );
+    let manifest_json = json(&run_ok(&mut cmd(
+        "sh",
+        &[
+            "-c",
+            &format!("tar -xOf {} manifest.json", archive.display()),
+        ],
+    )));
+    let config_hex = manifest_json[0]["Config"]
+        .as_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_string();
     assert_eq!(id.trim(), format!("sha256:{config_hex}"));
     let _ = run(&mut docker(&["rmi", "-f", "scratch-alpine:3.19.4"]).unwrap());
 
     let address = std::env::var("CONTAINERD_ADDRESS")
         .unwrap_or_else(|_| "/tmp/scratch-dockerd/exec/containerd/containerd.sock".into());
-    let mut ctr = cmd("ctr", &["--address", &address, "-n", "compose-test", "images", "import", "--snapshotter", "native"]);
+    let mut ctr = cmd(
+        "ctr",
+        &[
+            "--address",
+            &address,
+            "-n",
+            "compose-test",
+            "images",
+            "import",
+            "--snapshotter",
+            "native",
+        ],
+    );
     ctr.arg(&archive);
     let imported = run_ok(&mut ctr);
     assert!(imported.contains("scratch-alpine"), "{imported}");
-    let listed = run_ok(&mut cmd("ctr", &["--address", &address, "-n", "compose-test", "images", "ls", "-q"]));
-    assert!(listed.contains("docker.io/library/scratch-alpine:3.19.4"), "{listed}");
-    let _ = run(&mut cmd("ctr", &["--address", &address, "-n", "compose-test", "images", "rm", "docker.io/library/scratch-alpine:3.19.4"]));
+    let listed = run_ok(&mut cmd(
+        "ctr",
+        &[
+            "--address",
+            &address,
+            "-n",
+            "compose-test",
+            "images",
+            "ls",
+            "-q",
+        ],
+    ));
+    assert!(
+        listed.contains("docker.io/library/scratch-alpine:3.19.4"),
+        "{listed}"
+    );
+    let _ = run(&mut cmd(
+        "ctr",
+        &[
+            "--address",
+            &address,
+            "-n",
+            "compose-test",
+            "images",
+            "rm",
+            "docker.io/library/scratch-alpine:3.19.4",
+        ],
+    ));
 }

@@ -43,6 +43,8 @@ tar = "{fx}/podman-wh1/layer-3.tar"
         let w: Vec<&str> = want.lines().collect();
         let missing: Vec<&&str> = w.iter().filter(|l| !g.contains(l)).take(20).collect();
         let extra: Vec<&&str> = g.iter().filter(|l| !w.contains(l)).take(20).collect();
-        panic!("merged tree differs from expected.lst\nmissing: {missing:#?}\nunexpected: {extra:#?}");
+        panic!(
+            "merged tree differs from expected.lst\nmissing: {missing:#?}\nunexpected: {extra:#?}"
+        );
     }
 }

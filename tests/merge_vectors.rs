@@ -37,7 +37,7 @@ fn pb(raw: &[u8]) -> ImagePath {
 }
 
 fn long(c: char, n: usize) -> String {
-    std::iter::repeat(c).take(n).collect()
+    std::iter::repeat_n(c, n).collect()
 }
 
 use Want::{Error, Tree as T};

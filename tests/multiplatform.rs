@@ -16,7 +16,12 @@ fn build(dir: &Path, format: &str, out: &str, extra: &[&str]) -> (PathBuf, Strin
     for m in alpine_mirrors(&fx) {
         c.arg("--mirror").arg(m);
     }
-    c.arg("-q").arg("-f").arg(manifest()).args(["build", "--format", format, "-o"]).arg(&out).args(extra);
+    c.arg("-q")
+        .arg("-f")
+        .arg(manifest())
+        .args(["build", "--format", format, "-o"])
+        .arg(&out)
+        .args(extra);
     (out.clone(), run_ok(&mut c).trim().to_string())
 }
 
@@ -34,9 +39,14 @@ fn the_index_lists_both_platforms_and_each_matches_a_single_platform_build() {
     let index = json(&std::fs::read_to_string(layout.join("index.json")).unwrap());
     let descs = index["manifests"].as_array().unwrap();
     assert_eq!(descs.len(), 1, "index.json holds one descriptor: {index}");
-    assert_eq!(descs[0]["mediaType"], "application/vnd.oci.image.index.v1+json");
+    assert_eq!(
+        descs[0]["mediaType"],
+        "application/vnd.oci.image.index.v1+json"
+    );
     assert_eq!(descs[0]["digest"], top.as_str());
-    let nested_path = layout.join("blobs/sha256").join(top.trim_start_matches("sha256:"));
+    let nested_path = layout
+        .join("blobs/sha256")
+        .join(top.trim_start_matches("sha256:"));
     let nested = json(&std::fs::read_to_string(nested_path).unwrap());
     let ms = nested["manifests"].as_array().unwrap();
     assert_eq!(ms.len(), 2);
@@ -55,7 +65,10 @@ fn the_index_lists_both_platforms_and_each_matches_a_single_platform_build() {
         for m in alpine_mirrors(&fx) {
             c.arg("--mirror").arg(m);
         }
-        c.arg("-f").arg(manifest()).args(["build", "--format", format, "-o"]).arg(dir.path().join("x.tar"));
+        c.arg("-f")
+            .arg(manifest())
+            .args(["build", "--format", format, "-o"])
+            .arg(dir.path().join("x.tar"));
         let out = run(&mut c);
         assert_eq!(out.status.code(), Some(2));
         assert!(String::from_utf8_lossy(&out.stderr).contains("--platform"));
@@ -71,10 +84,21 @@ fn skopeo_picks_each_platform_and_umoci_unpacks_the_fixture_trees() {
     let dir = tempfile::tempdir().unwrap();
     let (layout, _) = build(dir.path(), "oci", "layout", &[]);
     let src = format!("oci:{}", layout.display());
-    let raw = json(&run_ok(Command::new("skopeo").args(["inspect", "--raw", &src])));
-    assert_eq!(raw["manifests"].as_array().map(|m| m.len()), Some(2), "{raw}");
+    let raw = json(&run_ok(
+        Command::new("skopeo").args(["inspect", "--raw", &src]),
+    ));
+    assert_eq!(
+        raw["manifests"].as_array().map(|m| m.len()),
+        Some(2),
+        "{raw}"
+    );
     for (arch, fixture) in [("arm64", "aarch64"), ("amd64", "x86_64")] {
-        let info = json(&run_ok(Command::new("skopeo").args(["--override-arch", arch, "inspect", &src])));
+        let info = json(&run_ok(Command::new("skopeo").args([
+            "--override-arch",
+            arch,
+            "inspect",
+            &src,
+        ])));
         assert_eq!(info["Architecture"], arch);
         let copy = dir.path().join(format!("copy-{arch}"));
         run_ok(Command::new("skopeo").args([
@@ -85,9 +109,17 @@ fn skopeo_picks_each_platform_and_umoci_unpacks_the_fixture_trees() {
             &format!("oci:{}:x", copy.display()),
         ]));
         let bundle = dir.path().join(format!("bundle-{arch}"));
-        run_ok(Command::new("umoci").args(["unpack", "--image", &format!("{}:x", copy.display())]).arg(&bundle));
+        run_ok(
+            Command::new("umoci")
+                .args(["unpack", "--image", &format!("{}:x", copy.display())])
+                .arg(&bundle),
+        );
         let tarball = fx.join(format!("alpine/alpine-minirootfs-3.19.4-{fixture}.tar.gz"));
-        assert_eq!(tree_listing(&[&bundle.join("rootfs")]), tree_listing(&[&tarball]), "{arch}");
+        assert_eq!(
+            tree_listing(&[&bundle.join("rootfs")]),
+            tree_listing(&[&tarball]),
+            "{arch}"
+        );
     }
 }
 
@@ -101,10 +133,16 @@ fn podman_runs_the_right_platform_from_the_oci_archive() {
     let name = "docker.io/library/scratch-alpine-multiarch:3.19.4";
     let _ = run(Command::new("podman").args(["rmi", "-f", name]));
     run_ok(Command::new("podman").arg("load").arg("-i").arg(&archive));
-    let arch = run_ok(Command::new("podman").args(["image", "inspect", "-f", "{{.Architecture}}", name]));
-    let host = if cfg!(target_arch = "aarch64") { "arm64" } else { "amd64" };
+    let arch =
+        run_ok(Command::new("podman").args(["image", "inspect", "-f", "{{.Architecture}}", name]));
+    let host = if cfg!(target_arch = "aarch64") {
+        "arm64"
+    } else {
+        "amd64"
+    };
     assert_eq!(arch.trim(), host);
-    let out = run_ok(Command::new("podman").args(["run", "--rm", name, "cat", "/etc/alpine-release"]));
+    let out =
+        run_ok(Command::new("podman").args(["run", "--rm", name, "cat", "/etc/alpine-release"]));
     assert_eq!(out.trim(), "3.19.4");
     let _ = run(Command::new("podman").args(["rmi", "-f", name]));
 }

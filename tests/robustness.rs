@@ -33,18 +33,29 @@ fn build_cmd(cache: &Path, manifest: &Path, format: &str, out: &Path) -> Command
     for m in alpine_mirrors(&fx) {
         c.arg("--mirror").arg(m);
     }
-    c.arg("-q").arg("-f").arg(manifest).args(["build", "--format", format, "-o"]).arg(out);
+    c.arg("-q")
+        .arg("-f")
+        .arg(manifest)
+        .args(["build", "--format", format, "-o"])
+        .arg(out);
     c
 }
 
 /// Every blob in the cache has the digest its name claims.
 fn assert_cache_verified(cache: &Path) {
     let blobs = cache.join("blobs/sha256");
-    let Ok(rd) = std::fs::read_dir(&blobs) else { return };
+    let Ok(rd) = std::fs::read_dir(&blobs) else {
+        return;
+    };
     for e in rd {
         let p = e.unwrap().path();
         let name = p.file_name().unwrap().to_string_lossy().to_string();
-        assert_eq!(sha256_file(&p), name, "cache blob {} is corrupt", p.display());
+        assert_eq!(
+            sha256_file(&p),
+            name,
+            "cache blob {} is corrupt",
+            p.display()
+        );
     }
 }
 
@@ -55,16 +66,36 @@ fn a_build_killed_at_any_moment_never_leaves_a_half_written_output() {
     }
     let dir = tempfile::tempdir().unwrap();
     let old_manifest = alpine_manifest(dir.path(), 1, "");
-    let new_manifest = alpine_manifest(dir.path(), 2, "[[layer]]\n[[layer.file]]\ndest = \"/etc/marker\"\ncontent = \"x\"\n");
+    let new_manifest = alpine_manifest(
+        dir.path(),
+        2,
+        "[[layer]]\n[[layer.file]]\ndest = \"/etc/marker\"\ncontent = \"x\"\n",
+    );
     for format in ["oci-archive", "oci"] {
         let reference = dir.path().join(format!("reference-{format}"));
-        run_ok(&mut build_cmd(&dir.path().join("cache-ref"), &new_manifest, format, &reference));
+        run_ok(&mut build_cmd(
+            &dir.path().join("cache-ref"),
+            &new_manifest,
+            format,
+            &reference,
+        ));
         let out = dir.path().join(format!("out-{format}"));
-        let snapshot = |p: &Path| if p.is_dir() { tree_digests(p) } else { vec![(String::new(), sha256_file(p))] };
+        let snapshot = |p: &Path| {
+            if p.is_dir() {
+                tree_digests(p)
+            } else {
+                vec![(String::new(), sha256_file(p))]
+            }
+        };
         let new_bytes = snapshot(&reference);
         // How long a cold build takes, to spread the kills over download, merge and write.
         let t0 = Instant::now();
-        run_ok(&mut build_cmd(&dir.path().join("cache-time"), &new_manifest, format, &dir.path().join("timing")));
+        run_ok(&mut build_cmd(
+            &dir.path().join("cache-time"),
+            &new_manifest,
+            format,
+            &dir.path().join("timing"),
+        ));
         let full = t0.elapsed();
         let kills = 12;
         for i in 0..kills {
@@ -75,7 +106,12 @@ fn a_build_killed_at_any_moment_never_leaves_a_half_written_output() {
             if out.exists() && out.is_dir() {
                 std::fs::remove_dir_all(&out).unwrap();
             }
-            run_ok(&mut build_cmd(&dir.path().join("cache-old"), &old_manifest, format, &out));
+            run_ok(&mut build_cmd(
+                &dir.path().join("cache-old"),
+                &old_manifest,
+                format,
+                &out,
+            ));
             let old_bytes = snapshot(&out);
             let mut child = build_cmd(&cache, &new_manifest, format, &out)
                 .stdout(Stdio::null())
@@ -88,11 +124,18 @@ fn a_build_killed_at_any_moment_never_leaves_a_half_written_output() {
             let _ = child.wait();
             if out.exists() {
                 let now = snapshot(&out);
-                assert!(now == old_bytes || now == new_bytes, "{format}: kill #{i} at {at:?} left a mixed output");
+                assert!(
+                    now == old_bytes || now == new_bytes,
+                    "{format}: kill #{i} at {at:?} left a mixed output"
+                );
             }
             assert_cache_verified(&cache);
             run_ok(&mut build_cmd(&cache, &new_manifest, format, &out));
-            assert_eq!(snapshot(&out), new_bytes, "{format}: rebuild after kill #{i} differs");
+            assert_eq!(
+                snapshot(&out),
+                new_bytes,
+                "{format}: rebuild after kill #{i} differs"
+            );
         }
     }
 }
@@ -112,15 +155,28 @@ fn four_builds_sharing_one_cache_at_once_all_succeed() {
             &format!("[[layer]]\n[[layer.file]]\ndest = \"/etc/build-{i}\"\ncontent = \"{i}\"\n"),
         );
         let out = dir.path().join(format!("out-{i}.tar"));
-        let child = build_cmd(&cache, &m, "oci-archive", &out).stderr(Stdio::piped()).spawn().unwrap();
+        let child = build_cmd(&cache, &m, "oci-archive", &out)
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
         children.push((m, out, child));
     }
     for (m, out, child) in children {
         let o = child.wait_with_output().unwrap();
-        assert!(o.status.success(), "{}: {}", m.display(), String::from_utf8_lossy(&o.stderr));
+        assert!(
+            o.status.success(),
+            "{}: {}",
+            m.display(),
+            String::from_utf8_lossy(&o.stderr)
+        );
         // Each output equals a build of the same manifest alone with its own cache.
         let alone = out.with_extension("alone.tar");
-        run_ok(&mut build_cmd(&dir.path().join("own-cache"), &m, "oci-archive", &alone));
+        run_ok(&mut build_cmd(
+            &dir.path().join("own-cache"),
+            &m,
+            "oci-archive",
+            &alone,
+        ));
         assert_eq!(sha256_file(&out), sha256_file(&alone));
     }
     assert_cache_verified(&cache);
@@ -145,11 +201,23 @@ fn two_builds_writing_the_same_output_do_not_interleave() {
         })
         .collect();
     for _ in 0..3 {
-        let ca = build_cmd(&dir.path().join("c"), &a, "oci-archive", &out).stderr(Stdio::piped()).spawn().unwrap();
-        let cb = build_cmd(&dir.path().join("c"), &b, "oci-archive", &out).stderr(Stdio::piped()).spawn().unwrap();
-        let (oa, ob) = (ca.wait_with_output().unwrap(), cb.wait_with_output().unwrap());
+        let ca = build_cmd(&dir.path().join("c"), &a, "oci-archive", &out)
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let cb = build_cmd(&dir.path().join("c"), &b, "oci-archive", &out)
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (oa, ob) = (
+            ca.wait_with_output().unwrap(),
+            cb.wait_with_output().unwrap(),
+        );
         assert!(oa.status.success() || ob.status.success());
         let got = sha256_file(&out);
-        assert!(refs.contains(&got), "the output is neither build's: interleaved");
+        assert!(
+            refs.contains(&got),
+            "the output is neither build's: interleaved"
+        );
     }
 }

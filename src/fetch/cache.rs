@@ -166,6 +166,16 @@ impl Cache {
             .map_err(|e| FetchError::cache(&dir, e))
     }
 
+    /// A new, uniquely named temporary directory in the cache's `tmp/` (a build's staging
+    /// area); removed when dropped.
+    pub fn temp_dir(&self) -> Result<tempfile::TempDir, FetchError> {
+        let dir = self.tmp_dir();
+        tempfile::Builder::new()
+            .prefix(".stage-")
+            .tempdir_in(&dir)
+            .map_err(|e| FetchError::cache(&dir, e))
+    }
+
     /// Copies `src` into a new temporary file while hashing it, calling `progress` with
     /// each chunk's length.
     pub(crate) fn receive(

@@ -34,19 +34,22 @@ pub fn pack_dir(root: &Path, out: impl Write) -> Result<(), LayerError> {
     walk(root, root, &ImagePath::root(), &mut entries)?;
     let mut w = TarWriter::new(out, Epoch(0));
     for e in &entries {
-        w.append(e).map_err(|source| LayerError::LocalIo {
+        w.append(e).map_err(|source| LayerError::Io {
             path: root.join(String::from_utf8_lossy(e.path.as_bytes()).as_ref()),
             source,
         })?;
     }
-    w.finish().map_err(|source| LayerError::LocalIo { path: root.to_path_buf(), source })?;
+    w.finish().map_err(|source| LayerError::Io {
+        path: root.to_path_buf(),
+        source,
+    })?;
     Ok(())
 }
 
 fn walk(root: &Path, dir: &Path, at: &ImagePath, out: &mut Vec<Entry>) -> Result<(), LayerError> {
     let io = |path: &Path| {
         let path = path.to_path_buf();
-        move |source| LayerError::LocalIo { path, source }
+        move |source| LayerError::Io { path, source }
     };
     let mut children: Vec<_> = fs::read_dir(dir)
         .map_err(io(dir))?
@@ -60,16 +63,31 @@ fn walk(root: &Path, dir: &Path, at: &ImagePath, out: &mut Vec<Entry>) -> Result
         let image_path = at.join(name.as_bytes());
         let ft = meta.file_type();
         if name.as_bytes().starts_with(b".wh.") {
-            return Err(LayerError::UnsupportedLocal { path: path.clone(), root: root.to_path_buf() });
+            return Err(LayerError::UnsupportedLocal {
+                path: path.clone(),
+                root: root.to_path_buf(),
+            });
         }
         let entry = if ft.is_dir() {
             Entry::new(image_path.clone(), Kind::Dir, 0o755)
         } else if ft.is_symlink() {
             let target = fs::read_link(&path).map_err(io(&path))?;
-            Entry::new(image_path.clone(), Kind::Symlink(target.as_os_str().as_bytes().to_vec()), 0o777)
+            Entry::new(
+                image_path.clone(),
+                Kind::Symlink(target.as_os_str().as_bytes().to_vec()),
+                0o777,
+            )
         } else if ft.is_file() {
-            let mode = if meta.permissions().mode() & 0o100 != 0 { 0o755 } else { 0o644 };
-            Entry::new(image_path.clone(), Kind::File(Content::whole_file(&path, meta.len())), mode)
+            let mode = if meta.permissions().mode() & 0o100 != 0 {
+                0o755
+            } else {
+                0o644
+            };
+            Entry::new(
+                image_path.clone(),
+                Kind::File(Content::whole_file(&path, meta.len())),
+                mode,
+            )
         } else {
             return Err(LayerError::UnsupportedLocal {
                 path: path.clone(),

@@ -6,6 +6,7 @@
 //! * [`write`]: the canonical tar writer ("ctar-1").
 
 pub mod decompress;
+pub mod local;
 pub mod read;
 pub mod write;
 
@@ -65,6 +66,9 @@ pub enum LayerError {
         raw: String,
         what: String,
     },
+    /// A file in a local `[[layer.dir]]` source that cannot go into an image.
+    #[error("{}: cannot copy this into an image (only files, directories and symlinks, and no `.wh.` names)", path.display())]
+    UnsupportedLocal { path: PathBuf, root: PathBuf },
     /// Anything else, already worded with its context.
     #[error("{0}")]
     Message(String),
@@ -112,6 +116,11 @@ impl LayerError {
                  can be stored in an image layer"
                     .into(),
             ),
+            LayerError::UnsupportedLocal { root, .. } => Some(format!(
+                "remove sockets, fifos, devices and `.wh.*` files from {}, or copy the \
+                 files you need with [[layer.file]]",
+                root.display()
+            )),
             LayerError::Io { .. } | LayerError::Message(_) => None,
         }
     }

@@ -109,7 +109,7 @@ impl LayerSpec {
 
     /// True when the layer applies to platform `p`.
     pub fn applies_to(&self, p: &Platform) -> bool {
-        self.platforms.as_ref().map_or(true, |ps| ps.contains(p))
+        self.platforms.as_ref().is_none_or(|ps| ps.contains(p))
     }
 }
 

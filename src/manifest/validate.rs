@@ -734,9 +734,7 @@ fn valid_host(h: &str) -> bool {
         && host
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
-        && port.map_or(true, |p| {
-            !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())
-        })
+        && port.is_none_or(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
 }
 
 fn valid_component(c: &str) -> bool {

@@ -103,7 +103,10 @@ pub fn sha256_file(p: &Path) -> String {
 /// Every file below `dir` (relative path → sha256), for comparing output trees byte for byte.
 pub fn tree_digests(dir: &Path) -> Vec<(String, String)> {
     fn walk(root: &Path, d: &Path, out: &mut Vec<(String, String)>) {
-        let mut es: Vec<_> = std::fs::read_dir(d).unwrap().map(|e| e.unwrap().path()).collect();
+        let mut es: Vec<_> = std::fs::read_dir(d)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
         es.sort();
         for p in es {
             if p.is_dir() {
