@@ -94,7 +94,7 @@ fn a_build_killed_at_any_moment_never_leaves_a_half_written_output() {
             &dir.path().join("cache-time"),
             &new_manifest,
             format,
-            &dir.path().join("timing"),
+            &dir.path().join(format!("timing-{format}")),
         ));
         let full = t0.elapsed();
         let kills = 12;
