@@ -60,12 +60,7 @@ fn podman_loads_and_runs_the_docker_archive_and_the_oci_archive() {
     let (oci, _) = build(dir.path(), &manifest, "oci-archive", "oci.tar", &[]);
     let _ = run(&mut cmd(
         "podman",
-        &[
-            "rmi",
-            "-f",
-            "localhost/scratch-alpine:3.19.4",
-            "docker.io/library/scratch-alpine:3.19.4",
-        ],
+        &["rmi", "-f", "docker.io/library/scratch-alpine:3.19.4"],
     ));
     let loaded = run_ok(&mut cmd(
         "podman",
@@ -77,7 +72,7 @@ fn podman_loads_and_runs_the_docker_archive_and_the_oci_archive() {
         &[
             "run",
             "--rm",
-            "localhost/scratch-alpine:3.19.4",
+            "docker.io/library/scratch-alpine:3.19.4",
             "cat",
             "/etc/alpine-release",
         ],
@@ -85,7 +80,7 @@ fn podman_loads_and_runs_the_docker_archive_and_the_oci_archive() {
     assert_eq!(out.trim(), "3.19.4");
     let _ = run(&mut cmd(
         "podman",
-        &["rmi", "-f", "localhost/scratch-alpine:3.19.4"],
+        &["rmi", "-f", "docker.io/library/scratch-alpine:3.19.4"],
     ));
 
     let loaded = run_ok(&mut cmd("podman", &["load", "-i", oci.to_str().unwrap()]));
@@ -354,22 +349,27 @@ fn the_static_binary_image_runs() {
     run_ok(&mut c);
     let _ = run(&mut cmd(
         "podman",
-        &["rmi", "-f", "localhost/scratch-hello:latest"],
+        &["rmi", "-f", "docker.io/library/scratch-hello:latest"],
     ));
     run_ok(&mut cmd("podman", &["load", "-i", out.to_str().unwrap()]));
     let said = run_ok(&mut cmd(
         "podman",
-        &["run", "--rm", "localhost/scratch-hello:latest"],
+        &["run", "--rm", "docker.io/library/scratch-hello:latest"],
     ));
     assert_eq!(said, "hello from a scratch image\n");
     let said = run_ok(&mut cmd(
         "podman",
-        &["run", "--rm", "localhost/scratch-hello:latest", "world"],
+        &[
+            "run",
+            "--rm",
+            "docker.io/library/scratch-hello:latest",
+            "world",
+        ],
     ));
     assert_eq!(said, "hello, world\n");
     let _ = run(&mut cmd(
         "podman",
-        &["rmi", "-f", "localhost/scratch-hello:latest"],
+        &["rmi", "-f", "docker.io/library/scratch-hello:latest"],
     ));
 }
 
