@@ -1,0 +1,173 @@
+//! `compose lock` and `compose build --locked` as a new user meets them: the upstream
+//! Alpine URL reached through a mirror rule to a local server, with and without a pin,
+//! with a tampered server, offline with an empty cache, and two processes at once.
+
+mod common;
+mod fetch_support;
+
+use common::cli::*;
+use common::server::Fault;
+use fetch_support::{Env, ALPINE_PATH, ALPINE_SHA256, ALPINE_URL};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn manifest(dir: &Path, pin: Option<&str>) -> PathBuf {
+    let path = dir.join("scratch.toml");
+    let pin = pin.map(|p| format!("sha256 = \"{p}\"\n")).unwrap_or_default();
+    std::fs::write(
+        &path,
+        format!(
+            "[image]\nname = \"lock-test\"\nsource_date_epoch = 1\n\n[config]\ncmd = [\"/bin/sh\"]\n\n\
+             [[layer]]\ntar = \"{ALPINE_URL}\"\n{pin}\n[[layer]]\n[[layer.file]]\nsrc = \"motd\"\ndest = \"/etc/motd\"\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(dir.join("motd"), "welcome\n").unwrap();
+    path
+}
+
+fn compose_via(env: &Env, cache: &Path) -> Command {
+    let mut c = compose(cache);
+    c.arg("--mirror").arg(format!("https://dl-cdn.alpinelinux.org/alpine/={}/alpine/", env.srv.base()));
+    c
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn blobs_in(cache: &Path) -> Vec<String> {
+    std::fs::read_dir(cache.join("blobs/sha256"))
+        .map(|rd| rd.map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect())
+        .unwrap_or_default()
+}
+
+#[test]
+fn lock_pins_the_upstream_alpine_through_a_mirror_and_is_stable() {
+    let Some(env) = Env::alpine() else { return };
+    let work = tempfile::tempdir().unwrap();
+    let m = manifest(work.path(), None);
+    let cache = work.path().join("cache");
+    run_ok(compose_via(&env, &cache).arg("-q").arg("-f").arg(&m).arg("lock"));
+    let lock = std::fs::read_to_string(work.path().join("scratch.lock")).unwrap();
+    assert!(lock.contains(ALPINE_SHA256), "{lock}");
+    assert!(lock.contains(ALPINE_URL), "the lock keys the URL as written, not the mirror: {lock}");
+    assert!(!lock.contains("127.0.0.1"), "{lock}");
+    assert!(lock.contains("motd"));
+    // Unchanged manifest: byte-identical, and --check agrees.
+    run_ok(compose_via(&env, &cache).arg("-q").arg("-f").arg(&m).arg("lock"));
+    assert_eq!(std::fs::read_to_string(work.path().join("scratch.lock")).unwrap(), lock);
+    let check = run(compose_via(&env, &cache).arg("-q").arg("-f").arg(&m).args(["lock", "--check"]));
+    assert_eq!(check.status.code(), Some(0), "{}", stderr(&check));
+    // The locked build works offline from the warm cache.
+    let out = work.path().join("img.tar");
+    run_ok(
+        compose(&cache)
+            .args(["--offline", "-q", "-f"])
+            .arg(&m)
+            .args(["build", "--locked", "--format", "oci-archive", "-o"])
+            .arg(&out),
+    );
+    // A changed local input makes the lock stale: --check exits 1, --locked refuses and names it.
+    std::fs::write(work.path().join("motd"), "changed\n").unwrap();
+    let check = run(compose_via(&env, &cache).arg("-q").arg("-f").arg(&m).args(["lock", "--check"]));
+    assert_eq!(check.status.code(), Some(1), "{}", stderr(&check));
+    assert_eq!(std::fs::read_to_string(work.path().join("scratch.lock")).unwrap(), lock, "--check wrote");
+    let locked = run(compose(&cache).arg("-f").arg(&m).args(["build", "--locked", "-o"]).arg(&out));
+    assert_eq!(locked.status.code(), Some(2));
+    assert!(stderr(&locked).contains("motd"), "{}", stderr(&locked));
+}
+
+#[test]
+fn a_manifest_pin_is_checked_against_the_download() {
+    let Some(env) = Env::alpine() else { return };
+    let work = tempfile::tempdir().unwrap();
+    let cache = work.path().join("cache");
+    let good = manifest(work.path(), Some(ALPINE_SHA256));
+    run_ok(compose_via(&env, &cache).arg("-q").arg("-f").arg(&good).arg("lock"));
+    let wrong = "0000000000000000000000000000000000000000000000000000000000000000";
+    let dir2 = tempfile::tempdir().unwrap();
+    let bad = manifest(dir2.path(), Some(wrong));
+    let cache2 = dir2.path().join("cache");
+    let out = run(compose_via(&env, &cache2).arg("-f").arg(&bad).arg("lock"));
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains(wrong) && err.contains(ALPINE_SHA256), "names expected and actual: {err}");
+    assert!(err.contains(ALPINE_URL), "names the URL: {err}");
+    assert!(blobs_in(&cache2).is_empty(), "nothing enters the cache");
+    assert!(!dir2.path().join("scratch.lock").exists());
+}
+
+#[test]
+fn a_tampered_server_is_refused_and_the_cache_stays_clean() {
+    let Some(env) = Env::alpine() else { return };
+    env.srv.set_fault(ALPINE_PATH, Fault::Replace(b"not the minirootfs".to_vec()));
+    let work = tempfile::tempdir().unwrap();
+    let m = manifest(work.path(), Some(ALPINE_SHA256));
+    let cache = work.path().join("cache");
+    let out = run(compose_via(&env, &cache).arg("-f").arg(&m).args(["build", "-o"]).arg(work.path().join("out")));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("mismatch") || stderr(&out).contains("checksum"), "{}", stderr(&out));
+    assert!(!blobs_in(&cache).iter().any(|b| b != &ALPINE_SHA256.to_string()), "{:?}", blobs_in(&cache));
+    assert!(!work.path().join("out").exists(), "no output on a checksum error");
+    let tmp: Vec<_> = std::fs::read_dir(cache.join("tmp")).map(|r| r.collect()).unwrap_or_default();
+    assert!(tmp.is_empty(), "no temp leftovers: {tmp:?}");
+}
+
+#[test]
+fn offline_with_an_empty_cache_names_every_missing_input() {
+    let Some(env) = Env::alpine() else { return };
+    let work = tempfile::tempdir().unwrap();
+    let m = manifest(work.path(), Some(ALPINE_SHA256));
+    let cache = work.path().join("cache");
+    let out = run(compose_via(&env, &cache).arg("--offline").arg("-f").arg(&m).arg("lock"));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains(ALPINE_URL), "{}", stderr(&out));
+    assert_eq!(env.srv.total_hits(), 0, "--offline touched the network");
+}
+
+#[test]
+fn an_unpinned_remote_input_cannot_be_built_without_a_lock() {
+    let Some(env) = Env::alpine() else { return };
+    let work = tempfile::tempdir().unwrap();
+    let m = manifest(work.path(), None);
+    let out = run(compose_via(&env, &work.path().join("cache")).arg("-f").arg(&m).args(["build", "-o"]).arg(work.path().join("o")));
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains("scratch.toml:") && err.contains(ALPINE_URL), "{err}");
+    assert!(err.contains("compose lock"), "hints at compose lock: {err}");
+    assert_eq!(env.srv.total_hits(), 0, "never a silent download");
+}
+
+#[test]
+fn transient_server_errors_are_retried() {
+    let Some(env) = Env::alpine() else { return };
+    env.srv.set_fault_times(ALPINE_PATH, Fault::Status(500), 2);
+    let work = tempfile::tempdir().unwrap();
+    let m = manifest(work.path(), None);
+    run_ok(compose_via(&env, &work.path().join("cache")).arg("-q").arg("-f").arg(&m).arg("lock"));
+    assert_eq!(env.srv.hits(ALPINE_PATH), 3);
+}
+
+#[test]
+fn two_lock_processes_share_one_cache() {
+    let Some(env) = Env::alpine() else { return };
+    let cache = tempfile::tempdir().unwrap();
+    let dirs: Vec<_> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
+    let children: Vec<_> = dirs
+        .iter()
+        .map(|d| {
+            let m = manifest(d.path(), None);
+            compose_via(&env, cache.path()).arg("-q").arg("-f").arg(m).arg("lock").spawn().unwrap()
+        })
+        .collect();
+    for c in children {
+        assert!(c.wait_with_output().unwrap().status.success());
+    }
+    let a = std::fs::read(dirs[0].path().join("scratch.lock")).unwrap();
+    let b = std::fs::read(dirs[1].path().join("scratch.lock")).unwrap();
+    assert_eq!(a, b);
+    for blob in blobs_in(cache.path()) {
+        assert_eq!(sha256_file(&cache.path().join("blobs/sha256").join(&blob)), blob);
+    }
+}
