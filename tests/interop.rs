@@ -321,6 +321,18 @@ fn our_alpine_tree_equals_what_podman_build_makes_from_the_seed_containerfile() 
         &["export", "-o", export.to_str().unwrap(), &cid],
     ));
     let _ = run(&mut cmd("podman", &["rm", "-f", &cid]));
+    let saved = dir.path().join("podman-seed.tar");
+    run_ok(&mut cmd(
+        "podman",
+        &[
+            "save",
+            "--format",
+            "oci-archive",
+            "-o",
+            saved.to_str().unwrap(),
+            "localhost/seed-alpine-test",
+        ],
+    ));
     let _ = run(&mut cmd(
         "podman",
         &["rmi", "-f", "localhost/seed-alpine-test"],
@@ -328,9 +340,60 @@ fn our_alpine_tree_equals_what_podman_build_makes_from_the_seed_containerfile() 
     let (rootfs, _) = build(dir.path(), &example("alpine"), "rootfs", "rootfs.tar", &[]);
     let ours = tree_listing(&[&rootfs]);
     let theirs = tree_listing(&[&export]);
-    // podman export adds the mount points a runtime creates (/etc/hosts, /proc, …) only
-    // when they exist in the container; compare every line of ours and theirs.
     assert_eq!(ours, theirs);
+
+    // compose diff against podman's image: equal once mtimes, history and buildah's
+    // version label are ignored; without those options it names exactly those.
+    let (image, _) = build(
+        dir.path(),
+        &example("alpine"),
+        "oci-archive",
+        "ours.tar",
+        &[],
+    );
+    let mut lenient = compose(&dir.path().join("cache"));
+    lenient.args([
+        "diff",
+        "--ignore-mtime",
+        "--ignore-history",
+        "--ignore-label",
+        "io.buildah.version",
+    ]);
+    lenient.arg(&image).arg(&saved);
+    let out = run(&mut lenient);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let mut strict = compose(&dir.path().join("cache"));
+    strict.args(["diff", "--json"]).arg(&image).arg(&saved);
+    let out = run(&mut strict);
+    assert_eq!(out.status.code(), Some(1));
+    let report = json(&String::from_utf8_lossy(&out.stdout));
+    let mut fields: Vec<String> = report["differences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["field"].as_str().unwrap().to_string())
+        .collect();
+    fields.sort();
+    fields.dedup();
+    assert_eq!(fields, ["created", "history", "label", "mtime"], "{report}");
+    let labels: Vec<&serde_json::Value> = report["differences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["field"] == "label")
+        .collect();
+    assert!(
+        labels.iter().all(|d| d["location"]
+            .as_str()
+            .unwrap()
+            .contains("io.buildah.version")),
+        "{labels:?}"
+    );
 }
 
 #[test]

@@ -13,7 +13,9 @@ use std::process::{Command, Output};
 
 fn manifest(dir: &Path, pin: Option<&str>) -> PathBuf {
     let path = dir.join("scratch.toml");
-    let pin = pin.map(|p| format!("sha256 = \"{p}\"\n")).unwrap_or_default();
+    let pin = pin
+        .map(|p| format!("sha256 = \"{p}\"\n"))
+        .unwrap_or_default();
     std::fs::write(
         &path,
         format!(
@@ -28,7 +30,10 @@ fn manifest(dir: &Path, pin: Option<&str>) -> PathBuf {
 
 fn compose_via(env: &Env, cache: &Path) -> Command {
     let mut c = compose(cache);
-    c.arg("--mirror").arg(format!("https://dl-cdn.alpinelinux.org/alpine/={}/alpine/", env.srv.base()));
+    c.arg("--mirror").arg(format!(
+        "https://dl-cdn.alpinelinux.org/alpine/={}/alpine/",
+        env.srv.base()
+    ));
     c
 }
 
@@ -38,7 +43,10 @@ fn stderr(o: &Output) -> String {
 
 fn blobs_in(cache: &Path) -> Vec<String> {
     std::fs::read_dir(cache.join("blobs/sha256"))
-        .map(|rd| rd.map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect())
+        .map(|rd| {
+            rd.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -48,16 +56,38 @@ fn lock_pins_the_upstream_alpine_through_a_mirror_and_is_stable() {
     let work = tempfile::tempdir().unwrap();
     let m = manifest(work.path(), None);
     let cache = work.path().join("cache");
-    run_ok(compose_via(&env, &cache).arg("-q").arg("-f").arg(&m).arg("lock"));
+    run_ok(
+        compose_via(&env, &cache)
+            .arg("-q")
+            .arg("-f")
+            .arg(&m)
+            .arg("lock"),
+    );
     let lock = std::fs::read_to_string(work.path().join("scratch.lock")).unwrap();
     assert!(lock.contains(ALPINE_SHA256), "{lock}");
-    assert!(lock.contains(ALPINE_URL), "the lock keys the URL as written, not the mirror: {lock}");
+    assert!(
+        lock.contains(ALPINE_URL),
+        "the lock keys the URL as written, not the mirror: {lock}"
+    );
     assert!(!lock.contains("127.0.0.1"), "{lock}");
     assert!(lock.contains("motd"));
     // Unchanged manifest: byte-identical, and --check agrees.
-    run_ok(compose_via(&env, &cache).arg("-q").arg("-f").arg(&m).arg("lock"));
-    assert_eq!(std::fs::read_to_string(work.path().join("scratch.lock")).unwrap(), lock);
-    let check = run(compose_via(&env, &cache).arg("-q").arg("-f").arg(&m).args(["lock", "--check"]));
+    run_ok(
+        compose_via(&env, &cache)
+            .arg("-q")
+            .arg("-f")
+            .arg(&m)
+            .arg("lock"),
+    );
+    assert_eq!(
+        std::fs::read_to_string(work.path().join("scratch.lock")).unwrap(),
+        lock
+    );
+    let check = run(compose_via(&env, &cache)
+        .arg("-q")
+        .arg("-f")
+        .arg(&m)
+        .args(["lock", "--check"]));
     assert_eq!(check.status.code(), Some(0), "{}", stderr(&check));
     // The locked build works offline from the warm cache.
     let out = work.path().join("img.tar");
@@ -70,10 +100,22 @@ fn lock_pins_the_upstream_alpine_through_a_mirror_and_is_stable() {
     );
     // A changed local input makes the lock stale: --check exits 1, --locked refuses and names it.
     std::fs::write(work.path().join("motd"), "changed\n").unwrap();
-    let check = run(compose_via(&env, &cache).arg("-q").arg("-f").arg(&m).args(["lock", "--check"]));
+    let check = run(compose_via(&env, &cache)
+        .arg("-q")
+        .arg("-f")
+        .arg(&m)
+        .args(["lock", "--check"]));
     assert_eq!(check.status.code(), Some(1), "{}", stderr(&check));
-    assert_eq!(std::fs::read_to_string(work.path().join("scratch.lock")).unwrap(), lock, "--check wrote");
-    let locked = run(compose(&cache).arg("-f").arg(&m).args(["build", "--locked", "-o"]).arg(&out));
+    assert_eq!(
+        std::fs::read_to_string(work.path().join("scratch.lock")).unwrap(),
+        lock,
+        "--check wrote"
+    );
+    let locked = run(compose(&cache)
+        .arg("-f")
+        .arg(&m)
+        .args(["build", "--locked", "-o"])
+        .arg(&out));
     assert_eq!(locked.status.code(), Some(2));
     assert!(stderr(&locked).contains("motd"), "{}", stderr(&locked));
 }
@@ -84,7 +126,13 @@ fn a_manifest_pin_is_checked_against_the_download() {
     let work = tempfile::tempdir().unwrap();
     let cache = work.path().join("cache");
     let good = manifest(work.path(), Some(ALPINE_SHA256));
-    run_ok(compose_via(&env, &cache).arg("-q").arg("-f").arg(&good).arg("lock"));
+    run_ok(
+        compose_via(&env, &cache)
+            .arg("-q")
+            .arg("-f")
+            .arg(&good)
+            .arg("lock"),
+    );
     let wrong = "0000000000000000000000000000000000000000000000000000000000000000";
     let dir2 = tempfile::tempdir().unwrap();
     let bad = manifest(dir2.path(), Some(wrong));
@@ -92,7 +140,10 @@ fn a_manifest_pin_is_checked_against_the_download() {
     let out = run(compose_via(&env, &cache2).arg("-f").arg(&bad).arg("lock"));
     assert_eq!(out.status.code(), Some(2));
     let err = stderr(&out);
-    assert!(err.contains(wrong) && err.contains(ALPINE_SHA256), "names expected and actual: {err}");
+    assert!(
+        err.contains(wrong) && err.contains(ALPINE_SHA256),
+        "names expected and actual: {err}"
+    );
     assert!(err.contains(ALPINE_URL), "names the URL: {err}");
     assert!(blobs_in(&cache2).is_empty(), "nothing enters the cache");
     assert!(!dir2.path().join("scratch.lock").exists());
@@ -101,16 +152,36 @@ fn a_manifest_pin_is_checked_against_the_download() {
 #[test]
 fn a_tampered_server_is_refused_and_the_cache_stays_clean() {
     let Some(env) = Env::alpine() else { return };
-    env.srv.set_fault(ALPINE_PATH, Fault::Replace(b"not the minirootfs".to_vec()));
+    env.srv
+        .set_fault(ALPINE_PATH, Fault::Replace(b"not the minirootfs".to_vec()));
     let work = tempfile::tempdir().unwrap();
     let m = manifest(work.path(), Some(ALPINE_SHA256));
     let cache = work.path().join("cache");
-    let out = run(compose_via(&env, &cache).arg("-f").arg(&m).args(["build", "-o"]).arg(work.path().join("out")));
+    let out = run(compose_via(&env, &cache)
+        .arg("-f")
+        .arg(&m)
+        .args(["build", "-o"])
+        .arg(work.path().join("out")));
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("mismatch") || stderr(&out).contains("checksum"), "{}", stderr(&out));
-    assert!(!blobs_in(&cache).iter().any(|b| b != &ALPINE_SHA256.to_string()), "{:?}", blobs_in(&cache));
-    assert!(!work.path().join("out").exists(), "no output on a checksum error");
-    let tmp: Vec<_> = std::fs::read_dir(cache.join("tmp")).map(|r| r.collect()).unwrap_or_default();
+    assert!(
+        stderr(&out).contains("mismatch") || stderr(&out).contains("checksum"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        !blobs_in(&cache)
+            .iter()
+            .any(|b| b != &ALPINE_SHA256.to_string()),
+        "{:?}",
+        blobs_in(&cache)
+    );
+    assert!(
+        !work.path().join("out").exists(),
+        "no output on a checksum error"
+    );
+    let tmp: Vec<_> = std::fs::read_dir(cache.join("tmp"))
+        .map(|r| r.collect())
+        .unwrap_or_default();
     assert!(tmp.is_empty(), "no temp leftovers: {tmp:?}");
 }
 
@@ -120,7 +191,11 @@ fn offline_with_an_empty_cache_names_every_missing_input() {
     let work = tempfile::tempdir().unwrap();
     let m = manifest(work.path(), Some(ALPINE_SHA256));
     let cache = work.path().join("cache");
-    let out = run(compose_via(&env, &cache).arg("--offline").arg("-f").arg(&m).arg("lock"));
+    let out = run(compose_via(&env, &cache)
+        .arg("--offline")
+        .arg("-f")
+        .arg(&m)
+        .arg("lock"));
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains(ALPINE_URL), "{}", stderr(&out));
     assert_eq!(env.srv.total_hits(), 0, "--offline touched the network");
@@ -131,10 +206,17 @@ fn an_unpinned_remote_input_cannot_be_built_without_a_lock() {
     let Some(env) = Env::alpine() else { return };
     let work = tempfile::tempdir().unwrap();
     let m = manifest(work.path(), None);
-    let out = run(compose_via(&env, &work.path().join("cache")).arg("-f").arg(&m).args(["build", "-o"]).arg(work.path().join("o")));
+    let out = run(compose_via(&env, &work.path().join("cache"))
+        .arg("-f")
+        .arg(&m)
+        .args(["build", "-o"])
+        .arg(work.path().join("o")));
     assert_eq!(out.status.code(), Some(2));
     let err = stderr(&out);
-    assert!(err.contains("scratch.toml:") && err.contains(ALPINE_URL), "{err}");
+    assert!(
+        err.contains("scratch.toml:") && err.contains(ALPINE_URL),
+        "{err}"
+    );
     assert!(err.contains("compose lock"), "hints at compose lock: {err}");
     assert_eq!(env.srv.total_hits(), 0, "never a silent download");
 }
@@ -145,7 +227,13 @@ fn transient_server_errors_are_retried() {
     env.srv.set_fault_times(ALPINE_PATH, Fault::Status(500), 2);
     let work = tempfile::tempdir().unwrap();
     let m = manifest(work.path(), None);
-    run_ok(compose_via(&env, &work.path().join("cache")).arg("-q").arg("-f").arg(&m).arg("lock"));
+    run_ok(
+        compose_via(&env, &work.path().join("cache"))
+            .arg("-q")
+            .arg("-f")
+            .arg(&m)
+            .arg("lock"),
+    );
     assert_eq!(env.srv.hits(ALPINE_PATH), 3);
 }
 
@@ -158,7 +246,13 @@ fn two_lock_processes_share_one_cache() {
         .iter()
         .map(|d| {
             let m = manifest(d.path(), None);
-            compose_via(&env, cache.path()).arg("-q").arg("-f").arg(m).arg("lock").spawn().unwrap()
+            compose_via(&env, cache.path())
+                .arg("-q")
+                .arg("-f")
+                .arg(m)
+                .arg("lock")
+                .spawn()
+                .unwrap()
         })
         .collect();
     for c in children {
@@ -168,6 +262,9 @@ fn two_lock_processes_share_one_cache() {
     let b = std::fs::read(dirs[1].path().join("scratch.lock")).unwrap();
     assert_eq!(a, b);
     for blob in blobs_in(cache.path()) {
-        assert_eq!(sha256_file(&cache.path().join("blobs/sha256").join(&blob)), blob);
+        assert_eq!(
+            sha256_file(&cache.path().join("blobs/sha256").join(&blob)),
+            blob
+        );
     }
 }

@@ -370,7 +370,7 @@ fn vectors() -> Vec<Vector> {
         ),
         v(
             "hard link across layers",
-            vec![vec![f("a", 0o600, "data").own(2, 2)], vec![h("z", "a")]],
+            vec![vec![f("a", 0o600, "data").own(2, 2)], vec![h("z", "a").mode(0o600).own(2, 2)]],
             T("/a file 0600 2:2 \"data\"\n/z hardlink 0600 2:2 => /a\n"),
         ),
         v(
@@ -380,7 +380,7 @@ fn vectors() -> Vec<Vector> {
         ),
         v(
             "hard link keeps content when the target is deleted later",
-            vec![vec![f("a", 0o644, "d").own(3, 3), h("b", "a")], vec![wh("a")]],
+            vec![vec![f("a", 0o644, "d").own(3, 3), h("b", "a").own(3, 3)], vec![wh("a")]],
             T("/b file 0644 3:3 \"d\"\n"),
         ),
         v(
@@ -404,8 +404,24 @@ fn vectors() -> Vec<Vector> {
             T("/h symlink 0777 0:0 -> target\n/s hardlink 0777 0:0 => /h\n"),
         ),
         v(
+            "a hard link entry's owner, mode and xattrs apply to the shared inode",
+            vec![
+                vec![f("a", 0o4755, "d").own(1, 1).x("user.k", "old")],
+                vec![h("b", "a").own(5, 6).x("user.n", "new")],
+            ],
+            T("/a file 0644 5:6 \"d\" user.k=old user.n=new\n/b hardlink 0644 5:6 => /a user.k=old user.n=new\n"),
+        ),
+        v(
+            "a link's metadata change survives its entry being replaced in the same layer",
+            vec![
+                vec![f("a", 0o755, "d")],
+                vec![h("b", "a").mode(0o600), d("b", 0o755)],
+            ],
+            T("/a file 0600 0:0 \"d\"\n/b dir 0755 0:0\n"),
+        ),
+        v(
             "hard link to a device",
-            vec![vec![chr("dev/null", 1, 3), h("dev/null2", "dev/null")]],
+            vec![vec![chr("dev/null", 1, 3), h("dev/null2", "dev/null").mode(0o666)]],
             T("/dev dir 0755 0:0\n/dev/null char-device 0666 0:0 1,3\n/dev/null2 hardlink 0666 0:0 => /dev/null\n"),
         ),
         v(
@@ -721,7 +737,8 @@ fn get_does_not_follow_the_final_component() {
     );
     let via = tree.get(&p("link/x")).unwrap();
     assert_eq!(via.path, p("real/x"));
-    assert_eq!(via.mode, 0o600);
+    // The hard link `y` (mode 0644) changed the shared inode's mode.
+    assert_eq!(via.mode, 0o644);
     assert!(matches!(tree.get(&p("y")).unwrap().kind, Kind::File(_)));
     assert!(tree.get(&p("nope")).is_none());
     assert_eq!(tree.get(&ImagePath::root()).unwrap().kind, Kind::Dir);

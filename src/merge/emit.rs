@@ -28,7 +28,7 @@ impl Tree {
     }
 
     /// Every node but the root with its real path, in canonical order.
-    fn walk(&self) -> Vec<(NodeId, ImagePath)> {
+    pub(super) fn walk(&self) -> Vec<(NodeId, ImagePath)> {
         self.walk_where(|_| true)
     }
 

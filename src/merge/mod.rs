@@ -28,9 +28,10 @@
 //! Hard links share one inode with their target, which must already exist (lower
 //! layers, or earlier in the same layer) and must not be a directory; its parents
 //! resolve through symlinks, its final component does not (a hard link to a symlink is
-//! a second name of that symlink). The hard-link entry's own mode, owner and xattrs are
-//! ignored: the inode keeps the target's. Deleting or replacing one name leaves the
-//! other names, and the content, in place.
+//! a second name of that symlink). The hard-link entry's own owner, mode (except on a
+//! symlink) and xattrs then apply to the shared inode, as containerd, Docker and umoci
+//! chown, chmod and setxattr the new name after linking it. Deleting or replacing one
+//! name leaves the other names, and the content, in place.
 //!
 //! A symlink met while resolving a parent may point to a missing path: the missing
 //! directories are created where it points, as containerd does. A symlink with an empty

@@ -76,6 +76,10 @@ pub struct Tree {
     pub(super) layer: u32,
     /// Whether the current layer added a name to an existing inode (a hard link).
     pub(super) linked: bool,
+    /// Inodes whose metadata a hard link of the current layer changed: every name of
+    /// theirs is written again in the canonical layer, since the link entry that carried
+    /// the change may not survive (a later entry of the layer can replace it).
+    pub(super) relinked: Vec<InodeId>,
 }
 
 impl Default for Tree {
@@ -107,6 +111,7 @@ impl Tree {
             inodes: vec![Inode::default_dir()],
             layer: 0,
             linked: false,
+            relinked: Vec::new(),
         }
     }
 
@@ -199,6 +204,7 @@ impl Tree {
     ) -> Result<Applied, MergeError> {
         self.layer += 1;
         self.linked = false;
+        self.relinked.clear();
         let mut warnings = Vec::new();
         let items = classify(label, entries)?;
 
@@ -254,6 +260,7 @@ impl Tree {
             self.put(label, e, &mut replaced)?;
         }
 
+        self.restamp_relinked();
         let layer = self.canonical_layer(&opaques, &whiteouts, &replaced);
         Ok(Applied { layer, warnings })
     }
@@ -303,13 +310,47 @@ impl Tree {
         let inode = match link_inode {
             Some(i) => {
                 self.linked = true;
-                self.inodes[i].shared = true;
+                // Runtimes (containerd, Docker, umoci) chown, chmod and set xattrs on the
+                // new name after linking it, which changes the shared inode: the link
+                // entry's metadata wins (a symlink's mode cannot be changed).
+                let ino = &mut self.inodes[i];
+                let before = (ino.uid, ino.gid, ino.mode, ino.xattrs.clone());
+                ino.shared = true;
+                ino.uid = e.uid;
+                ino.gid = e.gid;
+                ino.mtime = e.mtime;
+                if !matches!(ino.kind, Kind::Symlink(_)) {
+                    ino.mode = e.mode & 0o7777;
+                }
+                ino.xattrs.extend(e.xattrs.clone());
+                if before != (ino.uid, ino.gid, ino.mode, ino.xattrs.clone()) {
+                    self.relinked.push(i);
+                }
                 i
             }
             None => self.add_inode(Inode::from_entry(&e)),
         };
         self.add_node(parent, name, inode);
         Ok(())
+    }
+
+    /// Mark every name of a relinked inode as written by this layer, so the canonical
+    /// layer carries the inode's new metadata whatever happened to the link entry.
+    fn restamp_relinked(&mut self) {
+        if self.relinked.is_empty() {
+            return;
+        }
+        let relinked: std::collections::HashSet<InodeId> = self.relinked.iter().copied().collect();
+        let names: Vec<NodeId> = self
+            .walk()
+            .into_iter()
+            .map(|(id, _)| id)
+            .filter(|&id| relinked.contains(&self.nodes[id].inode))
+            .collect();
+        for id in names {
+            self.nodes[id].stamp = self.layer;
+            self.touch(id);
+        }
     }
 
     /// The inode a hard link entry at `path` shares.

@@ -63,11 +63,16 @@ pub fn raw(path: &str) -> Entry {
 pub trait Tweak {
     fn own(self, uid: u64, gid: u64) -> Entry;
     fn x(self, key: &str, val: &str) -> Entry;
+    fn mode(self, mode: u32) -> Entry;
 }
 impl Tweak for Entry {
     fn own(mut self, uid: u64, gid: u64) -> Entry {
         self.uid = uid;
         self.gid = gid;
+        self
+    }
+    fn mode(mut self, mode: u32) -> Entry {
+        self.mode = mode;
         self
     }
     fn x(mut self, key: &str, val: &str) -> Entry {
@@ -336,7 +341,17 @@ impl RefFs {
             self.remove_tree(&k);
         }
         let ino = match link {
-            Some(i) => i,
+            Some(i) => {
+                // A runtime chowns, chmods (not a symlink) and sets xattrs on the new name.
+                let shared = &mut self.inodes[i];
+                shared.uid = e.uid;
+                shared.gid = e.gid;
+                if !matches!(shared.kind, Kind::Symlink(_)) {
+                    shared.mode = e.mode;
+                }
+                shared.xattrs.extend(e.xattrs.clone());
+                i
+            }
             None => self.ino(e),
         };
         self.map.insert(k.clone(), ino);
