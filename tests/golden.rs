@@ -68,6 +68,11 @@ fn build(cache: &Path, manifest: &Path, format: &str, out: &Path, extra: &[&str]
 
 #[test]
 fn the_golden_fixture_set_gives_exactly_the_committed_digests() {
+    assert_eq!(
+        scratch_compose::COMPAT_LEVEL,
+        1,
+        "these goldens are compat_level 1's: a new level needs its own digests"
+    );
     let dir = tempfile::tempdir().unwrap();
     let cache = dir.path().join("cache");
     let manifest = golden_dir().join("scratch.toml");
