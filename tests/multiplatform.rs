@@ -10,19 +10,9 @@ fn manifest() -> PathBuf {
 }
 
 fn build(dir: &Path, format: &str, out: &str, extra: &[&str]) -> (PathBuf, String) {
-    let fx = fixtures().expect("fixtures");
     let out = dir.join(out);
-    let mut c = compose(&dir.join("cache"));
-    for m in alpine_mirrors(&fx) {
-        c.arg("--mirror").arg(m);
-    }
-    c.arg("-q")
-        .arg("-f")
-        .arg(manifest())
-        .args(["build", "--format", format, "-o"])
-        .arg(&out)
-        .args(extra);
-    (out.clone(), run_ok(&mut c).trim().to_string())
+    let digest = build_ok(&dir.join("cache"), &manifest(), format, &out, extra);
+    (out, digest)
 }
 
 fn json(text: &str) -> serde_json::Value {

@@ -5,7 +5,7 @@
 mod common;
 use common::cli::*;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Instant;
 
 fn alpine_manifest(dir: &Path, epoch: u64, extra: &str) -> PathBuf {
@@ -25,20 +25,6 @@ sha256 = "a2a87004e87720cbb0372c08b7de9b80748afdfd7fd72d2eab2ec0b074b92211"
     )
     .unwrap();
     path
-}
-
-fn build_cmd(cache: &Path, manifest: &Path, format: &str, out: &Path) -> Command {
-    let fx = fixtures().expect("fixtures");
-    let mut c = compose(cache);
-    for m in alpine_mirrors(&fx) {
-        c.arg("--mirror").arg(m);
-    }
-    c.arg("-q")
-        .arg("-f")
-        .arg(manifest)
-        .args(["build", "--format", format, "-o"])
-        .arg(out);
-    c
 }
 
 /// Every blob in the cache has the digest its name claims.

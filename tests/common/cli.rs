@@ -134,3 +134,23 @@ pub fn tree_listing(sources: &[&Path]) -> String {
     }
     run_ok(&mut c)
 }
+
+/// `compose --mirror … -q -f MANIFEST build --format FORMAT -o OUT`: a build whose
+/// upstream Alpine URLs are served from the fixtures.
+pub fn build_cmd(cache: &Path, manifest: &Path, format: &str, out: &Path) -> Command {
+    let fx = fixtures().expect("fixtures");
+    let mut c = compose(cache);
+    for m in alpine_mirrors(&fx) {
+        c.arg("--mirror").arg(m);
+    }
+    c.arg("-q").arg("-f").arg(manifest);
+    c.args(["build", "--format", format, "-o"]).arg(out);
+    c
+}
+
+/// [`build_cmd`] with `extra` options, run to success; the digest it printed.
+pub fn build_ok(cache: &Path, manifest: &Path, format: &str, out: &Path, extra: &[&str]) -> String {
+    run_ok(build_cmd(cache, manifest, format, out).args(extra))
+        .trim()
+        .to_string()
+}
