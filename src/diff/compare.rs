@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::report::{Difference, Field, Report};
 use super::source::{Opened, OpenedImage, Source};
-use super::{config, tarin, DiffError, DiffOptions};
+use super::{config, unpack, DiffError, DiffOptions};
 use crate::digest::Sha256Digest;
 use crate::entry::{Content, Entry, ImagePath, Kind};
 use crate::epoch::{Epoch, MAX_EPOCH};
@@ -122,15 +122,14 @@ pub(crate) fn diff(a: &Opened, b: &Opened, o: &DiffOptions) -> Result<Report, Di
 /// The layers of one side as entry lists (decompressed into scratch as needed).
 fn layers_of(side: &Opened, s: &Source) -> Result<Vec<Vec<Entry>>, DiffError> {
     match s {
-        Source::Rootfs(blob) => Ok(vec![tarin::read_entries(blob, "rootfs")?]),
+        Source::Rootfs(entries) => Ok(vec![entries.clone()]),
         Source::Image(img) => img
             .layers
             .iter()
             .enumerate()
             .map(|(i, l)| {
-                let label = format!("layer {}", i + 1);
-                let plain = tarin::plain(&l.blob, &side.scratch, &label)?;
-                tarin::read_entries(&plain, &label)
+                let label = format!("{}: layer {}", side.path.display(), i + 1);
+                unpack::entries(&l.blob, &side.scratch, &side.path, &label)
             })
             .collect(),
     }

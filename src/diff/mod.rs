@@ -13,7 +13,7 @@ mod config;
 mod digests;
 mod report;
 mod source;
-mod tarin;
+mod unpack;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -63,12 +63,13 @@ pub enum DiffError {
     /// A blob or archive member the image refers to is missing.
     #[error("{}: {what} is missing", path.display())]
     Missing { path: PathBuf, what: String },
-    /// A tar (a layer or a rootfs) could not be read.
-    #[error("{}: {context}: {message}", path.display())]
-    Tar {
+    /// A tar (the input archive, a rootfs or a layer) could not be decompressed or read;
+    /// `path` is the input, and the layer error's label names the part of it.
+    #[error("{source}")]
+    Layer {
         path: PathBuf,
-        context: String,
-        message: String,
+        #[source]
+        source: crate::layer::LayerError,
     },
     /// The input holds several platforms and none or an absent one was asked for.
     #[error("{}: {message}", path.display())]
@@ -92,7 +93,7 @@ impl DiffError {
                     .into(),
             ),
             DiffError::Missing { .. } => Some("the image is incomplete; export it again".into()),
-            DiffError::Tar { .. } => Some("the archive is damaged or not a tar".into()),
+            DiffError::Layer { source, .. } => source.hint(),
             DiffError::Platform { .. } => Some("choose one with --platform".into()),
             DiffError::Merge { source, .. } => source.hint(),
         }
@@ -100,6 +101,13 @@ impl DiffError {
 
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> DiffError {
         DiffError::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    pub(crate) fn layer(path: impl Into<PathBuf>, source: crate::layer::LayerError) -> DiffError {
+        DiffError::Layer {
             path: path.into(),
             source,
         }

@@ -9,8 +9,10 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::tarin;
+use super::unpack;
 use super::DiffError;
+use crate::entry::Entry;
+use crate::layer::LayerError;
 use crate::platform::Platform;
 
 /// The largest JSON document (index, manifest, config) we read into memory.
@@ -107,8 +109,9 @@ pub struct OpenedImage {
 #[derive(Debug, Clone)]
 pub enum Source {
     Image(OpenedImage),
-    /// A rootfs tar (already decompressed): the merged filesystem itself.
-    Rootfs(Blob),
+    /// A rootfs tar: the merged filesystem itself, as its entries (their contents point
+    /// into the tar or its decompressed copy in the scratch folder).
+    Rootfs(Vec<Entry>),
 }
 
 /// An input opened for comparison.
@@ -239,8 +242,18 @@ pub fn open(path: &Path, platform: Option<&Platform>, scratch: &Path) -> Result<
             offset: 0,
             len: meta.len(),
         };
-        let tar = tarin::plain(&whole, scratch, "input")?;
-        let (members, links) = tarin::members(&tar)?;
+        let label = path.display().to_string();
+        let entries = unpack::entries(&whole, scratch, path, &label).map_err(|e| match e {
+            DiffError::Layer {
+                source: LayerError::UnknownFormat { magic, .. },
+                ..
+            } => DiffError::format(
+                path,
+                format!("not an OCI layout, an image archive or a tar (first bytes: {magic})"),
+            ),
+            other => other,
+        })?;
+        let (members, links) = unpack::members(path, &entries);
         let container = Container::Archive {
             path: path.to_path_buf(),
             members,
@@ -262,7 +275,7 @@ pub fn open(path: &Path, platform: Option<&Platform>, scratch: &Path) -> Result<
             return Ok(Opened {
                 path: path.to_path_buf(),
                 format: Format::RootfsTar,
-                sources: vec![Source::Rootfs(tar)],
+                sources: vec![Source::Rootfs(entries)],
                 scratch: scratch.to_path_buf(),
             });
         }
