@@ -452,3 +452,45 @@ fn lock_twice_leaves_the_lock_byte_identical() {
     run_ok(&mut p.cmd(&["-j", "1", "lock"]));
     assert_eq!(std::fs::read(p.lock_path()).unwrap(), first);
 }
+
+#[test]
+fn verify_fails_naming_the_url_when_a_remote_input_changes() {
+    let Some(p) = Project::new(&one_platform(Some(1_700_000_000), None)) else {
+        return;
+    };
+    p.lock();
+    // Upstream now serves other bytes under the same name (here: the aarch64 tarball), and
+    // the cache is cold, so verify must download them.
+    let fx = fixtures().unwrap();
+    let upstream = p.dir.parent().unwrap().join("changed-upstream");
+    std::fs::create_dir_all(&upstream).unwrap();
+    std::fs::copy(
+        fx.join("alpine/alpine-minirootfs-3.19.4-aarch64.tar.gz"),
+        upstream.join("alpine-minirootfs-3.19.4-x86_64.tar.gz"),
+    )
+    .unwrap();
+    std::fs::remove_dir_all(&p.cache).unwrap();
+    let mut c = p.cmd_without_mirrors(&["verify"]);
+    c.arg("--mirror").arg(format!(
+        "https://dl-cdn.alpinelinux.org/alpine/v3.19/releases/x86_64/=file://{}/",
+        upstream.display()
+    ));
+    assert_not_reproduced(
+        &run(&mut c),
+        &["alpine-minirootfs-3.19.4-x86_64.tar.gz", ALPINE_AMD64_SHA],
+    );
+}
+
+#[test]
+fn verify_fails_naming_the_config_when_the_manifest_config_changes() {
+    let Some(p) = Project::new(&one_platform(Some(1_700_000_000), None)) else {
+        return;
+    };
+    p.lock();
+    let config = recorded(&p.lock_table(), "linux/amd64", None, "config");
+    let changed = one_platform(Some(1_700_000_000), None).replace("/bin/sh", "/bin/ash");
+    p.write("scratch.toml", &changed);
+    let o = p.verify();
+    assert_not_reproduced(&o, &["linux/amd64", "config", &config]);
+    assert!(!stdout(&o).contains("layer"), "{}", show(&o));
+}
