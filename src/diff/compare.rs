@@ -113,7 +113,8 @@ pub(crate) fn diff(a: &Opened, b: &Opened, o: &DiffOptions) -> Result<Report, Di
             platform,
             out: &mut report.differences,
         };
-        let same = compare_pair(a, b, sa, sb, o, &mut hasher, &mut sink)?;
+        let pair = Pair { a, b, sa, sb };
+        let same = compare_pair(&pair, o, &mut hasher, &mut sink)?;
         report.same_filesystem.push((label, same));
     }
     Ok(report)
@@ -151,20 +152,25 @@ fn merged(side: &Opened, layers: &[Vec<Entry>]) -> Result<Vec<Entry>, DiffError>
     Ok(tree.entries())
 }
 
+/// One platform's pair: both inputs and what each holds for the platform.
+struct Pair<'p> {
+    a: &'p Opened,
+    b: &'p Opened,
+    sa: &'p Source,
+    sb: &'p Source,
+}
+
 /// Every view of one platform's pair, then, when a strict comparison found nothing else,
 /// the manifests.
 fn compare_pair(
-    a: &Opened,
-    b: &Opened,
-    sa: &Source,
-    sb: &Source,
+    p: &Pair<'_>,
     o: &DiffOptions,
     hasher: &mut Hasher,
     sink: &mut Sink<'_>,
 ) -> Result<Option<bool>, DiffError> {
     let before = sink.out.len();
-    let same = compare_views(a, b, sa, sb, o, hasher, sink)?;
-    if let (Source::Image(x), Source::Image(y)) = (sa, sb) {
+    let same = compare_views(p, o, hasher, sink)?;
+    if let (Source::Image(x), Source::Image(y)) = (p.sa, p.sb) {
         if sink.out.len() == before && o.is_strict() {
             manifests(x, y, sink);
         }
@@ -271,14 +277,12 @@ fn manifests(x: &OpenedImage, y: &OpenedImage, sink: &mut Sink<'_>) {
 /// Compare one platform's images; returns whether the merged filesystems are the same
 /// (`None` when the layers were identical and the merged view was not needed).
 fn compare_views(
-    a: &Opened,
-    b: &Opened,
-    sa: &Source,
-    sb: &Source,
+    p: &Pair<'_>,
     o: &DiffOptions,
     hasher: &mut Hasher,
     sink: &mut Sink<'_>,
 ) -> Result<Option<bool>, DiffError> {
+    let Pair { a, b, sa, sb } = *p;
     let images = match (sa, sb) {
         (Source::Image(x), Source::Image(y)) => Some((x, y)),
         _ => None,
