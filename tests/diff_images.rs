@@ -3,7 +3,7 @@
 
 mod diff_common;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use diff_common::*;
 use scratch_compose::diff::{self, DiffOptions, Field, Format, Report};
@@ -619,4 +619,71 @@ fn malformed_images_are_errors_not_panics() {
     std::fs::write(&evil, b.into_inner().unwrap()).unwrap();
     let e = open_and_diff(&evil).unwrap_err();
     assert!(e.to_string().contains(".."), "{e}");
+}
+
+/// The blob files of an OCI layout's (single) image: (manifest, config, layers).
+fn blob_files(dir: &Path) -> (PathBuf, PathBuf, Vec<PathBuf>) {
+    let file = |d: &str| {
+        dir.join("blobs/sha256")
+            .join(d.trim_start_matches("sha256:"))
+    };
+    let read = |p: &Path| -> Value { serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap() };
+    let index = read(&dir.join("index.json"));
+    let manifest = file(index["manifests"][0]["digest"].as_str().unwrap());
+    let m = read(&manifest);
+    let config = file(m["config"]["digest"].as_str().unwrap());
+    let layers = m["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| file(l["digest"].as_str().unwrap()))
+        .collect();
+    (manifest, config, layers)
+}
+
+/// Copy an OCI layout folder.
+fn copy_layout(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to.join("blobs/sha256")).unwrap();
+    std::fs::copy(from.join("index.json"), to.join("index.json")).unwrap();
+    for e in std::fs::read_dir(from.join("blobs/sha256")).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), to.join("blobs/sha256").join(e.file_name())).unwrap();
+    }
+}
+
+#[test]
+fn blobs_changed_without_their_digests_are_never_equal() {
+    let t = tempfile::tempdir().unwrap();
+    let a = t.path().join("a");
+    oci_layout(&a, config(), &[base(), top_a()]);
+    let other = t.path().join("other");
+    oci_layout(&other, config(), &[base(), top_b()]);
+    let (_, _, other_layers) = blob_files(&other);
+    // Layer 2's bytes swapped for another valid layer, every digest left as it was: the
+    // digests still say "identical", the bytes do not.
+    let b = t.path().join("b");
+    copy_layout(&a, &b);
+    let (_, config_file, layers) = blob_files(&b);
+    std::fs::copy(&other_layers[1], &layers[1]).unwrap();
+    let s = tempfile::tempdir().unwrap();
+    let x = diff::open(&a, None, &s.path().join("x")).unwrap();
+    let y = diff::open(&b, None, &s.path().join("y")).unwrap();
+    let e = diff::diff(&x, &y, &DiffOptions::default()).unwrap_err();
+    let digest = layers[1].file_name().unwrap().to_string_lossy().to_string();
+    assert!(e.to_string().contains("layer 2"), "{e}");
+    assert!(e.to_string().contains(&digest), "{e}");
+    assert!(e.hint().is_some());
+    // The config likewise (a changed env, same digest).
+    let c = t.path().join("c");
+    copy_layout(&a, &c);
+    let (_, cfg_c, _) = blob_files(&c);
+    let text = std::fs::read_to_string(&cfg_c).unwrap();
+    std::fs::write(&cfg_c, text.replace("PATH=", "PATH=/opt:")).unwrap();
+    assert_ne!(
+        std::fs::read(&cfg_c).unwrap(),
+        std::fs::read(&config_file).unwrap()
+    );
+    let z = diff::open(&c, None, &s.path().join("z")).unwrap();
+    let e = diff::diff(&x, &z, &DiffOptions::default()).unwrap_err();
+    assert!(e.to_string().contains("config"), "{e}");
 }

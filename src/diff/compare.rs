@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::report::{Difference, Field, Report};
-use super::source::{Opened, OpenedImage, Source};
+use super::source::{Blob, Opened, OpenedImage, Source};
 use super::{config, unpack, DiffError, DiffOptions};
 use crate::digest::Sha256Digest;
 use crate::entry::{Content, Entry, ImagePath, Kind};
@@ -288,6 +288,8 @@ fn compare_views(
         _ => None,
     };
     if let Some((x, y)) = images {
+        check_blobs(a, x, hasher)?;
+        check_blobs(b, y, hasher)?;
         if x.manifest_digest.is_some() && x.manifest_digest == y.manifest_digest {
             return Ok(None);
         }
@@ -344,6 +346,52 @@ fn compare_views(
         }
     }
     Ok(Some(same))
+}
+
+/// Check that every blob `img` names by a sha256 digest (its manifest, config and layers)
+/// holds those bytes, so that equal digests may be trusted to mean equal contents.
+fn check_blobs(side: &Opened, img: &OpenedImage, hasher: &mut Hasher) -> Result<(), DiffError> {
+    let mut named: Vec<(String, Option<&String>, Option<&Blob>)> = vec![
+        (
+            "image manifest".into(),
+            img.manifest_digest.as_ref(),
+            img.manifest_blob.as_ref(),
+        ),
+        (
+            "config".into(),
+            img.config_digest.as_ref(),
+            img.config_blob.as_ref(),
+        ),
+    ];
+    for (i, l) in img.layers.iter().enumerate() {
+        named.push((format!("layer {}", i + 1), l.digest.as_ref(), Some(&l.blob)));
+    }
+    for (what, digest, blob) in named {
+        let (Some(digest), Some(blob)) = (digest, blob) else {
+            continue;
+        };
+        // Only sha256 is checked; other algorithms are compared as names.
+        let Some(want) = digest
+            .strip_prefix("sha256:")
+            .and_then(|h| h.parse::<Sha256Digest>().ok())
+        else {
+            continue;
+        };
+        let got = hasher.digest(&Content::Range {
+            file: blob.file.clone(),
+            offset: blob.offset,
+            len: blob.len,
+        })?;
+        if got != want {
+            return Err(DiffError::Damaged {
+                path: side.path.clone(),
+                what: format!("{} {what}", img.platform),
+                expected: want.to_string(),
+                actual: got.to_string(),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Both sides' layers, or `None` when every layer is known identical by its diff_id.

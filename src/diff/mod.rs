@@ -71,6 +71,15 @@ pub enum DiffError {
         #[source]
         source: crate::layer::LayerError,
     },
+    /// A blob that an image names by digest holds other bytes: the image is damaged, or
+    /// was changed without updating its digests, so they cannot be trusted.
+    #[error("{}: {what}: the blob named {expected} holds other bytes ({actual}): the image is damaged or was changed without updating its digests", path.display())]
+    Damaged {
+        path: PathBuf,
+        what: String,
+        expected: String,
+        actual: String,
+    },
     /// The input holds several platforms and none or an absent one was asked for.
     #[error("{}: {message}", path.display())]
     Platform { path: PathBuf, message: String },
@@ -94,6 +103,10 @@ impl DiffError {
             ),
             DiffError::Missing { .. } => Some("the image is incomplete; export it again".into()),
             DiffError::Layer { source, .. } => source.hint(),
+            DiffError::Damaged { .. } => Some(
+                "export or build the image again; a changed image needs new digests in its manifest, index and config"
+                    .into(),
+            ),
             DiffError::Platform { .. } => Some("choose one with --platform".into()),
             DiffError::Merge { source, .. } => source.hint(),
         }

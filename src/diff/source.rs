@@ -103,12 +103,16 @@ pub struct OpenedImage {
     pub config_digest: Option<String>,
     pub config: Value,
     pub layers: Vec<LayerRef>,
+    /// The image manifest's bytes, when it was found by digest (to check them against it).
+    pub manifest_blob: Option<Blob>,
+    /// The config's bytes.
+    pub config_blob: Option<Blob>,
 }
 
 /// What one input holds for one platform.
 #[derive(Debug, Clone)]
 pub enum Source {
-    Image(OpenedImage),
+    Image(Box<OpenedImage>),
     /// A rootfs tar: the merged filesystem itself, as its entries (their contents point
     /// into the tar or its decompressed copy in the scratch folder).
     Rootfs(Vec<Entry>),
@@ -314,7 +318,10 @@ pub fn open(path: &Path, platform: Option<&Platform>, scratch: &Path) -> Result<
     Ok(Opened {
         path: path.to_path_buf(),
         format,
-        sources: images.into_iter().map(Source::Image).collect(),
+        sources: images
+            .into_iter()
+            .map(|i| Source::Image(Box::new(i)))
+            .collect(),
         scratch: scratch.to_path_buf(),
     })
 }
@@ -373,6 +380,7 @@ fn walk_index(
         }
         let platform_hint = d.get("platform").map(platform_of);
         let mut image = image_from_manifest(c, &doc, digest, platform_hint)?;
+        image.manifest_blob = Some(blob);
         image.descriptor_annotations = d.get("annotations").cloned().unwrap_or(Value::Null);
         if image.platform == "unknown/unknown" {
             continue;
@@ -397,7 +405,8 @@ fn image_from_manifest(
         .pointer("/config/digest")
         .and_then(Value::as_str)
         .ok_or_else(|| DiffError::format(c.path(), format!("manifest {digest} has no config")))?;
-    let config = c.blob(config_digest)?.json(config_digest)?;
+    let config_blob = c.blob(config_digest)?;
+    let config = config_blob.json(config_digest)?;
     let diff_ids = diff_ids(&config);
     let layers = manifest
         .get("layers")
@@ -427,6 +436,8 @@ fn image_from_manifest(
         config_digest: Some(config_digest.to_string()),
         config,
         layers: refs,
+        manifest_blob: None,
+        config_blob: Some(config_blob),
     })
 }
 
@@ -477,7 +488,8 @@ fn docker_images(c: &Container) -> Result<Vec<OpenedImage>, DiffError> {
                 format!("manifest.json entry {} has no Config", n + 1),
             )
         })?;
-        let config = c.member(cfg_name)?.json(cfg_name)?;
+        let config_blob = c.member(cfg_name)?;
+        let config = config_blob.json(cfg_name)?;
         let ids = diff_ids(&config);
         let layers = m.get("Layers").and_then(Value::as_array).ok_or_else(|| {
             DiffError::format(
@@ -504,6 +516,8 @@ fn docker_images(c: &Container) -> Result<Vec<OpenedImage>, DiffError> {
             config_digest: digest_from_name(cfg_name),
             config,
             layers: refs,
+            manifest_blob: None,
+            config_blob: Some(config_blob),
         });
     }
     Ok(out)
