@@ -15,6 +15,7 @@ use super::DiffError;
 use crate::entry::{Content, Entry, Kind};
 use crate::layer::{self, InputFormat};
 
+/// Makes scratch file names unique within the process.
 static SCRATCH_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 /// A fresh file name in `scratch`.
