@@ -687,3 +687,45 @@ fn blobs_changed_without_their_digests_are_never_equal() {
     let e = diff::diff(&x, &z, &DiffOptions::default()).unwrap_err();
     assert!(e.to_string().contains("config"), "{e}");
 }
+
+#[test]
+fn a_layer_changed_with_new_blob_digests_but_a_stale_diff_id_is_compared_by_content() {
+    // Layer 2 swapped for another, its manifest and index digests updated, but the config's
+    // diff_ids left as they were: equal diff_ids must not hide the changed entries.
+    let t = tempfile::tempdir().unwrap();
+    let a = t.path().join("a");
+    oci_layout(&a, config(), &[base(), top_a()]);
+    let b = t.path().join("b");
+    oci_layout(&b, config(), &[base(), top_b()]);
+    let stale = serde_json::json!([sha(&base()), sha(&top_a())]);
+    rewrite_config(&b, |cfg| cfg["rootfs"]["diff_ids"] = stale);
+    let r = compare(&a, &b, &DiffOptions::default());
+    assert_eq!(
+        r.fields(),
+        vec![Field::Whiteout, Field::Mode, Field::Content, Field::Added],
+        "{r}"
+    );
+}
+
+/// Change an OCI layout's (single) config with `edit`, storing it under its new digest and
+/// updating the manifest and `index.json` to match, as a careful tool would.
+fn rewrite_config(dir: &Path, edit: impl FnOnce(&mut Value)) {
+    let (manifest_file, config_file, _) = blob_files(dir);
+    let put = |bytes: &[u8]| -> String {
+        let d = sha(bytes);
+        std::fs::write(dir.join("blobs/sha256").join(&d[7..]), bytes).unwrap();
+        d
+    };
+    let mut cfg: Value = serde_json::from_slice(&std::fs::read(&config_file).unwrap()).unwrap();
+    edit(&mut cfg);
+    let cfg_bytes = serde_json::to_vec(&cfg).unwrap();
+    let mut m: Value = serde_json::from_slice(&std::fs::read(&manifest_file).unwrap()).unwrap();
+    m["config"]["digest"] = put(&cfg_bytes).into();
+    m["config"]["size"] = cfg_bytes.len().into();
+    let m_bytes = serde_json::to_vec(&m).unwrap();
+    let mut index: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("index.json")).unwrap()).unwrap();
+    index["manifests"][0]["digest"] = put(&m_bytes).into();
+    index["manifests"][0]["size"] = m_bytes.len().into();
+    std::fs::write(dir.join("index.json"), serde_json::to_vec(&index).unwrap()).unwrap();
+}
