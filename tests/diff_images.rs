@@ -729,3 +729,42 @@ fn rewrite_config(dir: &Path, edit: impl FnOnce(&mut Value)) {
     index["manifests"][0]["size"] = m_bytes.len().into();
     std::fs::write(dir.join("index.json"), serde_json::to_vec(&index).unwrap()).unwrap();
 }
+
+#[test]
+fn a_docker_archive_layer_changed_without_its_diff_id_is_an_error() {
+    // podman's docker-archive stores plain layer tars named by digest, with no blob digests
+    // in manifest.json: the config's diff_ids are what name their bytes.
+    let t = tempfile::tempdir().unwrap();
+    let good = t.path().join("good.tar");
+    podman_docker_archive(&good, config(), &[base(), top_a()]);
+    // Flip usr/a's byte inside layer 2, in place.
+    let mut bytes = std::fs::read(&good).unwrap();
+    let layer = top_a();
+    let at = bytes
+        .windows(layer.len())
+        .position(|w| w == layer.as_slice())
+        .expect("layer 2 stored as is");
+    let mut inner = tar::Archive::new(layer.as_slice());
+    let data = inner
+        .entries()
+        .unwrap()
+        .map(|e| e.unwrap())
+        .find(|e| e.path().unwrap().to_str() == Some("usr/a"))
+        .unwrap()
+        .raw_file_position() as usize;
+    assert_eq!(bytes[at + data], b'a');
+    bytes[at + data] = b'z';
+    let bad = t.path().join("bad.tar");
+    std::fs::write(&bad, bytes).unwrap();
+    let s = tempfile::tempdir().unwrap();
+    let x = diff::open(&good, None, &s.path().join("x")).unwrap();
+    let y = diff::open(&bad, None, &s.path().join("y")).unwrap();
+    let e = diff::diff(&x, &y, &DiffOptions::default()).unwrap_err();
+    assert!(e.to_string().contains("layer 2"), "{e}");
+    assert!(e.to_string().contains(&sha(&layer)), "{e}");
+    // The untouched archive still equals itself.
+    let z = diff::open(&good, None, &s.path().join("z")).unwrap();
+    assert!(diff::diff(&x, &z, &DiffOptions::default())
+        .unwrap()
+        .is_equal());
+}

@@ -10,7 +10,9 @@ use super::{config, unpack, DiffError, DiffOptions};
 use crate::digest::Sha256Digest;
 use crate::entry::{Content, Entry, ImagePath, Kind};
 use crate::epoch::{Epoch, MAX_EPOCH};
+use crate::layer::InputFormat;
 use crate::merge::{MergeOptions, Tree};
+use std::io::Read;
 
 const WH_PREFIX: &[u8] = b".wh.";
 const OPAQUE: &[u8] = b".wh..wh..opq";
@@ -366,7 +368,14 @@ fn check_blobs(side: &Opened, img: &OpenedImage, hasher: &mut Hasher) -> Result<
         ),
     ];
     for (i, l) in img.layers.iter().enumerate() {
-        named.push((format!("layer {}", i + 1), l.digest.as_ref(), Some(&l.blob)));
+        // A layer without a blob digest (a docker-archive's) is checked against its
+        // diff_id when it is stored uncompressed, as the diff_id is then its digest.
+        let digest = match (&l.digest, &l.diff_id) {
+            (Some(d), _) => Some(d),
+            (None, Some(d)) if is_plain_tar(&l.blob)? => Some(d),
+            _ => None,
+        };
+        named.push((format!("layer {}", i + 1), digest, Some(&l.blob)));
     }
     for (what, digest, blob) in named {
         let (Some(digest), Some(blob)) = (digest, blob) else {
@@ -394,6 +403,16 @@ fn check_blobs(side: &Opened, img: &OpenedImage, hasher: &mut Hasher) -> Result<
         }
     }
     Ok(())
+}
+
+/// Whether a blob is an uncompressed tar, from its first bytes.
+fn is_plain_tar(blob: &Blob) -> Result<bool, DiffError> {
+    let mut head = Vec::with_capacity(512);
+    blob.open()?
+        .take(512)
+        .read_to_end(&mut head)
+        .map_err(|e| DiffError::io(blob.file.as_path(), e))?;
+    Ok(InputFormat::from_magic(&head) == Some(InputFormat::Tar))
 }
 
 /// Both sides' layers, or `None` when every layer is known identical by its diff_id.
