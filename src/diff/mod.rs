@@ -6,7 +6,10 @@
 //! three views, in this order: the image config, the layers one by one (when both sides
 //! have the same number), and the merged filesystem (what says "same filesystem" when the
 //! layers are cut differently). File bytes are never held in memory: each file's content
-//! is compared by a streamed sha256.
+//! is compared by a streamed sha256. Equal digests are taken to mean equal contents only
+//! after the blobs they name are checked against them ([`DiffError::Damaged`] otherwise),
+//! and a layer's diff_id only together with an equal blob digest. Tars are read with the
+//! project's layer reader ([`crate::layer`]).
 
 mod compare;
 mod config;
