@@ -3,7 +3,7 @@
 
 mod diff_common;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use diff_common::*;
 use scratch_compose::diff::{self, DiffOptions, Field, Format, Report};
@@ -619,4 +619,152 @@ fn malformed_images_are_errors_not_panics() {
     std::fs::write(&evil, b.into_inner().unwrap()).unwrap();
     let e = open_and_diff(&evil).unwrap_err();
     assert!(e.to_string().contains(".."), "{e}");
+}
+
+/// The blob files of an OCI layout's (single) image: (manifest, config, layers).
+fn blob_files(dir: &Path) -> (PathBuf, PathBuf, Vec<PathBuf>) {
+    let file = |d: &str| {
+        dir.join("blobs/sha256")
+            .join(d.trim_start_matches("sha256:"))
+    };
+    let read = |p: &Path| -> Value { serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap() };
+    let index = read(&dir.join("index.json"));
+    let manifest = file(index["manifests"][0]["digest"].as_str().unwrap());
+    let m = read(&manifest);
+    let config = file(m["config"]["digest"].as_str().unwrap());
+    let layers = m["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| file(l["digest"].as_str().unwrap()))
+        .collect();
+    (manifest, config, layers)
+}
+
+/// Copy an OCI layout folder.
+fn copy_layout(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to.join("blobs/sha256")).unwrap();
+    std::fs::copy(from.join("index.json"), to.join("index.json")).unwrap();
+    for e in std::fs::read_dir(from.join("blobs/sha256")).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), to.join("blobs/sha256").join(e.file_name())).unwrap();
+    }
+}
+
+#[test]
+fn blobs_changed_without_their_digests_are_never_equal() {
+    let t = tempfile::tempdir().unwrap();
+    let a = t.path().join("a");
+    oci_layout(&a, config(), &[base(), top_a()]);
+    let other = t.path().join("other");
+    oci_layout(&other, config(), &[base(), top_b()]);
+    let (_, _, other_layers) = blob_files(&other);
+    // Layer 2's bytes swapped for another valid layer, every digest left as it was: the
+    // digests still say "identical", the bytes do not.
+    let b = t.path().join("b");
+    copy_layout(&a, &b);
+    let (_, config_file, layers) = blob_files(&b);
+    std::fs::copy(&other_layers[1], &layers[1]).unwrap();
+    let s = tempfile::tempdir().unwrap();
+    let x = diff::open(&a, None, &s.path().join("x")).unwrap();
+    let y = diff::open(&b, None, &s.path().join("y")).unwrap();
+    let e = diff::diff(&x, &y, &DiffOptions::default()).unwrap_err();
+    let digest = layers[1].file_name().unwrap().to_string_lossy().to_string();
+    assert!(e.to_string().contains("layer 2"), "{e}");
+    assert!(e.to_string().contains(&digest), "{e}");
+    assert!(e.hint().is_some());
+    // The config likewise (a changed env, same digest).
+    let c = t.path().join("c");
+    copy_layout(&a, &c);
+    let (_, cfg_c, _) = blob_files(&c);
+    let text = std::fs::read_to_string(&cfg_c).unwrap();
+    std::fs::write(&cfg_c, text.replace("PATH=", "PATH=/opt:")).unwrap();
+    assert_ne!(
+        std::fs::read(&cfg_c).unwrap(),
+        std::fs::read(&config_file).unwrap()
+    );
+    let z = diff::open(&c, None, &s.path().join("z")).unwrap();
+    let e = diff::diff(&x, &z, &DiffOptions::default()).unwrap_err();
+    assert!(e.to_string().contains("config"), "{e}");
+}
+
+#[test]
+fn a_layer_changed_with_new_blob_digests_but_a_stale_diff_id_is_compared_by_content() {
+    // Layer 2 swapped for another, its manifest and index digests updated, but the config's
+    // diff_ids left as they were: equal diff_ids must not hide the changed entries.
+    let t = tempfile::tempdir().unwrap();
+    let a = t.path().join("a");
+    oci_layout(&a, config(), &[base(), top_a()]);
+    let b = t.path().join("b");
+    oci_layout(&b, config(), &[base(), top_b()]);
+    let stale = serde_json::json!([sha(&base()), sha(&top_a())]);
+    rewrite_config(&b, |cfg| cfg["rootfs"]["diff_ids"] = stale);
+    let r = compare(&a, &b, &DiffOptions::default());
+    assert_eq!(
+        r.fields(),
+        vec![Field::Whiteout, Field::Mode, Field::Content, Field::Added],
+        "{r}"
+    );
+}
+
+/// Change an OCI layout's (single) config with `edit`, storing it under its new digest and
+/// updating the manifest and `index.json` to match, as a careful tool would.
+fn rewrite_config(dir: &Path, edit: impl FnOnce(&mut Value)) {
+    let (manifest_file, config_file, _) = blob_files(dir);
+    let put = |bytes: &[u8]| -> String {
+        let d = sha(bytes);
+        std::fs::write(dir.join("blobs/sha256").join(&d[7..]), bytes).unwrap();
+        d
+    };
+    let mut cfg: Value = serde_json::from_slice(&std::fs::read(&config_file).unwrap()).unwrap();
+    edit(&mut cfg);
+    let cfg_bytes = serde_json::to_vec(&cfg).unwrap();
+    let mut m: Value = serde_json::from_slice(&std::fs::read(&manifest_file).unwrap()).unwrap();
+    m["config"]["digest"] = put(&cfg_bytes).into();
+    m["config"]["size"] = cfg_bytes.len().into();
+    let m_bytes = serde_json::to_vec(&m).unwrap();
+    let mut index: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("index.json")).unwrap()).unwrap();
+    index["manifests"][0]["digest"] = put(&m_bytes).into();
+    index["manifests"][0]["size"] = m_bytes.len().into();
+    std::fs::write(dir.join("index.json"), serde_json::to_vec(&index).unwrap()).unwrap();
+}
+
+#[test]
+fn a_docker_archive_layer_changed_without_its_diff_id_is_an_error() {
+    // podman's docker-archive stores plain layer tars named by digest, with no blob digests
+    // in manifest.json: the config's diff_ids are what name their bytes.
+    let t = tempfile::tempdir().unwrap();
+    let good = t.path().join("good.tar");
+    podman_docker_archive(&good, config(), &[base(), top_a()]);
+    // Flip usr/a's byte inside layer 2, in place.
+    let mut bytes = std::fs::read(&good).unwrap();
+    let layer = top_a();
+    let at = bytes
+        .windows(layer.len())
+        .position(|w| w == layer.as_slice())
+        .expect("layer 2 stored as is");
+    let mut inner = tar::Archive::new(layer.as_slice());
+    let data = inner
+        .entries()
+        .unwrap()
+        .map(|e| e.unwrap())
+        .find(|e| e.path().unwrap().to_str() == Some("usr/a"))
+        .unwrap()
+        .raw_file_position() as usize;
+    assert_eq!(bytes[at + data], b'a');
+    bytes[at + data] = b'z';
+    let bad = t.path().join("bad.tar");
+    std::fs::write(&bad, bytes).unwrap();
+    let s = tempfile::tempdir().unwrap();
+    let x = diff::open(&good, None, &s.path().join("x")).unwrap();
+    let y = diff::open(&bad, None, &s.path().join("y")).unwrap();
+    let e = diff::diff(&x, &y, &DiffOptions::default()).unwrap_err();
+    assert!(e.to_string().contains("layer 2"), "{e}");
+    assert!(e.to_string().contains(&sha(&layer)), "{e}");
+    // The untouched archive still equals itself.
+    let z = diff::open(&good, None, &s.path().join("z")).unwrap();
+    assert!(diff::diff(&x, &z, &DiffOptions::default())
+        .unwrap()
+        .is_equal());
 }

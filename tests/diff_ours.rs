@@ -176,24 +176,17 @@ fn a_changed_manifest_annotation_is_named() {
     let (a, b) = (t.path().join("a"), t.path().join("b"));
     let ann = |v: &str| BTreeMap::from([("org.example.note".to_string(), v.to_string())]);
     let one = ["linux/amd64"];
-    write_annotated(
-        &t.path().join("wa"),
-        Compression::Gzip(6),
-        cfg(),
-        &one,
-        OutputFormat::Oci,
-        &a,
-        &ann("1"),
-    );
-    write_annotated(
-        &t.path().join("wb"),
-        Compression::Gzip(6),
-        cfg(),
-        &one,
-        OutputFormat::Oci,
-        &b,
-        &ann("2"),
-    );
+    for (work, out, note) in [("wa", &a, "1"), ("wb", &b, "2")] {
+        write_annotated(
+            &t.path().join(work),
+            Compression::Gzip(6),
+            cfg(),
+            &one,
+            OutputFormat::Oci,
+            out,
+            &ann(note),
+        );
+    }
     let s = tempfile::tempdir().unwrap();
     let x = diff::open(&a, None, &s.path().join("x")).unwrap();
     let y = diff::open(&b, None, &s.path().join("y")).unwrap();

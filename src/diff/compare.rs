@@ -5,12 +5,14 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::report::{Difference, Field, Report};
-use super::source::{Opened, OpenedImage, Source};
-use super::{config, tarin, DiffError, DiffOptions};
+use super::source::{Blob, Opened, OpenedImage, Source};
+use super::{config, unpack, DiffError, DiffOptions};
 use crate::digest::Sha256Digest;
 use crate::entry::{Content, Entry, ImagePath, Kind};
 use crate::epoch::{Epoch, MAX_EPOCH};
+use crate::layer::InputFormat;
 use crate::merge::{MergeOptions, Tree};
+use std::io::Read;
 
 const WH_PREFIX: &[u8] = b".wh.";
 const OPAQUE: &[u8] = b".wh..wh..opq";
@@ -113,7 +115,8 @@ pub(crate) fn diff(a: &Opened, b: &Opened, o: &DiffOptions) -> Result<Report, Di
             platform,
             out: &mut report.differences,
         };
-        let same = compare_pair(a, b, sa, sb, o, &mut hasher, &mut sink)?;
+        let pair = Pair { a, b, sa, sb };
+        let same = compare_pair(&pair, o, &mut hasher, &mut sink)?;
         report.same_filesystem.push((label, same));
     }
     Ok(report)
@@ -122,15 +125,14 @@ pub(crate) fn diff(a: &Opened, b: &Opened, o: &DiffOptions) -> Result<Report, Di
 /// The layers of one side as entry lists (decompressed into scratch as needed).
 fn layers_of(side: &Opened, s: &Source) -> Result<Vec<Vec<Entry>>, DiffError> {
     match s {
-        Source::Rootfs(blob) => Ok(vec![tarin::read_entries(blob, "rootfs")?]),
+        Source::Rootfs(entries) => Ok(vec![entries.clone()]),
         Source::Image(img) => img
             .layers
             .iter()
             .enumerate()
             .map(|(i, l)| {
-                let label = format!("layer {}", i + 1);
-                let plain = tarin::plain(&l.blob, &side.scratch, &label)?;
-                tarin::read_entries(&plain, &label)
+                let label = format!("{}: layer {}", side.path.display(), i + 1);
+                unpack::entries(&l.blob, &side.scratch, &side.path, &label)
             })
             .collect(),
     }
@@ -152,20 +154,25 @@ fn merged(side: &Opened, layers: &[Vec<Entry>]) -> Result<Vec<Entry>, DiffError>
     Ok(tree.entries())
 }
 
+/// One platform's pair: both inputs and what each holds for the platform.
+struct Pair<'p> {
+    a: &'p Opened,
+    b: &'p Opened,
+    sa: &'p Source,
+    sb: &'p Source,
+}
+
 /// Every view of one platform's pair, then, when a strict comparison found nothing else,
 /// the manifests.
 fn compare_pair(
-    a: &Opened,
-    b: &Opened,
-    sa: &Source,
-    sb: &Source,
+    p: &Pair<'_>,
     o: &DiffOptions,
     hasher: &mut Hasher,
     sink: &mut Sink<'_>,
 ) -> Result<Option<bool>, DiffError> {
     let before = sink.out.len();
-    let same = compare_views(a, b, sa, sb, o, hasher, sink)?;
-    if let (Source::Image(x), Source::Image(y)) = (sa, sb) {
+    let same = compare_views(p, o, hasher, sink)?;
+    if let (Source::Image(x), Source::Image(y)) = (p.sa, p.sb) {
         if sink.out.len() == before && o.is_strict() {
             manifests(x, y, sink);
         }
@@ -272,19 +279,19 @@ fn manifests(x: &OpenedImage, y: &OpenedImage, sink: &mut Sink<'_>) {
 /// Compare one platform's images; returns whether the merged filesystems are the same
 /// (`None` when the layers were identical and the merged view was not needed).
 fn compare_views(
-    a: &Opened,
-    b: &Opened,
-    sa: &Source,
-    sb: &Source,
+    p: &Pair<'_>,
     o: &DiffOptions,
     hasher: &mut Hasher,
     sink: &mut Sink<'_>,
 ) -> Result<Option<bool>, DiffError> {
+    let Pair { a, b, sa, sb } = *p;
     let images = match (sa, sb) {
         (Source::Image(x), Source::Image(y)) => Some((x, y)),
         _ => None,
     };
     if let Some((x, y)) = images {
+        check_blobs(a, x, hasher)?;
+        check_blobs(b, y, hasher)?;
         if x.manifest_digest.is_some() && x.manifest_digest == y.manifest_digest {
             return Ok(None);
         }
@@ -306,7 +313,9 @@ fn compare_views(
                 }
                 let loc = format!("layer {}", i + 1);
                 let found = compare_trees(&loc, layer_map(ea), layer_map(eb), true, o, hasher)?;
-                if found.is_empty() && o.is_strict() {
+                // Equal diff_ids with other blobs is a compression difference, which the
+                // manifest view names.
+                if found.is_empty() && o.is_strict() && !same_diff_id(x, y, i) {
                     sink.push(
                         loc,
                         Field::Encoding,
@@ -343,6 +352,69 @@ fn compare_views(
     Ok(Some(same))
 }
 
+/// Check that every blob `img` names by a sha256 digest (its manifest, config and layers)
+/// holds those bytes, so that equal digests may be trusted to mean equal contents.
+fn check_blobs(side: &Opened, img: &OpenedImage, hasher: &mut Hasher) -> Result<(), DiffError> {
+    let mut named: Vec<(String, Option<&String>, Option<&Blob>)> = vec![
+        (
+            "image manifest".into(),
+            img.manifest_digest.as_ref(),
+            img.manifest_blob.as_ref(),
+        ),
+        (
+            "config".into(),
+            img.config_digest.as_ref(),
+            img.config_blob.as_ref(),
+        ),
+    ];
+    for (i, l) in img.layers.iter().enumerate() {
+        // A layer without a blob digest (a docker-archive's) is checked against its
+        // diff_id when it is stored uncompressed, as the diff_id is then its digest.
+        let digest = match (&l.digest, &l.diff_id) {
+            (Some(d), _) => Some(d),
+            (None, Some(d)) if is_plain_tar(&l.blob)? => Some(d),
+            _ => None,
+        };
+        named.push((format!("layer {}", i + 1), digest, Some(&l.blob)));
+    }
+    for (what, digest, blob) in named {
+        let (Some(digest), Some(blob)) = (digest, blob) else {
+            continue;
+        };
+        // Only sha256 is checked; other algorithms are compared as names.
+        let Some(want) = digest
+            .strip_prefix("sha256:")
+            .and_then(|h| h.parse::<Sha256Digest>().ok())
+        else {
+            continue;
+        };
+        let got = hasher.digest(&Content::Range {
+            file: blob.file.clone(),
+            offset: blob.offset,
+            len: blob.len,
+        })?;
+        if got != want {
+            return Err(DiffError::Damaged {
+                path: side.path.clone(),
+                what: format!("{} {what}", img.platform),
+                expected: want.to_string(),
+                actual: got.to_string(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Whether a blob is an uncompressed tar, from its first bytes.
+fn is_plain_tar(blob: &Blob) -> Result<bool, DiffError> {
+    let mut head = Vec::with_capacity(512);
+    blob.open()?
+        .take(512)
+        .read_to_end(&mut head)
+        .map_err(|e| DiffError::io(blob.file.as_path(), e))?;
+    Ok(InputFormat::from_magic(&head) == Some(InputFormat::Tar))
+}
+
 /// Both sides' layers, or `None` when every layer is known identical by its diff_id.
 fn layers_needed(
     s: &Source,
@@ -357,7 +429,19 @@ fn layers_needed(
     layers_of(side, s).map(Some)
 }
 
+/// Whether layer `i` is known identical on both sides without reading it: equal diff_ids,
+/// and equal blob digests where both are known (blobs have been checked against their
+/// digests, but a diff_id is only the config's word, so other blobs are read).
 fn same_layer(x: &OpenedImage, y: &OpenedImage, i: usize) -> bool {
+    let (lx, ly) = (&x.layers[i], &y.layers[i]);
+    same_diff_id(x, y, i)
+        && match (&lx.digest, &ly.digest) {
+            (Some(p), Some(q)) => p == q,
+            _ => true,
+        }
+}
+
+fn same_diff_id(x: &OpenedImage, y: &OpenedImage, i: usize) -> bool {
     matches!((&x.layers[i].diff_id, &y.layers[i].diff_id), (Some(p), Some(q)) if p == q)
 }
 

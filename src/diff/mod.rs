@@ -6,14 +6,17 @@
 //! three views, in this order: the image config, the layers one by one (when both sides
 //! have the same number), and the merged filesystem (what says "same filesystem" when the
 //! layers are cut differently). File bytes are never held in memory: each file's content
-//! is compared by a streamed sha256.
+//! is compared by a streamed sha256. Equal digests are taken to mean equal contents only
+//! after the blobs they name are checked against them ([`DiffError::Damaged`] otherwise),
+//! and a layer's diff_id only together with an equal blob digest. Tars are read with the
+//! project's layer reader ([`crate::layer`]).
 
 mod compare;
 mod config;
 mod digests;
 mod report;
 mod source;
-mod tarin;
+mod unpack;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -63,12 +66,22 @@ pub enum DiffError {
     /// A blob or archive member the image refers to is missing.
     #[error("{}: {what} is missing", path.display())]
     Missing { path: PathBuf, what: String },
-    /// A tar (a layer or a rootfs) could not be read.
-    #[error("{}: {context}: {message}", path.display())]
-    Tar {
+    /// A tar (the input archive, a rootfs or a layer) could not be decompressed or read;
+    /// `path` is the input, and the layer error's label names the part of it.
+    #[error("{source}")]
+    Layer {
         path: PathBuf,
-        context: String,
-        message: String,
+        #[source]
+        source: crate::layer::LayerError,
+    },
+    /// A blob that an image names by digest holds other bytes: the image is damaged, or
+    /// was changed without updating its digests, so they cannot be trusted.
+    #[error("{}: {what}: the blob named {expected} holds other bytes ({actual}): the image is damaged or was changed without updating its digests", path.display())]
+    Damaged {
+        path: PathBuf,
+        what: String,
+        expected: String,
+        actual: String,
     },
     /// The input holds several platforms and none or an absent one was asked for.
     #[error("{}: {message}", path.display())]
@@ -92,7 +105,11 @@ impl DiffError {
                     .into(),
             ),
             DiffError::Missing { .. } => Some("the image is incomplete; export it again".into()),
-            DiffError::Tar { .. } => Some("the archive is damaged or not a tar".into()),
+            DiffError::Layer { source, .. } => source.hint(),
+            DiffError::Damaged { .. } => Some(
+                "export or build the image again; a changed image needs new digests in its manifest, index and config"
+                    .into(),
+            ),
             DiffError::Platform { .. } => Some("choose one with --platform".into()),
             DiffError::Merge { source, .. } => source.hint(),
         }
@@ -100,6 +117,13 @@ impl DiffError {
 
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> DiffError {
         DiffError::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    pub(crate) fn layer(path: impl Into<PathBuf>, source: crate::layer::LayerError) -> DiffError {
+        DiffError::Layer {
             path: path.into(),
             source,
         }

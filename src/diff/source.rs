@@ -9,8 +9,10 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::tarin;
+use super::unpack;
 use super::DiffError;
+use crate::entry::Entry;
+use crate::layer::LayerError;
 use crate::platform::Platform;
 
 /// The largest JSON document (index, manifest, config) we read into memory.
@@ -101,14 +103,19 @@ pub struct OpenedImage {
     pub config_digest: Option<String>,
     pub config: Value,
     pub layers: Vec<LayerRef>,
+    /// The image manifest's bytes, when it was found by digest (to check them against it).
+    pub manifest_blob: Option<Blob>,
+    /// The config's bytes.
+    pub config_blob: Option<Blob>,
 }
 
 /// What one input holds for one platform.
 #[derive(Debug, Clone)]
 pub enum Source {
-    Image(OpenedImage),
-    /// A rootfs tar (already decompressed): the merged filesystem itself.
-    Rootfs(Blob),
+    Image(Box<OpenedImage>),
+    /// A rootfs tar: the merged filesystem itself, as its entries (their contents point
+    /// into the tar or its decompressed copy in the scratch folder).
+    Rootfs(Vec<Entry>),
 }
 
 /// An input opened for comparison.
@@ -239,8 +246,18 @@ pub fn open(path: &Path, platform: Option<&Platform>, scratch: &Path) -> Result<
             offset: 0,
             len: meta.len(),
         };
-        let tar = tarin::plain(&whole, scratch, "input")?;
-        let (members, links) = tarin::members(&tar)?;
+        let label = path.display().to_string();
+        let entries = unpack::entries(&whole, scratch, path, &label).map_err(|e| match e {
+            DiffError::Layer {
+                source: LayerError::UnknownFormat { magic, .. },
+                ..
+            } => DiffError::format(
+                path,
+                format!("not an OCI layout, an image archive or a tar (first bytes: {magic})"),
+            ),
+            other => other,
+        })?;
+        let (members, links) = unpack::members(path, &entries);
         let container = Container::Archive {
             path: path.to_path_buf(),
             members,
@@ -262,7 +279,7 @@ pub fn open(path: &Path, platform: Option<&Platform>, scratch: &Path) -> Result<
             return Ok(Opened {
                 path: path.to_path_buf(),
                 format: Format::RootfsTar,
-                sources: vec![Source::Rootfs(tar)],
+                sources: vec![Source::Rootfs(entries)],
                 scratch: scratch.to_path_buf(),
             });
         }
@@ -301,7 +318,10 @@ pub fn open(path: &Path, platform: Option<&Platform>, scratch: &Path) -> Result<
     Ok(Opened {
         path: path.to_path_buf(),
         format,
-        sources: images.into_iter().map(Source::Image).collect(),
+        sources: images
+            .into_iter()
+            .map(|i| Source::Image(Box::new(i)))
+            .collect(),
         scratch: scratch.to_path_buf(),
     })
 }
@@ -360,6 +380,7 @@ fn walk_index(
         }
         let platform_hint = d.get("platform").map(platform_of);
         let mut image = image_from_manifest(c, &doc, digest, platform_hint)?;
+        image.manifest_blob = Some(blob);
         image.descriptor_annotations = d.get("annotations").cloned().unwrap_or(Value::Null);
         if image.platform == "unknown/unknown" {
             continue;
@@ -384,7 +405,8 @@ fn image_from_manifest(
         .pointer("/config/digest")
         .and_then(Value::as_str)
         .ok_or_else(|| DiffError::format(c.path(), format!("manifest {digest} has no config")))?;
-    let config = c.blob(config_digest)?.json(config_digest)?;
+    let config_blob = c.blob(config_digest)?;
+    let config = config_blob.json(config_digest)?;
     let diff_ids = diff_ids(&config);
     let layers = manifest
         .get("layers")
@@ -414,6 +436,8 @@ fn image_from_manifest(
         config_digest: Some(config_digest.to_string()),
         config,
         layers: refs,
+        manifest_blob: None,
+        config_blob: Some(config_blob),
     })
 }
 
@@ -464,7 +488,8 @@ fn docker_images(c: &Container) -> Result<Vec<OpenedImage>, DiffError> {
                 format!("manifest.json entry {} has no Config", n + 1),
             )
         })?;
-        let config = c.member(cfg_name)?.json(cfg_name)?;
+        let config_blob = c.member(cfg_name)?;
+        let config = config_blob.json(cfg_name)?;
         let ids = diff_ids(&config);
         let layers = m.get("Layers").and_then(Value::as_array).ok_or_else(|| {
             DiffError::format(
@@ -491,6 +516,8 @@ fn docker_images(c: &Container) -> Result<Vec<OpenedImage>, DiffError> {
             config_digest: digest_from_name(cfg_name),
             config,
             layers: refs,
+            manifest_blob: None,
+            config_blob: Some(config_blob),
         });
     }
     Ok(out)
