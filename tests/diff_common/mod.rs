@@ -57,8 +57,9 @@ pub fn tar(entries: &[T]) -> Vec<u8> {
                 (p, d)
             }
             T::HardLink(p, t) => {
+                // As tar writes them: the link carries its inode's mode (runtimes apply it).
                 h.set_entry_type(tar::EntryType::Link);
-                h.set_mode(0o644);
+                h.set_mode(0o755);
                 h.set_link_name(t).unwrap();
                 (p, b"")
             }
