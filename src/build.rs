@@ -5,6 +5,7 @@
 //! this one only wires them together and decides what is stale.
 
 use crate::compression::Compression;
+use crate::diff::{self, DiffOptions};
 use crate::digest::{HashingWriter, Sha256Digest};
 use crate::entry::{Content, Entry, ImagePath, Kind};
 use crate::epoch::Epoch;
@@ -368,6 +369,11 @@ impl Session {
         let built = self.produce(&self.manifest.image.platforms, settings, &blobs, &store)?;
         new.outputs = output_records(&built);
         new.normalise();
+        // The recorded image stays in the cache, so `verify` can later name the entries
+        // and config fields a rebuild changed.
+        for (d, _) in &built.assembled.blobs {
+            self.fetcher.cache().keep_blob(&store.path(d), d)?;
+        }
         let changes = match &old {
             Some(old) => lock::staleness(old, &new),
             None => vec![Staleness::NoLock],
@@ -445,11 +451,28 @@ impl Session {
         let store = BlobStore::new(staging.path()).map_err(|e| Error::io(staging.path(), e))?;
         let built = self.produce(platforms, recorded, &blobs, &store)?;
         let rebuilt = output_records(&built);
-        differences.extend(compare_outputs(&lock.outputs, &rebuilt));
+        if let Some(first) = diff::first_mismatch(&digests_of(&lock.outputs), &digests_of(&rebuilt))
+        {
+            differences.push(first);
+            differences.extend(self.explain_entries(
+                &lock.outputs,
+                &rebuilt,
+                &store,
+                &built,
+                recorded,
+            ));
+        }
         if differences.is_empty() {
             let summary: Vec<String> = rebuilt
                 .iter()
-                .map(|(p, r)| format!("{p} {} ({} layers)", r.manifest, r.layers.len()))
+                .map(|(p, r)| {
+                    let n = r.layers.len();
+                    format!(
+                        "{p} {} ({n} layer{})",
+                        r.manifest,
+                        if n == 1 { "" } else { "s" }
+                    )
+                })
                 .collect();
             Ok(VerifyOutcome {
                 reproduced: true,
@@ -461,6 +484,71 @@ impl Session {
                 report: differences.join("\n"),
             })
         }
+    }
+
+    /// The entries and config fields behind the digests a rebuild changed: the recorded
+    /// image (kept in the cache by `compose lock`) compared with the rebuild by `diff`.
+    /// Best effort: what cannot be compared is said, never an error.
+    fn explain_entries(
+        &self,
+        recorded: &BTreeMap<String, OutputRecord>,
+        rebuilt: &BTreeMap<String, OutputRecord>,
+        store: &BlobStore,
+        built: &Built,
+        s: OutputSettings,
+    ) -> Vec<String> {
+        let attempt = || -> Result<Vec<String>> {
+            let scratch = self.fetcher.cache().temp_dir()?;
+            let rebuilt_dir = scratch.path().join("rebuilt");
+            image::write_output(
+                store,
+                &built.assembled,
+                OutputFormat::Oci,
+                &self.image_name()?,
+                s.epoch,
+                &rebuilt_dir,
+            )?;
+            let mut lines = Vec::new();
+            for (i, (platform, rec)) in recorded.iter().enumerate() {
+                if rebuilt
+                    .get(platform)
+                    .is_none_or(|r| r.manifest == rec.manifest)
+                {
+                    continue;
+                }
+                let recorded_dir = scratch.path().join(format!("recorded-{i}"));
+                if !layout_from_cache(self.fetcher.cache(), &rec.manifest, &recorded_dir)? {
+                    lines.push(format!(
+                        "platform {platform}: the recorded image is not in this cache, so its entries cannot be compared (`compose lock` keeps it there)"
+                    ));
+                    continue;
+                }
+                let p: Platform =
+                    platform
+                        .parse()
+                        .map_err(|e: crate::platform::PlatformParseError| {
+                            Error::usage(e.to_string(), None)
+                        })?;
+                let a = diff::open(
+                    &recorded_dir,
+                    Some(&p),
+                    &scratch.path().join(format!("a-{i}")),
+                )?;
+                let b = diff::open(
+                    &rebuilt_dir,
+                    Some(&p),
+                    &scratch.path().join(format!("b-{i}")),
+                )?;
+                for d in diff::diff(&a, &b, &DiffOptions::default())?.differences {
+                    match &d.platform {
+                        Some(_) => lines.push(format!("recorded → rebuilt: {d}")),
+                        None => lines.push(format!("platform {platform}: recorded → rebuilt: {d}")),
+                    }
+                }
+            }
+            Ok(lines)
+        };
+        attempt().unwrap_or_else(|e| vec![format!("(the entries could not be compared: {e})")])
     }
 
     /// The platforms to build: `--platform` (which must be one of the manifest's), else all.
@@ -778,67 +866,73 @@ fn output_records(built: &Built) -> BTreeMap<String, OutputRecord> {
         .collect()
 }
 
-/// The differences between recorded and rebuilt outputs, first difference first:
-/// platform, then manifest, config and each layer.
-fn compare_outputs(
-    recorded: &BTreeMap<String, OutputRecord>,
-    rebuilt: &BTreeMap<String, OutputRecord>,
-) -> Vec<String> {
-    let mut out = Vec::new();
-    for (p, r) in recorded {
-        let Some(b) = rebuilt.get(p) else {
-            out.push(format!(
-                "platform {p}: recorded in scratch.lock but not built from the manifest"
-            ));
-            continue;
+/// The recorded digests in the form `diff::first_mismatch` compares.
+fn digests_of(outputs: &BTreeMap<String, OutputRecord>) -> Vec<(String, diff::ImageDigests)> {
+    outputs
+        .iter()
+        .map(|(p, r)| {
+            let layers = r
+                .layers
+                .iter()
+                .map(|l| (l.diff_id.to_string(), l.digest.to_string()))
+                .collect();
+            let d = diff::ImageDigests {
+                manifest: r.manifest.to_string(),
+                config: r.config.to_string(),
+                layers,
+            };
+            (p.clone(), d)
+        })
+        .collect()
+}
+
+/// Write an OCI layout holding the image whose manifest is `manifest`, from the blobs in
+/// `cache`; false when the cache no longer has one of them.
+fn layout_from_cache(cache: &fetch::Cache, manifest: &Sha256Digest, dir: &Path) -> Result<bool> {
+    let Some(manifest_path) = cache.get_verified(manifest)? else {
+        return Ok(false);
+    };
+    let bytes = std::fs::read(&manifest_path).map_err(|e| Error::io(&manifest_path, e))?;
+    let json: serde_json::Value = serde_json::from_slice(&bytes)
+        .map_err(|e| Error::usage(format!("{}: {e}", manifest_path.display()), None))?;
+    let mut wanted = vec![*manifest];
+    let named =
+        std::iter::once(&json["config"]).chain(json["layers"].as_array().into_iter().flatten());
+    for desc in named {
+        match desc["digest"].as_str().map(str::parse::<Sha256Digest>) {
+            Some(Ok(d)) => wanted.push(d),
+            _ => return Ok(false),
+        }
+    }
+    let blobs = dir.join("blobs/sha256");
+    std::fs::create_dir_all(&blobs).map_err(|e| Error::io(&blobs, e))?;
+    for d in &wanted {
+        let Some(src) = cache.get_verified(d)? else {
+            return Ok(false);
         };
-        if r.layers.len() != b.layers.len() {
-            out.push(format!(
-                "platform {p}: scratch.lock records {} layers, the rebuild has {}",
-                r.layers.len(),
-                b.layers.len()
-            ));
-        }
-        for (i, (rl, bl)) in r.layers.iter().zip(&b.layers).enumerate() {
-            if rl.diff_id != bl.diff_id {
-                out.push(format!(
-                    "platform {p}: layer {}: content (diff_id) recorded {}, rebuilt {}",
-                    i + 1,
-                    rl.diff_id,
-                    bl.diff_id
-                ));
-            } else if rl.digest != bl.digest || rl.size != bl.size {
-                out.push(format!(
-                    "platform {p}: layer {}: same content, but the compressed blob differs: recorded {} ({} bytes), rebuilt {} ({} bytes)",
-                    i + 1,
-                    rl.digest,
-                    rl.size,
-                    bl.digest,
-                    bl.size
-                ));
-            }
-        }
-        if r.config != b.config {
-            out.push(format!(
-                "platform {p}: config recorded {}, rebuilt {}",
-                r.config, b.config
-            ));
-        }
-        if r.manifest != b.manifest {
-            out.push(format!(
-                "platform {p}: image manifest recorded {}, rebuilt {}",
-                r.manifest, b.manifest
-            ));
+        let dest = blobs.join(d.hex());
+        if std::fs::hard_link(&src, &dest).is_err() {
+            std::fs::copy(&src, &dest).map_err(|e| Error::io(&dest, e))?;
         }
     }
-    for p in rebuilt.keys() {
-        if !recorded.contains_key(p) {
-            out.push(format!(
-                "platform {p}: built from the manifest but not recorded in scratch.lock"
-            ));
-        }
-    }
-    out
+    let index = serde_json::json!({
+        "schemaVersion": 2,
+        "manifests": [{
+            "mediaType": json["mediaType"].as_str().unwrap_or("application/vnd.oci.image.manifest.v1+json"),
+            "digest": manifest.to_string(),
+            "size": bytes.len(),
+        }],
+    });
+    let write = |name: &str, text: String| {
+        let p = dir.join(name);
+        std::fs::write(&p, text).map_err(|e| Error::io(&p, e))
+    };
+    write("index.json", index.to_string())?;
+    write(
+        "oci-layout",
+        r#"{"imageLayoutVersion":"1.0.0"}"#.to_string(),
+    )?;
+    Ok(true)
 }
 
 fn inline(bytes: &[u8]) -> Content {

@@ -690,15 +690,11 @@ fn diff_errors_exit_2_with_nothing_on_stdout() {
     assert_error(&o, &["junk.tar", "hint:"]);
 }
 
-// Issue 5 asks verify to explain a failure "down to the entries that differ and in which
-// field (content, mode, …) or which config field". Today verify names the changed input,
-// the layer and the digests, but not the entry or the config field. The two tests below
-// document that gap; they are ignored so the suite stays green (`cargo test --test
-// verify_cli -- --ignored` runs them). The cache still holds the bytes the lock pinned, so
-// the recorded image can be rebuilt and compared with `diff`.
+// Issue 5 asks verify to explain a failure down to the entries that differ and in which
+// field, or which config field: `compose lock` keeps the recorded image in the cache, and
+// verify compares it with the rebuild through `diff`.
 
 #[test]
-#[ignore = "verify does not yet name the entry and field that differ (issue 5)"]
 fn verify_names_the_entry_and_field_of_an_edited_local_file() {
     let Some(p) = Project::locked() else {
         return;
@@ -708,12 +704,11 @@ fn verify_names_the_entry_and_field_of_an_edited_local_file() {
 }
 
 #[test]
-#[ignore = "verify does not yet name the config field that differs (issue 5)"]
 fn verify_names_the_config_field_that_changed() {
     let Some(p) = Project::locked() else {
         return;
     };
     let changed = one_platform(Some(EPOCH), None).replace("/bin/sh", "/bin/ash");
     p.write("scratch.toml", &changed);
-    assert_not_reproduced(&p.verify(), &["cmd", "/bin/ash"]);
+    assert_not_reproduced(&p.verify(), &["config.Cmd", "/bin/ash"]);
 }

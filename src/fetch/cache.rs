@@ -176,6 +176,21 @@ impl Cache {
             .map_err(|e| FetchError::cache(&dir, e))
     }
 
+    /// Keep a file the caller already knows to have digest `d` (a blob this process
+    /// wrote, such as an output of `compose lock`) as a blob: hard-linked when it can be,
+    /// copied otherwise; nothing happens when the blob is already there.
+    pub fn keep_blob(&self, src: &Path, d: &Sha256Digest) -> Result<(), FetchError> {
+        let dest = self.blob_path(d);
+        if dest.exists() {
+            return Ok(());
+        }
+        match fs::hard_link(src, &dest) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
+            Err(_) => self.insert_file(src).map(|_| ()),
+        }
+    }
+
     /// Copies `src` into a new temporary file while hashing it, calling `progress` with
     /// each chunk's length.
     pub(crate) fn receive(
