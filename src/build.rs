@@ -72,6 +72,8 @@ pub struct BuildOptions {
 pub struct BuildResult {
     /// The image manifest digest (the nested index with several platforms; the tar for rootfs).
     pub digest: Sha256Digest,
+    /// Per platform, the digests written (empty for rootfs), as the lock records them.
+    pub outputs: BTreeMap<String, OutputRecord>,
 }
 
 /// What `compose lock` found.
@@ -615,13 +617,16 @@ impl Session {
                 self.ui.warn(format!("stale lock: {s}"));
             }
         }
+        let mut outputs = BTreeMap::new();
         let digest = if o.format == Format::Rootfs {
             let tree = self.merge_platform(&platforms[0], &blobs, |_, _| Ok(()))?;
             write_rootfs(&tree.entries(), settings.epoch, &o.output)?
         } else {
             let staging = self.fetcher.cache().temp_dir()?;
             let store = BlobStore::new(staging.path()).map_err(|e| Error::io(staging.path(), e))?;
-            let Built { assembled, .. } = self.produce(&platforms, settings, &blobs, &store)?;
+            let built = self.produce(&platforms, settings, &blobs, &store)?;
+            outputs = output_records(&built);
+            let assembled = built.assembled;
             let format = match o.format {
                 Format::Oci => OutputFormat::Oci,
                 Format::OciArchive => OutputFormat::OciArchive,
@@ -637,7 +642,7 @@ impl Session {
             )?;
             assembled.top.digest
         };
-        Ok(BuildResult { digest })
+        Ok(BuildResult { digest, outputs })
     }
 
     fn image_name(&self) -> Result<ImageName> {

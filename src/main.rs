@@ -143,6 +143,10 @@ struct BuildArgs {
     /// manifest's, else gzip].
     #[arg(long, value_name = "C")]
     compression: Option<Compression>,
+    /// Also write the digests (image, per platform manifest, config and layers) as JSON to
+    /// FILE, for CI pipelines.
+    #[arg(long, value_name = "FILE")]
+    metadata_file: Option<PathBuf>,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug)]
@@ -222,7 +226,7 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
         Command::Build(b) => {
             let s = session(cli.global)?;
             let format: Format = b.format.into();
-            let output = b.output.unwrap_or_else(|| format.default_output());
+            let output = b.output.clone().unwrap_or_else(|| format.default_output());
             let to_stdout = output.as_os_str() == "-";
             let result = s.build(&BuildOptions {
                 format,
@@ -231,6 +235,9 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
                 locked: b.locked,
                 compression: b.compression,
             })?;
+            if let Some(path) = &b.metadata_file {
+                write_metadata(path, format, &result)?;
+            }
             if to_stdout {
                 eprintln!("{}", result.digest);
             } else {
@@ -239,6 +246,35 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `--metadata-file`: the build's digests as canonical JSON.
+fn write_metadata(
+    path: &std::path::Path,
+    format: Format,
+    r: &build::BuildResult,
+) -> Result<(), Error> {
+    let platforms: serde_json::Map<String, serde_json::Value> = r
+        .outputs
+        .iter()
+        .map(|(p, o)| {
+            let layers: Vec<serde_json::Value> = o
+                .layers
+                .iter()
+                .map(|l| serde_json::json!({"diff_id": l.diff_id.to_string(), "digest": l.digest.to_string(), "size": l.size}))
+                .collect();
+            let v = serde_json::json!({"manifest": o.manifest.to_string(), "config": o.config.to_string(), "layers": layers});
+            (p.clone(), v)
+        })
+        .collect();
+    let format = match format {
+        Format::Oci => "oci",
+        Format::OciArchive => "oci-archive",
+        Format::DockerArchive => "docker-archive",
+        Format::Rootfs => "rootfs",
+    };
+    let doc = serde_json::json!({"digest": r.digest.to_string(), "format": format, "platforms": platforms});
+    std::fs::write(path, format!("{doc}\n")).map_err(|e| Error::io(path, e))
 }
 
 fn main() -> ExitCode {

@@ -231,3 +231,27 @@ fn source_date_epoch_alone_changes_only_mtimes() {
     assert_ne!(sha256_file(&outs[0]), sha256_file(&outs[1]));
     assert_eq!(tree_listing(&[&outs[0]]), tree_listing(&[&outs[1]]));
 }
+
+#[test]
+fn metadata_file_holds_the_printed_digests() {
+    if fixtures().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let meta = dir.path().join("meta.json");
+    let out = dir.path().join("img.tar");
+    let printed = build_ok(
+        &dir.path().join("cache"),
+        &example("alpine"),
+        "oci-archive",
+        &out,
+        &["--metadata-file", meta.to_str().unwrap()],
+    );
+    let m: serde_json::Value = serde_json::from_slice(&std::fs::read(&meta).unwrap()).unwrap();
+    assert_eq!(m["digest"], printed.as_str());
+    assert_eq!(m["format"], "oci-archive");
+    let amd64 = &m["platforms"]["linux/amd64"];
+    assert_eq!(amd64["manifest"], printed.as_str());
+    assert_eq!(amd64["layers"].as_array().unwrap().len(), 1);
+    assert!(amd64["config"].as_str().unwrap().starts_with("sha256:"));
+}
