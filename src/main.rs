@@ -95,6 +95,24 @@ enum Command {
         after_help = "Exit 0 when equal, 1 when different, 2 on errors.\n\nExamples:\n  compose diff out/ other.tar\n  compose diff --ignore-mtime --ignore-history --ignore-label io.buildah.version ours.tar podman.tar\n  compose diff --json a.tar b.tar | jq ."
     )]
     Diff(DiffArgs),
+    /// Manage the download cache.
+    #[command(subcommand)]
+    Cache(CacheCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum CacheCommand {
+    /// Free space: remove what killed builds left behind and the derived data (re-created
+    /// when needed); with --blobs also every blob this manifest's scratch.lock does not pin.
+    #[command(
+        after_help = "Run it between builds, not during one.\n\nExamples:\n  compose cache prune\n  compose -f app/scratch.toml cache prune --blobs"
+    )]
+    Prune {
+        /// Also remove the downloaded inputs and kept outputs that scratch.lock does not
+        /// name (all of them when there is no manifest or lock).
+        #[arg(long)]
+        blobs: bool,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -206,6 +224,32 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
                 println!("not reproduced:\n{}", outcome.report);
                 Ok(ExitCode::from(1))
             }
+        }
+        Command::Cache(CacheCommand::Prune { blobs }) => {
+            let g = cli.global;
+            let dir = g
+                .cache_dir
+                .unwrap_or_else(scratch_compose::fetch::default_cache_dir);
+            let cache = scratch_compose::fetch::Cache::open(&dir)?;
+            let mut keep = std::collections::BTreeSet::new();
+            if blobs && g.file.exists() {
+                let m = scratch_compose::manifest::Manifest::load(&g.file)?;
+                if let Some(l) =
+                    scratch_compose::lock::Lock::read(&scratch_compose::lock::lock_path(&m))?
+                {
+                    keep.extend(l.inputs.iter().map(|i| i.sha256));
+                    for o in l.outputs.values() {
+                        keep.extend([o.manifest, o.config]);
+                        keep.extend(o.layers.iter().map(|x| x.digest));
+                    }
+                }
+            }
+            let (files, bytes) = cache.prune(&keep, blobs)?;
+            println!(
+                "freed {bytes} bytes in {files} files from {}",
+                dir.display()
+            );
+            Ok(ExitCode::SUCCESS)
         }
         Command::Diff(d) => {
             let options = DiffOptions {

@@ -268,3 +268,44 @@ fn two_lock_processes_share_one_cache() {
         );
     }
 }
+
+#[test]
+fn cache_prune_keeps_what_the_lock_pins() {
+    let Some(env) = Env::alpine() else { return };
+    let work = tempfile::tempdir().unwrap();
+    let m = manifest(work.path(), None);
+    let cache = work.path().join("cache");
+    run_ok(
+        compose_via(&env, &cache)
+            .arg("-q")
+            .arg("-f")
+            .arg(&m)
+            .arg("lock"),
+    );
+    // A blob nobody pins, and a leftover of a killed build older than an hour.
+    std::fs::write(cache.join("blobs/sha256").join("0".repeat(64)), b"stray").unwrap();
+    let stale = cache.join("tmp/.stage-old");
+    std::fs::create_dir_all(&stale).unwrap();
+    std::fs::write(stale.join("blob"), b"partial").unwrap();
+    let _ = Command::new("touch")
+        .args(["-d", "2000-01-01"])
+        .arg(&stale)
+        .status();
+    let pruned = run_ok(
+        compose(&cache)
+            .arg("-f")
+            .arg(&m)
+            .args(["cache", "prune", "--blobs"]),
+    );
+    assert!(pruned.starts_with("freed "), "{pruned}");
+    assert!(!stale.exists());
+    assert!(!blobs_in(&cache).contains(&"0".repeat(64)));
+    assert!(blobs_in(&cache).contains(&ALPINE_SHA256.to_string()));
+    // Everything the lock pins is still there: verify works offline.
+    let v = run(compose(&cache)
+        .arg("--offline")
+        .arg("-f")
+        .arg(&m)
+        .arg("verify"));
+    assert_eq!(v.status.code(), Some(0), "{}", stderr(&v));
+}

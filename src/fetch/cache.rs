@@ -105,9 +105,61 @@ impl Cache {
                 .and_then(|m| now.duration_since(m).ok())
                 .is_some_and(|d| d > age);
             if old {
-                let _ = fs::remove_file(e.path());
+                let _ = remove_any(&e.path());
             }
         }
+    }
+
+    /// `compose cache prune`: remove what killed builds left in `tmp/` (older than an
+    /// hour, so running builds keep theirs) and all derived data (re-created when needed),
+    /// and, with `blobs`, every blob not in `keep`. Returns the files and bytes freed.
+    /// Derived data may be in use by a running build: prune between builds.
+    pub fn prune(
+        &self,
+        keep: &std::collections::BTreeSet<Sha256Digest>,
+        blobs: bool,
+    ) -> Result<(u64, u64), FetchError> {
+        let mut freed = (0u64, 0u64);
+        let mut count = |p: &Path| {
+            let (files, bytes) = usage(p);
+            freed.0 += files;
+            freed.1 += bytes;
+        };
+        let hour_ago = SystemTime::now() - Duration::from_secs(3600);
+        for dir in [self.tmp_dir(), self.root.join("derived")] {
+            for e in fs::read_dir(&dir)
+                .map_err(|e| FetchError::cache(&dir, e))?
+                .flatten()
+            {
+                let recent = e
+                    .metadata()
+                    .and_then(|m| m.modified())
+                    .is_ok_and(|t| t > hour_ago);
+                if dir == self.tmp_dir() && recent {
+                    continue;
+                }
+                count(&e.path());
+                remove_any(&e.path()).map_err(|err| FetchError::cache(e.path(), err))?;
+            }
+        }
+        if blobs {
+            let dir = self.blobs_dir();
+            for e in fs::read_dir(&dir)
+                .map_err(|e| FetchError::cache(&dir, e))?
+                .flatten()
+            {
+                let name = e.file_name().to_string_lossy().into_owned();
+                if name
+                    .parse::<Sha256Digest>()
+                    .is_ok_and(|d| keep.contains(&d))
+                {
+                    continue;
+                }
+                count(&e.path());
+                remove_any(&e.path()).map_err(|err| FetchError::cache(e.path(), err))?;
+            }
+        }
+        Ok(freed)
     }
 
     /// The cache's root directory.
@@ -353,6 +405,29 @@ fn remove_if_present(path: &Path) -> Result<(), FetchError> {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(FetchError::cache(path, e)),
+    }
+}
+
+/// Remove a file or a whole directory.
+fn remove_any(p: &Path) -> io::Result<()> {
+    if fs::symlink_metadata(p)?.is_dir() {
+        fs::remove_dir_all(p)
+    } else {
+        fs::remove_file(p)
+    }
+}
+
+/// The number of files below `p` (or 1 for a file) and their bytes.
+fn usage(p: &Path) -> (u64, u64) {
+    match fs::symlink_metadata(p) {
+        Ok(m) if m.is_dir() => fs::read_dir(p)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| usage(&e.path()))
+            .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1)),
+        Ok(m) => (1, m.len()),
+        Err(_) => (0, 0),
     }
 }
 
