@@ -30,7 +30,10 @@ fn compress(tool: &str, data: &[u8]) -> Vec<u8> {
 fn sample_tar() -> Vec<u8> {
     let mut t = RawTar::new();
     for i in 0..50 {
-        t.file(format!("f{i}").as_bytes(), format!("{i}").repeat(300).as_bytes());
+        t.file(
+            format!("f{i}").as_bytes(),
+            format!("{i}").repeat(300).as_bytes(),
+        );
     }
     t.finish()
 }

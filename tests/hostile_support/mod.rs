@@ -289,3 +289,64 @@ pub fn list_tar(path: &Path) -> Vec<(String, char, String)> {
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
+
+/// A bare TCP server on 127.0.0.1 answering every connection with `answer` (given the
+/// stream and the 1-based connection number), for faults the shared test server does
+/// not model (a connection reset, a Content-Length shorter than the body).
+pub struct RawServer {
+    pub port: u16,
+    pub hits: std::sync::Arc<std::sync::atomic::AtomicU32>,
+}
+
+impl RawServer {
+    pub fn spawn<F>(answer: F) -> RawServer
+    where
+        F: Fn(std::net::TcpStream, u32) + Send + Sync + 'static,
+    {
+        use std::sync::atomic::Ordering;
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = l.local_addr().expect("addr").port();
+        let hits = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+        let h = hits.clone();
+        let answer = std::sync::Arc::new(answer);
+        std::thread::spawn(move || {
+            for conn in l.incoming() {
+                let Ok(conn) = conn else { continue };
+                let n = h.fetch_add(1, Ordering::SeqCst) + 1;
+                let a = answer.clone();
+                std::thread::spawn(move || a(conn, n));
+            }
+        });
+        RawServer { port, hits }
+    }
+
+    pub fn hits(&self) -> u32 {
+        self.hits.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+/// Read a request's head (up to the blank line).
+pub fn read_request(s: &mut std::net::TcpStream) {
+    use std::io::Read;
+    let mut buf = Vec::new();
+    let mut b = [0u8; 1];
+    while !buf.ends_with(b"\r\n\r\n") {
+        match s.read(&mut b) {
+            Ok(1) => buf.push(b[0]),
+            _ => return,
+        }
+    }
+}
+
+/// Every file under the cache's `blobs/` and `tmp/` (relative paths).
+pub fn cache_files(cache: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for sub in ["blobs", "tmp"] {
+        let mut v = Vec::new();
+        walk(&cache.join(sub), &cache.join(sub), &mut v);
+        out.extend(v.into_iter().map(|p| format!("{sub}/{p}")));
+    }
+    out.retain(|p| !cache.join(p).is_dir());
+    out.sort();
+    out
+}
