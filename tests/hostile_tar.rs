@@ -8,7 +8,7 @@ use hostile_support::*;
 
 use scratch_compose::entry::{ImagePath, Kind};
 use scratch_compose::layer::{self, LayerError};
-use scratch_compose::merge::{MergeError, MergeOptions, Tree};
+use scratch_compose::merge::{MergeOptions, Tree};
 use std::path::Path;
 
 /// Read raw tar bytes with the library.

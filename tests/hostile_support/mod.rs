@@ -235,11 +235,16 @@ impl Sandbox {
     /// Assert that `victim/` holds nothing but `out/` and, when `output` is given, that
     /// output (a file or a directory tree).
     pub fn assert_nothing_escaped(&self, output: Option<&str>) {
+        self.assert_only_outputs(output.as_slice());
+    }
+
+    /// Like [`Sandbox::assert_nothing_escaped`] with several outputs under `victim/out/`.
+    pub fn assert_only_outputs(&self, outputs: &[&str]) {
         for l in self.victim_listing() {
             let ok = l == "out"
-                || output.is_some_and(|o| {
-                    l == format!("out/{o}") || l.starts_with(&format!("out/{o}/"))
-                });
+                || outputs
+                    .iter()
+                    .any(|o| l == format!("out/{o}") || l.starts_with(&format!("out/{o}/")));
             assert!(ok, "unexpected path under the output's parent: {l}");
         }
         // Nothing written in the workspace either, besides the manifest and inputs.
