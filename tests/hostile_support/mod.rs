@@ -195,6 +195,11 @@ impl Sandbox {
 
     /// `compose` with a clean environment and this sandbox's cache.
     pub fn compose(&self) -> Command {
+        self.compose_with_cache(&self.cache())
+    }
+
+    /// `compose` with a clean environment and the given cache.
+    pub fn compose_with_cache(&self, cache: &Path) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_compose"));
         for (k, _) in std::env::vars_os() {
             let k = k.to_string_lossy().to_string();
@@ -206,7 +211,7 @@ impl Sandbox {
             .env_remove("HTTPS_PROXY")
             .env_remove("HTTP_PROXY");
         c.current_dir(self.ws());
-        c.arg("--cache-dir").arg(self.cache());
+        c.arg("--cache-dir").arg(cache);
         c
     }
 
