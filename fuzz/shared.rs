@@ -68,14 +68,12 @@ pub fn tar_read(data: &[u8]) {
         if let Kind::HardLink(t) = &e.kind {
             assert_normalised(t);
         }
-        if let Kind::File(c) = &e.kind {
-            // Content ranges must lie inside the archive.
-            if let Content::Range { offset, len, .. } = c {
-                assert!(
-                    offset + len <= data.len() as u64,
-                    "content range past the end"
-                );
-            }
+        // Content ranges must lie inside the archive.
+        if let Kind::File(Content::Range { offset, len, .. }) = &e.kind {
+            assert!(
+                offset + len <= data.len() as u64,
+                "content range past the end"
+            );
         }
     }
     let mut tree = Tree::new();
