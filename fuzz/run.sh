@@ -34,11 +34,10 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 failed=()
 for t in "${targets[@]}"; do
-    mkdir -p "$work/$t" "fuzz/artifacts/$t"
+    mkdir -p "$work/$t"
     echo "fuzz/run.sh: $t for ${secs} s" >&2
     if ! cargo fuzz run "${flags[@]}" "$t" "$work/$t" "fuzz/corpus/$t" -- \
-        -max_total_time="$secs" -timeout=20 -rss_limit_mb=2048 \
-        -artifact_prefix="fuzz/artifacts/$t/" -print_final_stats=1; then
+        -max_total_time="$secs" -timeout=20 -rss_limit_mb=2048 -print_final_stats=1; then
         failed+=("$t")
     fi
 done
