@@ -138,15 +138,18 @@ impl Tree {
             self.find_real(p)
                 .is_some_and(|id| self.inode_of(id).is_dir())
         };
-        // Below a directory made opaque nothing from the lower layers is left, so
-        // markers there have nothing to do and are left out.
+        // Below a directory made opaque, or whited out, nothing from the lower layers is
+        // left, so markers there have nothing to do and are left out (whatever the order
+        // of the whiteouts in the input, so that the canonical layer is a fixed point).
         let opaque_dirs: HashSet<&ImagePath> = opaques
             .iter()
             .chain(replaced)
             .filter(|d| is_dir(d))
             .collect();
+        let whited: HashSet<&ImagePath> = whiteouts.iter().collect();
         let covered = |p: &ImagePath| {
-            std::iter::successors(p.parent(), ImagePath::parent).any(|a| opaque_dirs.contains(&a))
+            std::iter::successors(p.parent(), ImagePath::parent)
+                .any(|a| opaque_dirs.contains(&a) || whited.contains(&a))
         };
         for dir in &opaque_dirs {
             if !covered(dir) {
