@@ -4,7 +4,7 @@
 //!
 //! The entry count defaults to 200,000 so that the test stays near a minute with the
 //! debug binary (which handles about 4,000 entries a second on a busy 2-core machine;
-//! 1,000,000 takes about four minutes there, with the same per-entry memory); set
+//! 1,000,000 takes about three minutes there, peaking at 637 MiB); set
 //! `HOSTILE_SCALE_ENTRIES=1000000` for the full run. Peak RSS is read from `/proc`
 //! (Linux).
 
