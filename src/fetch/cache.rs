@@ -90,8 +90,8 @@ impl Cache {
         Ok(cache)
     }
 
-    /// Removes temporary files older than `age`, left by processes that were killed.
-    /// Best effort: another process may be removing them too.
+    /// Removes temporary files and staging directories older than `age`, left by
+    /// processes that were killed. Best effort: another process may be removing them too.
     fn remove_stale_temps(&self, age: Duration) {
         let Ok(rd) = fs::read_dir(self.tmp_dir()) else {
             return;
@@ -105,6 +105,7 @@ impl Cache {
                 .and_then(|m| now.duration_since(m).ok())
                 .is_some_and(|d| d > age);
             if old {
+                // A killed `compose build` leaves its `.stage-*` directory behind.
                 let _ = remove_any(&e.path());
             }
         }

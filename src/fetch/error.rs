@@ -126,6 +126,9 @@ impl FetchError {
                 "check the permissions and free space of the cache directory, or choose another with --cache-dir or SCRATCH_CACHE_DIR".to_string()
             }
             FetchError::BadKey(_) => return None,
+            FetchError::Client(m) if m.contains(super::HTTP_TIMEOUT_ENV) => {
+                format!("set {} to a number of seconds, e.g. 60, or unset it", super::HTTP_TIMEOUT_ENV)
+            }
             FetchError::Client(_) => {
                 "check the proxy settings (HTTPS_PROXY, NO_PROXY) and the system's CA certificates".to_string()
             }

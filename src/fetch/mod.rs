@@ -52,7 +52,7 @@ pub struct FetchOptions {
 
 impl FetchOptions {
     /// Defaults: no mirrors, online, one job per CPU, 3 retries from 200 ms, connect
-    /// timeout 15 s, read timeout 30 s, default [`Ui`].
+    /// timeout 15 s, read timeout 30 s (or [`HTTP_TIMEOUT_ENV`] seconds), default [`Ui`].
     pub fn new(cache_dir: impl Into<PathBuf>) -> FetchOptions {
         FetchOptions {
             cache_dir: cache_dir.into(),
@@ -62,9 +62,36 @@ impl FetchOptions {
             retries: 3,
             backoff: Duration::from_millis(200),
             connect_timeout: Duration::from_secs(15),
-            read_timeout: Duration::from_secs(30),
+            read_timeout: http_timeout_from_env()
+                .ok()
+                .flatten()
+                .unwrap_or(DEFAULT_READ_TIMEOUT),
             ui: Ui::default(),
         }
+    }
+}
+
+/// The read timeout when [`HTTP_TIMEOUT_ENV`] is not set.
+pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Overrides the read timeout (seconds, fractions allowed, more than 0), so a stalled
+/// server can be given up on sooner (tests, CI) or a slow one waited for longer.
+pub const HTTP_TIMEOUT_ENV: &str = "SCRATCH_HTTP_TIMEOUT";
+
+/// The read timeout from [`HTTP_TIMEOUT_ENV`]: `Ok(None)` when unset, an error message
+/// when it is not a positive number of seconds.
+pub fn http_timeout_from_env() -> Result<Option<Duration>, String> {
+    let Some(v) = std::env::var_os(HTTP_TIMEOUT_ENV) else {
+        return Ok(None);
+    };
+    let text = v.to_string_lossy();
+    match text.trim().parse::<f64>() {
+        Ok(secs) if secs.is_finite() && secs > 0.0 && secs <= 86_400.0 => {
+            Ok(Some(Duration::from_secs_f64(secs)))
+        }
+        _ => Err(format!(
+            "{HTTP_TIMEOUT_ENV}=`{text}` is not a number of seconds between 0 and 86400"
+        )),
     }
 }
 
@@ -125,6 +152,7 @@ impl Fetcher {
     /// Opens the cache and reads netrc credentials (`$NETRC`, else `~/.netrc`, when
     /// present); the HTTP client is set up on first use.
     pub fn new(opts: FetchOptions) -> Result<Fetcher, FetchError> {
+        http_timeout_from_env().map_err(FetchError::Client)?;
         let cache = Cache::open(&opts.cache_dir)?;
         let netrc = netrc::default_netrc_path().and_then(|p| match Netrc::load(&p) {
             Ok(n) => Some(n),

@@ -83,6 +83,12 @@ pub fn read_tar(tar_path: &Path, label: &str) -> Result<Vec<Entry>, LayerError> 
             break;
         };
         if block.iter().all(|&b| b == 0) {
+            if pending.any() {
+                return Err(r.bad(
+                    Some(index),
+                    "the archive ends after extension headers, without their entry".into(),
+                ));
+            }
             break;
         }
         if !checksum_ok(&block) {

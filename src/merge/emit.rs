@@ -55,6 +55,33 @@ impl Tree {
         out
     }
 
+    /// The nodes `layer` wrote or wrote below, with their real paths, in canonical order.
+    /// Untouched children are skipped without building their paths, so applying many
+    /// small layers to one growing directory stays linear in the layer's size (a
+    /// manifest with thousands of layers each adding a file to `/etc` was quadratic).
+    fn walk_touched(&self, layer: u32) -> Vec<(NodeId, ImagePath)> {
+        let mut out = Vec::new();
+        let mut stack: Vec<(NodeId, ImagePath)> = Vec::new();
+        let push_children = |stack: &mut Vec<(NodeId, ImagePath)>, id: NodeId, path: &ImagePath| {
+            stack.extend(
+                self.nodes[id]
+                    .children
+                    .iter()
+                    .rev()
+                    .filter(|(_, &child)| self.nodes[child].touched == layer)
+                    .map(|(name, &child)| (child, path.join(name))),
+            );
+        };
+        if self.nodes[ROOT].touched == layer {
+            push_children(&mut stack, ROOT, &ImagePath::root());
+        }
+        while let Some((id, path)) = stack.pop() {
+            push_children(&mut stack, id, &path);
+            out.push((id, path));
+        }
+        out
+    }
+
     /// The entry for a node, as a hard link when its inode already has a name: one
     /// from the lower layers (`lower`) or one written earlier (`first`).
     fn linked_entry(
@@ -95,7 +122,7 @@ impl Tree {
                 }
             }
         }
-        let nodes = self.walk_where(|id| self.nodes[id].touched == layer);
+        let nodes = self.walk_touched(layer);
         let mut nodes_out = Vec::new();
         if self.nodes[ROOT].stamp == layer {
             nodes_out.push(self.entry_of(ROOT, ImagePath::root()));
@@ -111,15 +138,18 @@ impl Tree {
             self.find_real(p)
                 .is_some_and(|id| self.inode_of(id).is_dir())
         };
-        // Below a directory made opaque nothing from the lower layers is left, so
-        // markers there have nothing to do and are left out.
+        // Below a directory made opaque, or whited out, nothing from the lower layers is
+        // left, so markers there have nothing to do and are left out (whatever the order
+        // of the whiteouts in the input, so that the canonical layer is a fixed point).
         let opaque_dirs: HashSet<&ImagePath> = opaques
             .iter()
             .chain(replaced)
             .filter(|d| is_dir(d))
             .collect();
+        let whited: HashSet<&ImagePath> = whiteouts.iter().collect();
         let covered = |p: &ImagePath| {
-            std::iter::successors(p.parent(), ImagePath::parent).any(|a| opaque_dirs.contains(&a))
+            std::iter::successors(p.parent(), ImagePath::parent)
+                .any(|a| opaque_dirs.contains(&a) || whited.contains(&a))
         };
         for dir in &opaque_dirs {
             if !covered(dir) {

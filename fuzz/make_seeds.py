@@ -1,0 +1,112 @@
+#!/usr/bin/env python3
+"""Regenerate the committed seed corpus under fuzz/corpus/ (deterministic; run from the
+repository root). Small, varied inputs: each seed exercises one format feature or one
+hostile case, so the fuzzer starts from the interesting corners."""
+import bz2, gzip, io, lzma, os, shutil, subprocess, tarfile
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus")
+
+
+def put(target, name, data):
+    d = os.path.join(ROOT, target)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "seed-" + name), "wb") as f:
+        f.write(data)
+
+
+def tar(members, fmt=tarfile.PAX_FORMAT):
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=fmt) as t:
+        for info, data in members:
+            info.mtime = 0
+            t.addfile(info, io.BytesIO(data) if data is not None else None)
+    return buf.getvalue()
+
+
+def m(name, kind=tarfile.REGTYPE, data=b"", link="", mode=0o644, **kw):
+    i = tarfile.TarInfo(name)
+    i.type = kind
+    i.mode = mode
+    i.linkname = link
+    if kind == tarfile.REGTYPE:
+        i.size = len(data)
+    for k, v in kw.items():
+        setattr(i, k, v)
+    return (i, data if kind == tarfile.REGTYPE else None)
+
+
+def seeds_tar():
+    basic = [
+        m("./", tarfile.DIRTYPE, mode=0o755),
+        m("etc", tarfile.DIRTYPE, mode=0o755),
+        m("etc/passwd", data=b"root:x:0:0::/root:/bin/sh\n"),
+        m("bin/sh", tarfile.SYMTYPE, link="busybox", mode=0o777),
+        m("bin/busybox", data=b"\x7fELF", mode=0o755),
+        m("bin/ls", tarfile.LNKTYPE, link="bin/busybox"),
+        m("dev/null", tarfile.CHRTYPE, devmajor=1, devminor=3),
+        m("run/fifo", tarfile.FIFOTYPE),
+    ]
+    out = {
+        "ustar": tar(basic, tarfile.USTAR_FORMAT),
+        "gnu": tar(basic + [m("d/" + "x" * 150, data=b"long")], tarfile.GNU_FORMAT),
+        "pax": tar(basic + [m("p/" + "y" * 200, data=b"pax", pax_headers={"SCHILY.xattr.user.k": "v"})]),
+        "escape": tar([m("../evil", data=b"x")], tarfile.USTAR_FORMAT),
+        "absolute": tar([m("/etc/evil", data=b"x")], tarfile.USTAR_FORMAT),
+        "symlink-root": tar([m("l", tarfile.SYMTYPE, link="/"), m("l/etc/x", data=b"x")]),
+        "symlink-up": tar([m("l", tarfile.SYMTYPE, link="../.."), m("l/x", data=b"x")]),
+        "hardlink-out": tar([m("h", tarfile.LNKTYPE, link="../../etc/passwd")]),
+        "hardlink-missing": tar([m("h", tarfile.LNKTYPE, link="nope")]),
+        "whiteouts": tar([m("a/.wh.b"), m("a/.wh..wh..opq"), m(".wh..wh.plnk/1"), m("c/.wh..")]),
+        "root-symlink": tar([m("./", tarfile.SYMTYPE, link="/tmp")]),
+        "sparse": tar([m("s", tarfile.GNUTYPE_SPARSE, data=b"")], tarfile.GNU_FORMAT),
+        "nonutf8": tar([m("caf\udce9", data=b"x")], tarfile.GNU_FORMAT),
+        "bigdev": tar([m("d", tarfile.CHRTYPE, devmajor=1 << 40, devminor=1 << 35)], tarfile.GNU_FORMAT),
+        "bigdev-pax": tar([m("d", tarfile.BLKTYPE, pax_headers={"SCHILY.devmajor": str(1 << 40), "SCHILY.devminor": str(1 << 33)})]),
+        "empty": b"\0" * 1024,
+    }
+    # PAX size larger than the ustar header size, then a GNU long name after a PAX header.
+    pax = tar([m("f", data=b"abc", pax_headers={"size": "9999"})])
+    out["pax-size-mismatch"] = pax
+    gnu = tar([m("g" * 120, data=b"x")], tarfile.GNU_FORMAT)
+    out["pax-then-gnu"] = tar([m("z", data=b"", pax_headers={"path": "from-pax"})])[:1024] + gnu
+    out["truncated"] = out["ustar"][:1500]
+    return out
+
+
+def main():
+    shutil.rmtree(ROOT, ignore_errors=True)
+    tars = seeds_tar()
+    for name, data in tars.items():
+        put("tar_read", name, data)
+    small = tars["ustar"]
+    put("decompress", "gzip", gzip.compress(small, mtime=0))
+    put("decompress", "gzip-truncated", gzip.compress(small, mtime=0)[:200])
+    put("decompress", "gzip-multi", gzip.compress(b"a", mtime=0) + gzip.compress(b"b", mtime=0))
+    put("decompress", "xz", lzma.compress(small))
+    put("decompress", "xz-corrupt", lzma.compress(small)[:60] + b"\xff" * 40)
+    put("decompress", "bzip2", bz2.compress(small))
+    zst = subprocess.run(["zstd", "-q", "-c"], input=small, stdout=subprocess.PIPE, check=True).stdout
+    put("decompress", "zstd", zst)
+    put("decompress", "zstd-truncated", zst[: len(zst) // 2])
+    put("decompress", "bomb", gzip.compress(b"\0" * (1 << 20), mtime=0))
+    put("decompress", "tar", small[:1024])
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    for ex in sorted(os.listdir(os.path.join(here, "examples"))):
+        p = os.path.join(here, "examples", ex, "scratch.toml")
+        if os.path.exists(p):
+            put("manifest", "example-" + ex, open(p, "rb").read())
+    put("manifest", "minimal", b'[image]\nname = "x"\n')
+    put("manifest", "layers", b'[image]\nname = "x"\nsource_date_epoch = 1\n[[layer]]\nremove = ["/a"]\n'
+        b'[[layer.file]]\ndest = "/etc/x"\ncontent = "hi"\nmode = 0o600\n'
+        b'[[layer.symlink]]\ndest = "/l"\ntarget = "../.."\n'
+        b'[[layer]]\ntar = "https://example.org/x.tar.gz"\nsha256 = "' + b"0" * 64 + b'"\n')
+    put("manifest", "hostile", b'[image]\nname = "x"\n[[layer]]\n[[layer.file]]\ndest = "/../etc"\ncontent = "x"\n')
+    # merge: op byte, mode byte, operands (see layers_from in fuzz/shared.rs).
+    put("merge", "file-dir-link", bytes([0, 1, 1, 0, 0, 1, 2, 1, 1, 2, 0, 3, 3, 4, 0, 0, 0, 0]))
+    put("merge", "symlink-escape", bytes([2, 0, 0, 0, 3, 0, 0, 1, 0, 0, 2, 3, 0, 0, 0xff, 0, 0, 0, 1, 3, 0]))
+    put("merge", "whiteouts", bytes([1, 0, 1, 0, 0, 1, 0, 0xff, 0, 0, 0, 1, 0, 5, 0, 0, 1, 0, 8]))
+    put("merge", "hardlinks", bytes([0, 0, 1, 0, 0, 3, 0, 0, 1, 0, 0, 0xff, 0, 0, 0, 0, 0, 3, 0, 0, 2, 0]))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,327 @@
+//! The fuzz entry points, shared by the cargo-fuzz targets (`fuzz/fuzz_targets/*.rs`) and
+//! the plain `cargo test` replay of the corpus (`tests/hostile_fuzz_corpus.rs`), which
+//! both include this file with `#[path]`. Only the library's ordinary public API is used:
+//! there is no fuzzing hook in the library itself.
+//!
+//! Each function takes arbitrary bytes and panics only when an invariant of the tool is
+//! broken (errors are expected and fine: hostile input must produce an error, not a
+//! crash). The invariants checked:
+//!
+//! * manifest: parsing never panics; a parsed manifest's layers and inputs can be listed.
+//! * tar: reading never panics; every entry path is normalised (re-parsing it gives it
+//!   back, no `..`, no NUL); merged entries always write as a canonical tar, and that tar
+//!   reads back to the same paths and kinds.
+//! * decompress: never panics, never writes more than the limit.
+//! * merge: applying never panics; the merged tree and each canonical layer are strictly
+//!   in canonical order with no whiteout names left; applying a layer's canonical form
+//!   over the same lower tree gives the same tree; the tree always writes as a tar.
+#![allow(dead_code)]
+
+use scratch_compose::entry::{Content, Entry, ImagePath, Kind};
+use scratch_compose::epoch::Epoch;
+use scratch_compose::layer::{self, InputFormat, TarWriter};
+use scratch_compose::manifest::Manifest;
+use scratch_compose::merge::{canonical_cmp, MergeOptions, Tree};
+use std::io::Write;
+use std::path::Path;
+
+/// The fuzz targets by name, as in `fuzz/Cargo.toml` and `fuzz/corpus/<name>/`.
+pub const TARGETS: &[&str] = &["manifest", "tar_read", "decompress", "merge"];
+
+/// Run the entry point of fuzz target `name` on `data`.
+pub fn run(name: &str, data: &[u8]) {
+    match name {
+        "manifest" => manifest(data),
+        "tar_read" => tar_read(data),
+        "decompress" => decompress(data),
+        "merge" => merge(data),
+        other => panic!("unknown fuzz target {other}"),
+    }
+}
+
+/// The manifest parser on arbitrary text.
+pub fn manifest(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    if let Ok(m) = Manifest::parse(text, Path::new("/nonexistent/scratch.toml")) {
+        let _ = m.inputs();
+        for p in &m.image.platforms {
+            for l in m.layers_for(p) {
+                let _ = l.describe();
+            }
+        }
+    }
+}
+
+/// The tar reader on arbitrary bytes (in a temporary file), then the merger and the
+/// canonical writer on what it read.
+pub fn tar_read(data: &[u8]) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("in.tar");
+    std::fs::write(&path, data).expect("write input");
+    let Ok(entries) = layer::read_tar(&path, "fuzz") else {
+        return;
+    };
+    for e in &entries {
+        assert_normalised(&e.path);
+        if let Kind::HardLink(t) = &e.kind {
+            assert_normalised(t);
+        }
+        // Content ranges must lie inside the archive.
+        if let Kind::File(Content::Range { offset, len, .. }) = &e.kind {
+            assert!(
+                offset + len <= data.len() as u64,
+                "content range past the end"
+            );
+        }
+    }
+    let mut tree = Tree::new();
+    if tree
+        .apply("fuzz", entries, &MergeOptions::default())
+        .is_err()
+    {
+        return;
+    }
+    let merged = tree.entries();
+    let Some(bytes) = write(&merged) else { return };
+    let out = dir.path().join("out.tar");
+    std::fs::write(&out, &bytes).expect("write output");
+    let back = layer::read_tar(&out, "roundtrip").expect("our own tar reads back");
+    assert_eq!(back.len(), merged.len(), "roundtrip entry count");
+    for (a, b) in merged.iter().zip(&back) {
+        assert_eq!(a.path, b.path, "roundtrip path");
+        assert_eq!(a.kind.name(), b.kind.name(), "roundtrip kind of {}", a.path);
+        assert_eq!(a.size(), b.size(), "roundtrip size of {}", a.path);
+    }
+}
+
+/// Every decoder on arbitrary bytes. The format comes from the magic bytes when they
+/// match one, else from the first byte (so corrupt streams of every format are tried).
+pub fn decompress(data: &[u8]) {
+    let format = InputFormat::from_magic(data).unwrap_or(match data.first().map(|b| b % 5) {
+        Some(0) => InputFormat::Gzip,
+        Some(1) => InputFormat::Xz,
+        Some(2) => InputFormat::Zstd,
+        Some(3) => InputFormat::Bzip2,
+        _ => InputFormat::Tar,
+    });
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("in");
+    std::fs::write(&path, data).expect("write input");
+    const LIMIT: u64 = 4 << 20;
+    let mut out = Counter(0);
+    if let Ok(n) = layer::decompress(&path, format, &mut out, LIMIT, "fuzz") {
+        assert_eq!(n, out.0, "reported size");
+        assert!(n <= LIMIT, "limit exceeded");
+    }
+    assert!(out.0 <= LIMIT, "more than the limit was written");
+}
+
+/// Counts the bytes written to it.
+struct Counter(u64);
+
+impl Write for Counter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 += buf.len() as u64;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Names that make collisions, whiteouts and AUFS bookkeeping likely.
+const COMPONENTS: &[&str] = &[
+    "a",
+    "b",
+    "c",
+    "l",
+    "m",
+    ".wh.a",
+    ".wh.b",
+    ".wh.l",
+    ".wh..wh..opq",
+    ".wh..wh.plnk",
+    ".wh.",
+    ".wh..",
+    ".wh...",
+    "...",
+    "\u{e9}",
+    "x\ny",
+];
+
+/// Symlink targets: escapes, absolute paths, loops, dangling and empty ones.
+const LINK_TARGETS: &[&str] = &[
+    "/",
+    "..",
+    "../..",
+    "../../..",
+    "a",
+    "/a",
+    "a/b",
+    "../a",
+    "l",
+    "/l",
+    ".",
+    "",
+    "b/../..",
+    "/a/../../b",
+    "c/m/a",
+    "l/l",
+    "m",
+    "/.wh.a",
+    "./..",
+];
+
+/// A byte reader that yields zeros once the input is exhausted.
+struct Bytes<'a>(&'a [u8]);
+
+impl Bytes<'_> {
+    fn next(&mut self) -> u8 {
+        match self.0.split_first() {
+            Some((&b, rest)) => {
+                self.0 = rest;
+                b
+            }
+            None => 0,
+        }
+    }
+
+    fn path(&mut self) -> ImagePath {
+        let depth = 1 + self.next() % 3;
+        let parts: Vec<&str> = (0..depth)
+            .map(|_| COMPONENTS[usize::from(self.next()) % COMPONENTS.len()])
+            .collect();
+        ImagePath::parse_str(&parts.join("/")).expect("components are valid")
+    }
+}
+
+/// Decode a stack of layers: `0xff` separates layers; each entry is an op byte then its
+/// operands (see the match below).
+pub fn layers_from(data: &[u8]) -> Vec<Vec<Entry>> {
+    let mut layers = vec![Vec::new()];
+    let mut b = Bytes(data);
+    while !b.0.is_empty() {
+        let op = b.next();
+        if op == 0xff {
+            layers.push(Vec::new());
+            continue;
+        }
+        let mode = u32::from(b.next()) * 9;
+        let e = match op % 8 {
+            0 => {
+                let n = usize::from(b.next() % 4);
+                let content = if n == 0 {
+                    Content::Empty
+                } else {
+                    Content::Inline(vec![b'x'; n].into())
+                };
+                Entry::new(b.path(), Kind::File(content), mode)
+            }
+            1 => Entry::new(b.path(), Kind::Dir, mode),
+            2 => {
+                let t = LINK_TARGETS[usize::from(b.next()) % LINK_TARGETS.len()];
+                Entry::new(b.path(), Kind::Symlink(t.as_bytes().to_vec()), 0o777)
+            }
+            3 => {
+                let p = b.path();
+                Entry::new(p, Kind::HardLink(b.path()), mode)
+            }
+            4 => Entry::new(b.path(), Kind::Fifo, mode),
+            5 => {
+                let major = u64::from(b.next()) << 33;
+                Entry::new(
+                    b.path(),
+                    Kind::CharDevice {
+                        major,
+                        minor: u64::from(b.next()),
+                    },
+                    mode,
+                )
+            }
+            6 => Entry::new(ImagePath::root(), Kind::Dir, mode),
+            _ => {
+                let mut e = Entry::new(b.path(), Kind::Dir, mode);
+                e.uid = u64::from(b.next());
+                e
+            }
+        };
+        layers.last_mut().expect("never empty").push(e);
+    }
+    layers
+}
+
+/// The merger on a fuzzed stack of layers.
+pub fn merge(data: &[u8]) {
+    let mut tree = Tree::new();
+    for (i, entries) in layers_from(data).into_iter().enumerate() {
+        let lower = tree.clone();
+        let label = format!("layer {i}");
+        let Ok(applied) = tree.apply(&label, entries, &MergeOptions::default()) else {
+            return;
+        };
+        assert_canonical(&applied.layer, true);
+        let merged = tree.entries();
+        assert_canonical(&merged, false);
+        assert!(
+            write(&merged).is_some(),
+            "the merged tree must write as a tar"
+        );
+        // The canonical layer, applied over the same lower tree, gives the same tree.
+        let mut again = lower;
+        let re = again
+            .apply(&label, applied.layer.clone(), &MergeOptions::default())
+            .unwrap_or_else(|e| panic!("re-applying the canonical layer failed: {e}"));
+        assert_eq!(again.entries(), merged, "re-applied canonical layer");
+        assert_eq!(re.layer, applied.layer, "canonical layer is a fixed point");
+    }
+}
+
+/// Strictly increasing in canonical order; whiteout names only when `whiteouts_allowed`;
+/// every path normalised.
+fn assert_canonical(entries: &[Entry], whiteouts_allowed: bool) {
+    for w in entries.windows(2) {
+        assert_eq!(
+            canonical_cmp(&w[0].path, &w[1].path),
+            std::cmp::Ordering::Less,
+            "{} then {}",
+            w[0].path,
+            w[1].path
+        );
+    }
+    for e in entries {
+        assert_normalised(&e.path);
+        if !whiteouts_allowed {
+            assert!(
+                !e.path.components().any(|c| c.starts_with(b".wh.")),
+                "whiteout name {} in the merged tree",
+                e.path
+            );
+        }
+    }
+}
+
+/// Re-parsing a path gives it back: no `..`, NUL, empty or `.` components.
+fn assert_normalised(p: &ImagePath) {
+    if p.is_root() {
+        return;
+    }
+    assert_eq!(
+        ImagePath::parse(p.as_bytes()).as_ref(),
+        Ok(p),
+        "not normalised"
+    );
+    assert!(p
+        .components()
+        .all(|c| c != b".." && c != b"." && !c.is_empty()));
+}
+
+/// The entries as a canonical tar, or `None` when the writer refuses them.
+fn write(entries: &[Entry]) -> Option<Vec<u8>> {
+    let mut t = TarWriter::new(Vec::new(), Epoch(0));
+    for e in entries {
+        t.append(e).ok()?;
+    }
+    t.finish().ok()
+}

@@ -1,0 +1,69 @@
+//! Replays the fuzz seed corpus and every crash the fuzzer ever found
+//! (`fuzz/corpus/<target>/*`, `fuzz/artifacts/<target>/*`) as plain tests, through the
+//! same entry functions the cargo-fuzz targets call (`fuzz/shared.rs`). A crash found by
+//! `fuzz/run.sh` is committed under `fuzz/artifacts/<target>/` and so becomes a
+//! regression test here.
+
+#[path = "../fuzz/shared.rs"]
+mod shared;
+
+use std::path::Path;
+
+fn inputs(kind: &str, target: &str) -> Vec<std::path::PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fuzz")
+        .join(kind)
+        .join(target);
+    let Ok(rd) = std::fs::read_dir(&dir) else {
+        return Vec::new();
+    };
+    let mut files: Vec<_> = rd
+        .map(|e| e.expect("read_dir").path())
+        .filter(|p| p.is_file())
+        .collect();
+    files.sort();
+    files
+}
+
+fn replay(target: &str) -> usize {
+    let mut n = 0;
+    for kind in ["corpus", "artifacts"] {
+        for path in inputs(kind, target) {
+            let data = std::fs::read(&path).expect("read input");
+            let outcome = std::panic::catch_unwind(|| shared::run(target, &data));
+            assert!(outcome.is_ok(), "{target}: {} panicked", path.display());
+            n += 1;
+        }
+    }
+    n
+}
+
+#[test]
+fn every_target_has_a_seed_corpus() {
+    for t in shared::TARGETS {
+        assert!(
+            !inputs("corpus", t).is_empty(),
+            "fuzz/corpus/{t} has no seeds"
+        );
+    }
+}
+
+#[test]
+fn manifest_corpus_replays() {
+    assert!(replay("manifest") > 0);
+}
+
+#[test]
+fn tar_read_corpus_replays() {
+    assert!(replay("tar_read") > 0);
+}
+
+#[test]
+fn decompress_corpus_replays() {
+    assert!(replay("decompress") > 0);
+}
+
+#[test]
+fn merge_corpus_replays() {
+    assert!(replay("merge") > 0);
+}
