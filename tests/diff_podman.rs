@@ -101,7 +101,8 @@ fn podman_seed_image_differs_only_in_times_history_and_buildah_label() {
     std::fs::copy(&tarball, ctx.join("alpine-minirootfs-3.19.4-x86_64.tar.gz")).unwrap();
     let tag = "localhost/seed-diff-test";
     run(Command::new("podman")
-        .args(["build", "-q", "--network=none", "-t", tag])
+        // No cache: a layer cached from another image would carry its timestamps.
+        .args(["build", "-q", "--no-cache", "--network=none", "-t", tag])
         .arg(&ctx));
     let oci = t.path().join("podman-oci.tar");
     let docker = t.path().join("podman-docker.tar");

@@ -292,6 +292,8 @@ fn our_alpine_tree_equals_what_podman_build_makes_from_the_seed_containerfile() 
         &[
             "build",
             "-q",
+            // No cache: a layer cached from another image would carry its timestamps.
+            "--no-cache",
             "--network=none",
             "-t",
             "localhost/seed-alpine-test",
