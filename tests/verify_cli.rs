@@ -500,7 +500,10 @@ fn verify_fails_naming_the_config_when_the_manifest_config_changes() {
     p.write("scratch.toml", &changed);
     let o = p.verify();
     assert_not_reproduced(&o, &["linux/amd64", "config", &config]);
-    assert!(!stdout(&o).contains("layer"), "{}", show(&o));
+    // The config is blamed, no layer is: "the layers agree", never "layer N".
+    let out = stdout(&o);
+    assert!(out.contains("the layers agree"), "{}", show(&o));
+    assert!(!out.contains(", layer "), "{}", show(&o));
 }
 
 /// The body of layer 2 for the diff tests: an optional `remove`, then files
