@@ -760,16 +760,25 @@ impl Session {
             return Ok(blob.path.clone());
         }
         let limit = max_input_size(blob.size)?;
-        let path = self
+        // A bad input is the input's fault, not the cache's: keep its own error and hint.
+        let mut input_error = None;
+        let derived = self
             .fetcher
             .cache()
             .derived("tar", &blob.sha256.hex(), |f| {
                 let mut w = std::io::BufWriter::new(f);
-                layer::decompress(&blob.path, format, &mut w, limit, label)
-                    .map_err(std::io::Error::other)?;
+                if let Err(e) = layer::decompress(&blob.path, format, &mut w, limit, label) {
+                    let message = e.to_string();
+                    input_error = Some(e);
+                    return Err(std::io::Error::other(message));
+                }
                 w.flush()
-            })?;
-        Ok(path)
+            });
+        match (derived, input_error) {
+            (Ok(path), _) => Ok(path),
+            (Err(_), Some(e)) => Err(e.into()),
+            (Err(e), None) => Err(e.into()),
+        }
     }
 
     /// The entries of one layer, in the order the merger applies them: the tar, then

@@ -119,6 +119,12 @@ fn truncated_streams_are_clear_errors() {
             assert_eq!(o.status.code(), Some(2), "{name}: {e}");
             assert!(e.contains("corrupt or truncated"), "{name}: {e}");
             assert!(e.contains("in.tar.x"), "{name}: {e}");
+            // The input is blamed with the input's hint, not the cache it was decompressed into.
+            assert!(!e.contains("cache"), "{name}: {e}");
+            assert!(
+                e.contains("hint: the download may be incomplete"),
+                "{name}: {e}"
+            );
             sb.assert_nothing_escaped(None);
             assert_cache_tmp_empty(&sb);
         }
