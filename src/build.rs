@@ -10,9 +10,7 @@ use crate::digest::{HashingWriter, Sha256Digest};
 use crate::entry::{Content, Entry, ImagePath, Kind};
 use crate::epoch::Epoch;
 use crate::fetch::{self, Blob, FetchOptions, FetchRequest, Fetcher, MirrorRule};
-use crate::image::{
-    self, BlobStore, HistoryEntry, ImageConfig, ImageName, OutputFormat, PlatformImage,
-};
+use crate::image::{self, BlobStore, HistoryEntry, ImageName, OutputFormat, PlatformImage};
 use crate::layer::{self, local, InputFormat, TarWriter};
 use crate::lock::{self, InputKind, Lock};
 use crate::lock::{LayerRecord, OutputRecord, PinnedInput, Staleness};
@@ -734,20 +732,9 @@ impl Session {
                 empty_layer: false,
             });
         }
-        let c = &self.manifest.config;
         Ok(PlatformImage {
             platform: p.clone(),
-            config: ImageConfig {
-                entrypoint: c.entrypoint.clone(),
-                cmd: c.cmd.clone(),
-                env: c.env.clone(),
-                workdir: c.workdir.clone(),
-                user: c.user.clone(),
-                labels: c.labels.clone(),
-                exposed_ports: c.exposed_ports.clone(),
-                volumes: c.volumes.clone(),
-                stop_signal: c.stop_signal.clone(),
-            },
+            config: self.manifest.config.clone(),
             layers,
             history,
         })

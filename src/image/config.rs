@@ -7,22 +7,10 @@ use crate::digest::Sha256Digest;
 use crate::epoch::Epoch;
 use crate::platform::Platform;
 use serde_json::{json, Map, Value};
-use std::collections::BTreeMap;
 
-/// The runtime settings from `[config]`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ImageConfig {
-    pub entrypoint: Option<Vec<String>>,
-    pub cmd: Option<Vec<String>>,
-    pub env: Vec<String>,
-    pub workdir: Option<String>,
-    pub user: Option<String>,
-    pub labels: BTreeMap<String, String>,
-    /// `80`, `80/tcp`, `53/udp`; a port without a protocol means tcp.
-    pub exposed_ports: Vec<String>,
-    pub volumes: Vec<String>,
-    pub stop_signal: Option<String>,
-}
+/// The runtime settings of the image: exactly the manifest's validated `[config]`, so
+/// there is one type to keep in step with the OCI config, not two.
+pub type ImageConfig = crate::manifest::ConfigSettings;
 
 /// One `history` record. Entries with `empty_layer: false` correspond, in order, to the
 /// image's layers.
