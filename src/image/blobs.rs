@@ -51,6 +51,34 @@ impl BlobStore {
         p.commit()
     }
 
+    /// Store the file `src`, known to have digest `d` (a verified blob of another
+    /// store): hard-linked when it can be, copied otherwise.
+    pub fn link(&self, src: &Path, d: &Sha256Digest) -> io::Result<()> {
+        let dest = self.path(d);
+        if dest.is_file() {
+            return Ok(());
+        }
+        match fs::hard_link(src, &dest) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
+            Err(_) => {
+                let mut p = self.begin()?;
+                io::copy(
+                    &mut fs::File::open(src).map_err(|e| with_path(src, e))?,
+                    &mut p,
+                )?;
+                let (got, _) = p.commit()?;
+                if got != *d {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        format!("{}: changed while being copied", src.display()),
+                    ));
+                }
+                Ok(())
+            }
+        }
+    }
+
     /// Start writing a blob whose digest is not known yet.
     pub fn begin(&self) -> io::Result<PendingBlob> {
         let tmp = tempfile::Builder::new()
