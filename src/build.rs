@@ -910,6 +910,10 @@ impl Session {
             let key = keys.last().map(LayerKey::squashed);
             let blob = match self.cached(layer_cache, key.as_ref(), store)? {
                 Some(hit) => {
+                    self.ui.debug(format!(
+                        "squashed layer: from the layer cache ({})",
+                        hit.blob.digest
+                    ));
                     for w in &hit.warnings {
                         self.ui.warn(w);
                     }
@@ -923,7 +927,16 @@ impl Session {
                         Ok(())
                     })?;
                     let entries = tree.entries();
-                    self.write_layer(&entries, s, store, layer_cache.zip(key.as_ref()), &warnings)?
+                    let blob = self.write_layer(
+                        &entries,
+                        s,
+                        store,
+                        layer_cache.zip(key.as_ref()),
+                        &warnings,
+                    )?;
+                    self.ui
+                        .debug(format!("squashed layer: built ({})", blob.digest));
+                    blob
                 }
             };
             layers.push(blob);
@@ -952,6 +965,11 @@ impl Session {
                             layer_cache.zip(keys.get(i)),
                             warnings,
                         )?;
+                        self.ui.debug(format!(
+                            "{}: built ({})",
+                            layer_label(specs[i]),
+                            blob.digest
+                        ));
                         written[i] = Some(blob);
                     }
                     Ok(())
@@ -961,6 +979,11 @@ impl Session {
                 let blob = match (hit, built) {
                     (_, Some(b)) => b,
                     (Some(hit), None) => {
+                        self.ui.debug(format!(
+                            "{}: from the layer cache ({})",
+                            layer_label(specs[i]),
+                            hit.blob.digest
+                        ));
                         if i >= merged {
                             for w in &hit.warnings {
                                 self.ui.warn(w);
