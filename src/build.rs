@@ -9,6 +9,7 @@ use crate::diff::{self, DiffOptions};
 use crate::digest::{HashingWriter, Sha256Digest};
 use crate::entry::{Content, Entry, ImagePath, Kind};
 use crate::epoch::Epoch;
+use crate::fetch::cache::LocalInput;
 use crate::fetch::{self, Blob, FetchOptions, FetchRequest, Fetcher, MirrorRule};
 use crate::image::LayerBlob;
 use crate::image::{
@@ -289,7 +290,9 @@ impl Session {
 
     /// Learn the digest of every input of the layers that apply to `platforms`, as cheaply
     /// as it can be known: a remote input's pin (it is fetched, and checked, only when a
-    /// layer must be built), a local file's sha256 (hashed in place), a packed directory's.
+    /// layer must be built); a local file's sha256, remembered from an earlier build while
+    /// the file is unchanged (with `remember`), else hashed as it is copied into the cache;
+    /// a packed directory's.
     /// Pins in the manifest and pins of remote inputs are enforced (a mismatch is an
     /// error); a local input that no longer matches the lock only makes it stale. Returns
     /// the inputs and everything stale about `lock`.
@@ -297,6 +300,7 @@ impl Session {
         &self,
         lock: Option<&Lock>,
         platforms: &[Platform],
+        remember: bool,
     ) -> Result<(Inputs, Vec<Staleness>)> {
         let (wanted, mut stale) = self.wanted(lock, platforms)?;
         let mut inputs = Inputs::default();
@@ -310,7 +314,11 @@ impl Session {
                     inputs.pending.push((p.input, Some(pin)));
                 }
                 (Location::Local { path, .. }, InputKind::Tar | InputKind::File, _) => {
-                    let digest = hash_local(path, &p.input)?;
+                    let found = local_input(self.fetcher.cache(), path, &p.input, remember)?;
+                    let digest = match &found {
+                        LocalInput::Known { sha256, .. } => *sha256,
+                        LocalInput::Stored(blob) => blob.sha256,
+                    };
                     check_pin(&p.input, pin, &digest)?;
                     stale.extend(p.check_local(&digest));
                     if p.input.kind == InputKind::File {
@@ -318,8 +326,13 @@ impl Session {
                             .modes
                             .insert(p.input.key.clone(), local::default_mode(path));
                     }
-                    inputs.digests.insert(key, digest);
-                    inputs.pending.push((p.input, pin));
+                    inputs.digests.insert(key.clone(), digest);
+                    match found {
+                        LocalInput::Known { .. } => inputs.pending.push((p.input, pin)),
+                        LocalInput::Stored(blob) => {
+                            inputs.blobs.insert(key, blob);
+                        }
+                    }
                 }
                 _ => now.push((p, pin)),
             }
@@ -331,18 +344,18 @@ impl Session {
                 .digests
                 .insert((p.input.kind, p.input.key.clone()), blob.sha256);
         }
-        inputs.blobs = blobs;
+        inputs.blobs.extend(blobs);
         Ok((inputs, stale))
     }
 
-    /// Like [`Session::identify`], with every input fetched, hashed or packed into the
-    /// cache right away.
+    /// Like [`Session::identify`], with every input fetched, copied (never remembered) or
+    /// packed into the cache right away.
     fn resolve(
         &self,
         lock: Option<&Lock>,
         platforms: &[Platform],
     ) -> Result<(Inputs, Vec<Staleness>)> {
-        let (mut inputs, stale) = self.identify(lock, platforms)?;
+        let (mut inputs, stale) = self.identify(lock, platforms, false)?;
         self.ensure_blobs(&mut inputs)?;
         Ok((inputs, stale))
     }
@@ -722,7 +735,7 @@ impl Session {
         }
         let platforms = self.select_platforms(o)?;
         let lock = Lock::read(&self.lock_path)?;
-        let (mut inputs, mut stale) = self.identify(lock.as_ref(), &platforms)?;
+        let (mut inputs, mut stale) = self.identify(lock.as_ref(), &platforms, true)?;
         if let Some(l) = &lock {
             stale.extend(lock::settings_staleness(
                 l,
@@ -865,9 +878,7 @@ impl Session {
         let Some(hit) = c.get(k)? else {
             return Ok(None);
         };
-        store
-            .link(&hit.path, &hit.blob.digest)
-            .map_err(|e| Error::io(&hit.path, e))?;
+        store.link(&hit.path, &hit.blob.digest);
         Ok(Some(hit))
     }
 
@@ -1030,11 +1041,10 @@ impl Session {
         let path = self
             .fetcher
             .cache()
-            .derived("tar", &blob.sha256.hex(), |f| {
-                let mut w = std::io::BufWriter::new(f);
+            .derived("tar", &blob.sha256.hex(), |mut w| {
                 layer::decompress(&blob.path, format, &mut w, limit, label)
                     .map_err(std::io::Error::other)?;
-                w.flush()
+                Ok(())
             })?;
         Ok(path)
     }
@@ -1144,23 +1154,28 @@ fn describe_layer(k: &mut KeyBuilder, layer: &LayerSpec, inputs: &Inputs) {
     }
 }
 
-/// The sha256 of a local file, read in place.
-fn hash_local(path: &Path, input: &InputRef) -> Result<Sha256Digest> {
-    let not_a_file = || {
-        Error::usage(
-            format!("{}: {} is not a file", input.describe(), path.display()),
-            Some("local paths are relative to the folder of scratch.toml"),
-        )
-    };
-    let file = match std::fs::File::open(path) {
-        Ok(f) if f.metadata().is_ok_and(|m| m.is_file()) => f,
-        Ok(_) => return Err(not_a_file()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(not_a_file()),
-        Err(e) => return Err(Error::io(path, e)),
-    };
-    let (digest, _) = Sha256Digest::of_reader(std::io::BufReader::with_capacity(1 << 18, file))
-        .map_err(|e| Error::io(path, e))?;
-    Ok(digest)
+/// A local file input, remembered or copied into the cache (see
+/// [`fetch::Cache::local_input`]).
+fn local_input(
+    cache: &fetch::Cache,
+    path: &Path,
+    input: &InputRef,
+    remember: bool,
+) -> Result<LocalInput> {
+    match cache.local_input(path, remember) {
+        Err(fetch::FetchError::Local { source, .. })
+            if matches!(
+                source.kind(),
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::InvalidInput
+            ) =>
+        {
+            Err(Error::usage(
+                format!("{}: {} is not a file", input.describe(), path.display()),
+                Some("local paths are relative to the folder of scratch.toml"),
+            ))
+        }
+        other => Ok(other?),
+    }
 }
 
 /// An error when `actual` is not the `pin` (when there is one).
@@ -1365,7 +1380,6 @@ fn write_rootfs(entries: &[Entry], epoch: Epoch, out: &Path) -> Result<Sha256Dig
     let tmp = bw
         .into_inner()
         .map_err(|e| Error::io(out, e.into_error()))?;
-    tmp.as_file().sync_all().map_err(|e| Error::io(out, e))?;
     tmp.persist(out).map_err(|e| Error::io(out, e.error))?;
     Ok(digest)
 }

@@ -15,9 +15,13 @@
 //!
 //! An entry is two files in the cache: the compressed blob, content-addressed under
 //! `blobs/sha256/` like any other blob, and a small record `layers/<key>` naming it with
-//! its diff_id, size, media type and the merge warnings to repeat on a hit. A hit
-//! re-hashes the blob: a corrupt or truncated one is removed and the layer is built
-//! again. Nothing is fsynced: every use re-verifies, so a file a crash damaged is a miss.
+//! its diff_id, size, media type and the merge warnings to repeat on a hit. A hit checks
+//! the blob's sha256: a corrupt or truncated one is removed and the layer is built again.
+//! The check hashes the blob unless it was verified before and its identity (inode, size,
+//! mtime, ctime) is unchanged since, the memo [`Cache::local_digest`] keeps for local
+//! inputs too: any write to a file moves its ctime, which is what makes a rebuild with
+//! nothing changed read no layer bytes except to copy them out. Nothing is fsynced: a file
+//! a crash damaged fails its check and is a miss.
 //!
 //! `compose build` and `compose lock` use the cache; `compose verify` never does, so it
 //! proves the recorded digests from the inputs alone.
@@ -177,7 +181,7 @@ impl LayerCache {
             remove(&path)?;
             return Ok(None);
         };
-        match self.cache.lookup(&r.digest)? {
+        match self.cache.lookup_remembered(&r.digest)? {
             Lookup::Hit(b) if b.size == r.size => Ok(Some(CachedLayer {
                 blob: LayerBlob {
                     media_type: r.media_type,

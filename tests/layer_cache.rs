@@ -546,3 +546,96 @@ fn cache_prune_frees_the_layers_the_lock_does_not_record() {
     let b = build_in(&cache, &manifest, "oci-archive", &out, &[]);
     assert_eq!((b.built, b.reused), (0, 3), "{}", b.stderr);
 }
+
+#[test]
+fn remembered_digests_still_see_every_change() {
+    // Digests of local inputs and of cached blobs are remembered by file identity once
+    // the files have settled (2 s); a change of the same size must still be seen.
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = project(&dir.path().join("p"));
+    let cache = dir.path().join("cache");
+    let out = dir.path().join("out.tar");
+    build_in(&cache, &manifest, "oci-archive", &out, &[]);
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    // This build hashes the settled files and remembers them; the next one trusts that.
+    let warm = build_in(&cache, &manifest, "oci-archive", &out, &[]);
+    assert_eq!(warm.reused, 3, "{}", warm.stderr);
+    assert!(cache.join("derived/stat").read_dir().unwrap().count() >= 3);
+    let remembered = build_in(&cache, &manifest, "oci-archive", &out, &[]);
+    assert_eq!(remembered.reused, 3, "{}", remembered.stderr);
+
+    // Same size, other bytes: the local file.
+    let app = manifest.with_file_name("app.sh");
+    let text = fs::read_to_string(&app).unwrap();
+    fs::write(&app, text.replace("echo app", "echo APP")).unwrap();
+    let changed = build_in(&cache, &manifest, "oci-archive", &out, &[]);
+    assert_eq!(
+        (changed.built, changed.reused),
+        (2, 1),
+        "{}",
+        changed.stderr
+    );
+    let cold_out = dir.path().join("cold.tar");
+    build_in(
+        &dir.path().join("cold-cache"),
+        &manifest,
+        "oci-archive",
+        &cold_out,
+        &[],
+    );
+    assert_eq!(sha256_file(&cold_out), sha256_file(&out));
+
+    // Same size, other bytes: a remembered cached blob.
+    let recs = records(&cache);
+    let blob = cache.join("blobs/sha256").join(&recs[0].1);
+    let mut bytes = fs::read(&blob).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    fs::write(&blob, &bytes).unwrap();
+    let repaired = build_in(&cache, &manifest, "oci-archive", &out, &[]);
+    assert!(repaired.built >= 1, "{}", repaired.stderr);
+    assert_eq!(sha256_file(&cold_out), sha256_file(&out));
+    assert_eq!(sha256_file(&blob), recs[0].1);
+}
+
+#[test]
+fn an_unchanged_archive_is_left_in_place_and_a_changed_one_replaced() {
+    use std::os::unix::fs::MetadataExt;
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = project(&dir.path().join("p"));
+    let cache = dir.path().join("cache");
+    let out = dir.path().join("out.tar");
+    let first = build_in(&cache, &manifest, "docker-archive", &out, &[]);
+    let inode = fs::metadata(&out).unwrap().ino();
+    let second = build_in(&cache, &manifest, "docker-archive", &out, &[]);
+    assert_eq!(first.digest, second.digest);
+    assert_eq!(
+        fs::metadata(&out).unwrap().ino(),
+        inode,
+        "same bytes: not rewritten"
+    );
+    // Other bytes of the same length, a longer file, a shorter one: all replaced.
+    let good = fs::read(&out).unwrap();
+    let mut bad = good.clone();
+    let mid = bad.len() / 2;
+    bad[mid] ^= 1;
+    for damaged in [
+        bad,
+        [&good[..], b"x"].concat(),
+        good[..good.len() - 1].to_vec(),
+    ] {
+        fs::write(&out, &damaged).unwrap();
+        build_in(&cache, &manifest, "docker-archive", &out, &[]);
+        assert_eq!(fs::read(&out).unwrap(), good);
+    }
+    let files: Vec<_> = fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(
+        files
+            .iter()
+            .all(|f| !f.to_string_lossy().starts_with(".out.tar")),
+        "no temporary file is left: {files:?}"
+    );
+}

@@ -8,7 +8,7 @@
 use super::FetchError;
 use crate::digest::{HashingWriter, Sha256Digest};
 use std::fs::{self, File};
-use std::io::{self, BufWriter, Read, Seek, Write};
+use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 use tempfile::NamedTempFile;
@@ -210,6 +210,26 @@ impl Cache {
         Ok(Lookup::Corrupt)
     }
 
+    /// Like [`Cache::lookup`], but the digest of a blob unchanged since an earlier
+    /// verification (same inode, size, mtime and ctime; see [`Cache::local_digest`]) is
+    /// not computed again. A blob written to, truncated or replaced is re-hashed.
+    pub(crate) fn lookup_remembered(&self, d: &Sha256Digest) -> Result<Lookup, FetchError> {
+        let path = self.blob_path(d);
+        match self.local_digest(&path, true) {
+            Ok((actual, size)) if actual == *d => Ok(Lookup::Hit(Blob {
+                path,
+                sha256: actual,
+                size,
+            })),
+            Ok(_) => {
+                remove_if_present(&path)?;
+                Ok(Lookup::Corrupt)
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Lookup::Miss),
+            Err(e) => Err(FetchError::cache(&path, e)),
+        }
+    }
+
     /// A new, uniquely named temporary file in the cache's `tmp/`; removed when dropped.
     pub fn temp_file(&self) -> Result<NamedTempFile, FetchError> {
         let dir = self.tmp_dir();
@@ -272,6 +292,87 @@ impl Cache {
         })
     }
 
+    /// The sha256 and size of the local file `path`, read in place. With `remember`, the
+    /// digest is kept with the file's identity and reused while it is unchanged (see
+    /// [`Cache::remember`]).
+    pub fn local_digest(&self, path: &Path, remember: bool) -> io::Result<(Sha256Digest, u64)> {
+        let (file, identity) = open_regular(path)?;
+        let memo = remember.then(|| self.memo_path(path)).flatten();
+        if let Some(d) = memo.as_deref().and_then(|m| read_memo(m, &identity)) {
+            return Ok((d, file.metadata()?.len()));
+        }
+        let (digest, size) = Sha256Digest::of_reader(&file)?;
+        if let Some(m) = &memo {
+            self.remember(m, &file, &identity, &digest);
+        }
+        Ok((digest, size))
+    }
+
+    /// A local input: its digest when `remember` finds it unchanged since an earlier
+    /// build, else copied into `blobs/` while it is hashed (one read for both), so a
+    /// build that needs its bytes has them and one that does not has its digest.
+    pub fn local_input(&self, path: &Path, remember: bool) -> Result<LocalInput, FetchError> {
+        let local = |e| FetchError::Local {
+            path: path.to_path_buf(),
+            source: e,
+        };
+        let (file, identity) = open_regular(path).map_err(local)?;
+        let memo = remember.then(|| self.memo_path(path)).flatten();
+        if let Some(d) = memo.as_deref().and_then(|m| read_memo(m, &identity)) {
+            let size = file.metadata().map_err(local)?.len();
+            return Ok(LocalInput::Known { sha256: d, size });
+        }
+        let (tmp, res) = self.receive(&mut &file, &mut |_| {})?;
+        let (digest, size) = match res {
+            Ok(v) => v,
+            Err(CopyError::Read(e)) => return Err(local(e)),
+            Err(CopyError::Write(e)) => return Err(FetchError::cache(tmp.path(), e)),
+        };
+        if let Some(m) = &memo {
+            self.remember(m, &file, &identity, &digest);
+        }
+        Ok(LocalInput::Stored(self.commit(tmp, &digest, size)?))
+    }
+
+    /// Where the digest memo of the file at `path` lives.
+    fn memo_path(&self, path: &Path) -> Option<PathBuf> {
+        use std::os::unix::ffi::OsStrExt;
+        let abs = std::path::absolute(path).ok()?;
+        let name = Sha256Digest::of(abs.as_os_str().as_bytes()).hex();
+        Some(self.root.join("derived").join("stat").join(name))
+    }
+
+    /// Keep `digest` for the file `file`, which had `identity` when it was opened, under
+    /// `derived/stat/`, as Bazel and git remember digests: by the file's identity (device,
+    /// inode, size, mtime and ctime, to the nanosecond). Any write to a file moves its
+    /// ctime to the current time, which no user can set back, so a changed file is never
+    /// taken for the remembered one. Only a file last changed at least [`SETTLED`] before
+    /// it was hashed, and unchanged while it was, is remembered: a change in the same
+    /// clock tick as the hashing cannot go unseen. Best effort: a digest not remembered is
+    /// computed again next time.
+    fn remember(&self, memo: &Path, file: &File, identity: &str, digest: &Sha256Digest) {
+        let Ok(after) = file.metadata() else { return };
+        let settled = SystemTime::now()
+            .checked_sub(SETTLED)
+            .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
+            .is_some_and(|limit| last_change(&after) <= limit);
+        if settled && file_identity(&after) == identity {
+            let _ = self.write_memo(memo, &format!("{identity} {}\n", digest.hex()));
+        }
+    }
+
+    fn write_memo(&self, dest: &Path, text: &str) -> io::Result<()> {
+        if let Some(dir) = dest.parent() {
+            fs::create_dir_all(dir)?;
+        }
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".part-")
+            .tempfile_in(self.tmp_dir())?;
+        tmp.write_all(text.as_bytes())?;
+        tmp.persist(dest).map_err(|e| e.error)?;
+        Ok(())
+    }
+
     /// Hashes the local file `src` and copies it into `blobs/` (replacing any copy there,
     /// which is the same bytes or corrupt).
     pub fn insert_file(&self, src: &Path) -> Result<Blob, FetchError> {
@@ -291,13 +392,14 @@ impl Cache {
     }
 
     /// Data derived from inputs (e.g. `("uncompressed", input digest)`), produced once by
-    /// `produce` into a temporary file and renamed into place; its digest is recorded in
-    /// `KEY.sha256` beside it and re-verified on every later use (a mismatch reproduces it).
+    /// `produce` into a temporary file (hashed on the way) and renamed into place; its
+    /// digest is recorded in `KEY.sha256` beside it and re-verified on every later use (a
+    /// mismatch reproduces it).
     pub fn derived(
         &self,
         namespace: &str,
         key: &str,
-        produce: impl FnOnce(&mut File) -> io::Result<()>,
+        produce: impl FnOnce(&mut dyn Write) -> io::Result<()>,
     ) -> Result<PathBuf, FetchError> {
         check_name(namespace)?;
         check_name(key)?;
@@ -311,13 +413,11 @@ impl Cache {
 
         let mut tmp = self.temp_file()?;
         let tmp_path = tmp.path().to_path_buf();
-        produce(tmp.as_file_mut()).map_err(|e| FetchError::cache(&tmp_path, e))?;
-        let file = tmp.as_file_mut();
-        file.flush()
-            .and_then(|_| file.rewind())
-            .map_err(|e| FetchError::cache(&tmp_path, e))?;
-        let (digest, _) = Sha256Digest::of_reader(io::BufReader::new(&*file))
-            .map_err(|e| FetchError::cache(&tmp_path, e))?;
+        let mut w = HashingWriter::new(BufWriter::with_capacity(1 << 18, tmp.as_file_mut()));
+        produce(&mut w).map_err(|e| FetchError::cache(&tmp_path, e))?;
+        let (mut inner, digest, _) = w.finish();
+        inner.flush().map_err(|e| FetchError::cache(&tmp_path, e))?;
+        drop(inner);
         finish_file(tmp, &path)?;
 
         let mut side = self.temp_file()?;
@@ -326,6 +426,67 @@ impl Cache {
         finish_file(side, &sidecar)?;
         Ok(path)
     }
+}
+
+/// How long a local file must have been left alone before its digest is remembered.
+pub const SETTLED: Duration = Duration::from_secs(2);
+
+/// A local input as [`Cache::local_input`] found it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LocalInput {
+    /// Unchanged since an earlier build: its digest, not copied.
+    Known { sha256: Sha256Digest, size: u64 },
+    /// Read, and now a blob of the cache.
+    Stored(Blob),
+}
+
+/// Open a regular file (following symlinks) and take its identity.
+fn open_regular(path: &Path) -> io::Result<(File, String)> {
+    let file = File::open(path)?;
+    let m = file.metadata()?;
+    if !m.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{} is not a file", path.display()),
+        ));
+    }
+    Ok((file, file_identity(&m)))
+}
+
+/// The later of a file's mtime and ctime, since the Unix epoch.
+fn last_change(m: &fs::Metadata) -> Duration {
+    use std::os::unix::fs::MetadataExt;
+    let at = |s: i64, ns: i64| Duration::new(s.max(0) as u64, ns.clamp(0, 999_999_999) as u32);
+    at(m.ctime(), m.ctime_nsec()).max(at(m.mtime(), m.mtime_nsec()))
+}
+
+/// The digest a memo file records for a file of this identity.
+fn read_memo(memo: &Path, identity: &str) -> Option<Sha256Digest> {
+    parse_memo(&fs::read_to_string(memo).ok()?, identity)
+}
+
+/// What identifies one version of a file's bytes, in the form a digest memo records.
+fn file_identity(m: &fs::Metadata) -> String {
+    use std::os::unix::fs::MetadataExt;
+    format!(
+        "v1 {} {} {} {}.{:09} {}.{:09}",
+        m.dev(),
+        m.ino(),
+        m.len(),
+        m.mtime(),
+        m.mtime_nsec(),
+        m.ctime(),
+        m.ctime_nsec()
+    )
+}
+
+/// The digest a memo records for a file of this identity.
+fn parse_memo(text: &str, identity: &str) -> Option<Sha256Digest> {
+    let (id, digest) = text.trim_end().rsplit_once(' ')?;
+    if id != identity {
+        return None;
+    }
+    digest.parse().ok()
 }
 
 /// True when the derived file exists and hashes to what its sidecar records.
@@ -384,7 +545,9 @@ fn copy_hashing(
     Ok((digest, size))
 }
 
-/// Makes a finished temporary file world-readable, durable, and renames it to `dest`.
+/// Makes a finished temporary file world-readable and renames it to `dest`. There is no
+/// fsync: every entry is re-hashed before use, so one a crash left damaged is produced
+/// again, and the rename alone keeps a killed process from leaving a partial one.
 fn finish_file(tmp: NamedTempFile, dest: &Path) -> Result<(), FetchError> {
     let tmp_path = tmp.path().to_path_buf();
     #[cfg(unix)]
@@ -393,9 +556,6 @@ fn finish_file(tmp: NamedTempFile, dest: &Path) -> Result<(), FetchError> {
         fs::set_permissions(&tmp_path, fs::Permissions::from_mode(0o644))
             .map_err(|e| FetchError::cache(&tmp_path, e))?;
     }
-    tmp.as_file()
-        .sync_all()
-        .map_err(|e| FetchError::cache(&tmp_path, e))?;
     tmp.persist(dest)
         .map_err(|e| FetchError::cache(dest, e.error))?;
     Ok(())

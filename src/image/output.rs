@@ -2,7 +2,10 @@
 //! (`oci-archive`), or that tar plus docker's files (`docker-archive`).
 //!
 //! Outputs appear atomically: a file is written under a temporary name in the same
-//! directory and renamed; a directory is built beside its destination and swapped in.
+//! directory and renamed; a directory is built beside its destination and swapped in. A
+//! killed build leaves the previous output. Like `cp`, `tar` or `podman save`, nothing is
+//! fsynced: durability across a power cut is left to the file system (ext4 and XFS write
+//! a file's data before a rename that replaces another file commits).
 
 use super::blobs::{set_readable, with_path};
 use super::{docker, Assembled, BlobStore, ImageError, ImageName};
@@ -166,10 +169,12 @@ fn temp_prefix(out: &Path) -> String {
     format!(".{base}.tmp-")
 }
 
-/// Write a file under a temporary name beside `out`, then rename it over `out`.
+/// Write a file under a temporary name beside `out`, then rename it over `out`; when
+/// `out` already holds exactly these bytes it is left as it is (a rebuild with nothing
+/// changed replaces nothing).
 fn write_file_atomically(
     out: &Path,
-    fill: impl FnOnce(BufWriter<fs::File>) -> io::Result<BufWriter<fs::File>>,
+    fill: impl FnOnce(BufWriter<Unchanged>) -> io::Result<BufWriter<Unchanged>>,
 ) -> Result<(), ImageError> {
     let dir = parent_dir(out);
     let tmp = tempfile::Builder::new()
@@ -177,14 +182,66 @@ fn write_file_atomically(
         .tempfile_in(&dir)
         .map_err(|e| ImageError::io(&dir, e))?;
     let file = tmp.reopen().map_err(|e| ImageError::io(tmp.path(), e))?;
-    let w = fill(BufWriter::with_capacity(1 << 16, file)).map_err(|e| ImageError::io(out, e))?;
-    let file = w
+    let old = fs::File::open(out)
+        .ok()
+        .filter(|f| f.metadata().is_ok_and(|m| m.is_file()));
+    let w = fill(BufWriter::with_capacity(1 << 16, Unchanged::new(file, old)))
+        .map_err(|e| ImageError::io(out, e))?;
+    let same = w
         .into_inner()
-        .map_err(|e| ImageError::io(out, e.into_error()))?;
-    file.sync_all().map_err(|e| ImageError::io(out, e))?;
+        .map_err(|e| ImageError::io(out, e.into_error()))?
+        .finish();
+    if same {
+        return Ok(());
+    }
     set_readable(tmp.path()).map_err(|e| ImageError::io(out, e))?;
     tmp.persist(out).map_err(|e| ImageError::io(out, e.error))?;
     Ok(())
+}
+
+/// A file writer that also compares what it writes with an existing file, to tell
+/// whether the new file is byte for byte the old one.
+struct Unchanged {
+    file: fs::File,
+    old: Option<fs::File>,
+    scratch: Vec<u8>,
+}
+
+impl Unchanged {
+    fn new(file: fs::File, old: Option<fs::File>) -> Unchanged {
+        Unchanged {
+            file,
+            old,
+            scratch: Vec::new(),
+        }
+    }
+
+    /// True when everything written equals the whole old file.
+    fn finish(mut self) -> bool {
+        use std::io::Read;
+        match self.old.as_mut() {
+            Some(old) => matches!(old.read(&mut [0u8; 1]), Ok(0)),
+            None => false,
+        }
+    }
+}
+
+impl Write for Unchanged {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        use std::io::Read;
+        let n = self.file.write(buf)?;
+        if let Some(old) = self.old.as_mut() {
+            self.scratch.resize(n, 0);
+            if old.read_exact(&mut self.scratch).is_err() || self.scratch[..] != buf[..n] {
+                self.old = None;
+            }
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.flush()
+    }
 }
 
 /// Build the layout in a temporary directory beside `out`, then swap it into place.
