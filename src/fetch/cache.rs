@@ -296,6 +296,7 @@ impl Cache {
     /// digest is kept with the file's identity and reused while it is unchanged (see
     /// [`Cache::remember`]).
     pub fn local_digest(&self, path: &Path, remember: bool) -> io::Result<(Sha256Digest, u64)> {
+        let started = SystemTime::now();
         let (file, identity) = open_regular(path)?;
         let memo = remember.then(|| self.memo_path(path)).flatten();
         if let Some(d) = memo.as_deref().and_then(|m| read_memo(m, &identity)) {
@@ -303,7 +304,7 @@ impl Cache {
         }
         let (digest, size) = Sha256Digest::of_reader(&file)?;
         if let Some(m) = &memo {
-            self.remember(m, &file, &identity, &digest);
+            self.remember(m, &file, &identity, started, &digest);
         }
         Ok((digest, size))
     }
@@ -316,6 +317,7 @@ impl Cache {
             path: path.to_path_buf(),
             source: e,
         };
+        let started = SystemTime::now();
         let (file, identity) = open_regular(path).map_err(local)?;
         let memo = remember.then(|| self.memo_path(path)).flatten();
         if let Some(d) = memo.as_deref().and_then(|m| read_memo(m, &identity)) {
@@ -329,7 +331,7 @@ impl Cache {
             Err(CopyError::Write(e)) => return Err(FetchError::cache(tmp.path(), e)),
         };
         if let Some(m) = &memo {
-            self.remember(m, &file, &identity, &digest);
+            self.remember(m, &file, &identity, started, &digest);
         }
         Ok(LocalInput::Stored(self.commit(tmp, &digest, size)?))
     }
@@ -342,18 +344,25 @@ impl Cache {
         Some(self.root.join("derived").join("stat").join(name))
     }
 
-    /// Keep `digest` for the file `file`, which had `identity` when it was opened, under
-    /// `derived/stat/`, as Bazel and git remember digests: by the file's identity (device,
-    /// inode, size, mtime and ctime, to the nanosecond). Any write to a file moves its
-    /// ctime to the current time, which no user can set back, so a changed file is never
-    /// taken for the remembered one. Only a file last changed at least [`SETTLED`] before
-    /// it was hashed, and unchanged while it was, is remembered: a change in the same
-    /// clock tick as the hashing cannot go unseen. Best effort: a digest not remembered is
-    /// computed again next time.
-    fn remember(&self, memo: &Path, file: &File, identity: &str, digest: &Sha256Digest) {
+    /// Keep `digest` for the file `file`, which had `identity` when it was opened (just
+    /// after `started`), under `derived/stat/`, as Bazel and git remember digests: by the
+    /// file's identity (device, inode, size, mtime and ctime, to the nanosecond). Any write
+    /// to a file moves its ctime to the current time, which no user can set back, so a
+    /// changed file is never taken for the remembered one, provided the write cannot fall
+    /// in the clock tick of the remembered ctime: only a file last changed
+    /// [`settle_time`] or more before the hashing started, and unchanged while it was
+    /// hashed, is remembered. Best effort: a digest not remembered is computed again.
+    fn remember(
+        &self,
+        memo: &Path,
+        file: &File,
+        identity: &str,
+        started: SystemTime,
+        digest: &Sha256Digest,
+    ) {
         let Ok(after) = file.metadata() else { return };
-        let settled = SystemTime::now()
-            .checked_sub(SETTLED)
+        let settled = started
+            .checked_sub(settle_time(&after))
             .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
             .is_some_and(|limit| last_change(&after) <= limit);
         if settled && file_identity(&after) == identity {
@@ -428,8 +437,17 @@ impl Cache {
     }
 }
 
-/// How long a local file must have been left alone before its digest is remembered.
-pub const SETTLED: Duration = Duration::from_secs(2);
+/// How long a file must have been left alone before its digest is remembered: 100 ms
+/// (many clock ticks) where timestamps have sub-second precision, 2 s on file systems
+/// whose timestamps are whole seconds (or two, as FAT's are).
+pub fn settle_time(m: &fs::Metadata) -> Duration {
+    use std::os::unix::fs::MetadataExt;
+    if m.mtime_nsec() == 0 && m.ctime_nsec() == 0 {
+        Duration::from_secs(2)
+    } else {
+        Duration::from_millis(100)
+    }
+}
 
 /// A local input as [`Cache::local_input`] found it.
 #[derive(Debug, Clone, PartialEq, Eq)]
