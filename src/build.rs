@@ -368,6 +368,7 @@ impl Session {
         }
         let pending = std::mem::take(&mut inputs.pending);
         let (blobs, actual) = self.materialise(pending.iter().map(|(i, pin)| (i, *pin)))?;
+        self.ui.debug("inputs in the cache");
         for ((input, _), blob) in pending.iter().zip(&actual) {
             let before = inputs.digests[&(input.kind, input.key.clone())];
             if blob.sha256 != before {
@@ -736,6 +737,7 @@ impl Session {
         let platforms = self.select_platforms(o)?;
         let lock = Lock::read(&self.lock_path)?;
         let (mut inputs, mut stale) = self.identify(lock.as_ref(), &platforms, true)?;
+        self.ui.debug("inputs identified");
         if let Some(l) = &lock {
             stale.extend(lock::settings_staleness(
                 l,
@@ -774,6 +776,7 @@ impl Session {
                 Format::OciArchive => OutputFormat::OciArchive,
                 _ => OutputFormat::DockerArchive,
             };
+            self.ui.debug("image assembled");
             image::write_output(
                 &store,
                 &assembled,
@@ -782,6 +785,7 @@ impl Session {
                 settings.epoch,
                 &o.output,
             )?;
+            self.ui.debug(format!("{} written", o.output.display()));
             assembled.top.digest
         };
         Ok(BuildResult { digest, outputs })
@@ -834,7 +838,10 @@ impl Session {
         for (i, layer) in specs.iter().enumerate() {
             let label = layer_label(layer);
             let entries = self.layer_entries(layer, inputs, &label)?;
+            self.ui
+                .debug(format!("{label}: {} entries read", entries.len()));
             let applied = tree.apply(&label, entries, &opts)?;
+            self.ui.debug(format!("{label}: merged"));
             let warnings: Vec<String> = applied
                 .warnings
                 .iter()
@@ -1046,6 +1053,8 @@ impl Session {
                     .map_err(std::io::Error::other)?;
                 Ok(())
             })?;
+        self.ui
+            .debug(format!("{label}: {} input ready", format.name()));
         Ok(path)
     }
 
