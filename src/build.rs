@@ -757,7 +757,9 @@ impl Session {
         let digest = if o.format == Format::Rootfs {
             self.ensure_blobs(&mut inputs)?;
             let specs: Vec<&LayerSpec> = self.manifest.layers_for(&platforms[0]).collect();
-            let tree = self.merge_layers(&specs, &inputs, |_, _, _| Ok(()))?;
+            let tree = self
+                .merge_layers(&specs, &inputs, true, |_, _, _| Ok(()))?
+                .unwrap_or_default();
             write_rootfs(&tree.entries(), settings.epoch, &o.output)?
         } else {
             let staging = self.fetcher.cache().temp_dir()?;
@@ -826,13 +828,16 @@ impl Session {
     }
 
     /// Merge `specs` in order, calling `on_layer` with each layer's position, the
-    /// warnings its merge gave (already shown) and its canonical entries.
+    /// warnings its merge gave (already shown) and its canonical entries. Returns the
+    /// merged tree with `keep_tree`; without, the tree is dropped before the last layer
+    /// is handed over, so writing it does not hold the whole tree in memory too.
     fn merge_layers(
         &self,
         specs: &[&LayerSpec],
         inputs: &Inputs,
+        keep_tree: bool,
         mut on_layer: impl FnMut(usize, &[String], &[Entry]) -> Result<()>,
-    ) -> Result<Tree> {
+    ) -> Result<Option<Tree>> {
         let mut tree = Tree::new();
         let opts = MergeOptions::default();
         for (i, layer) in specs.iter().enumerate() {
@@ -850,9 +855,12 @@ impl Session {
             for w in &warnings {
                 self.ui.warn(w);
             }
+            if !keep_tree && i + 1 == specs.len() {
+                drop(std::mem::take(&mut tree));
+            }
             on_layer(i, &warnings, &applied.layer)?;
         }
-        Ok(tree)
+        Ok(keep_tree.then_some(tree))
     }
 
     /// The cache key of each of `specs` (the layers of platform `p`, in order).
@@ -940,11 +948,13 @@ impl Session {
                 None => {
                     self.ensure_blobs(inputs)?;
                     let mut warnings = Vec::new();
-                    let tree = self.merge_layers(&specs, inputs, |_, w, _| {
-                        warnings.extend_from_slice(w);
-                        Ok(())
-                    })?;
-                    let entries = tree.entries();
+                    let entries = self
+                        .merge_layers(&specs, inputs, true, |_, w, _| {
+                            warnings.extend_from_slice(w);
+                            Ok(())
+                        })?
+                        .map(|tree| tree.entries())
+                        .unwrap_or_default();
                     let blob = self.write_layer(
                         &entries,
                         s,
@@ -974,7 +984,7 @@ impl Session {
             let mut written: Vec<Option<LayerBlob>> = vec![None; specs.len()];
             if merged > 0 {
                 self.ensure_blobs(inputs)?;
-                self.merge_layers(&specs[..merged], inputs, |i, warnings, entries| {
+                self.merge_layers(&specs[..merged], inputs, false, |i, warnings, entries| {
                     if found[i].is_none() {
                         let blob = self.write_layer(
                             entries,
