@@ -25,6 +25,8 @@ Tools:
             one umoci insert per small directory); umoci cannot read a tarball itself
   gzip/pigz/zstd  gzip -6, pigz -6 (all cores) and zstd -3 of the uncompressed tar the
             image holds (a, b, c): the compression floor
+  compose (zstd), compose (none)  compose with --compression zstd (as an oci-archive,
+            which docker-archive cannot hold) and none (a, b, c): what compression costs
 
 Wall and CPU times come from os.wait4 on the tool itself. Peak RSS does not: Linux
 carries the parent's high-water mark into a forked child, so a child of this Python
@@ -83,21 +85,23 @@ class Failed(Exception):
 
 
 def spawn(argv, cwd=None, stdout_path=None):
-    """Run one command; (wall s, cpu s, maxrss KiB as wait4 reports it)."""
+    """Run one command; (wall s, cpu s, maxrss KiB as wait4 reports it). stderr goes to
+    a file (not a pipe, which would cost the timing a reader), shown on failure."""
     out = open(stdout_path, "wb") if stdout_path else subprocess.DEVNULL
-    try:
-        t0 = time.perf_counter()
-        p = subprocess.Popen(argv, cwd=cwd, stdout=out, stderr=subprocess.PIPE)
-        stderr = p.stderr.read()
-        _, status, ru = os.wait4(p.pid, 0)
-        wall = time.perf_counter() - t0
-        p.returncode = os.waitstatus_to_exitcode(status)
-    finally:
-        if stdout_path:
-            out.close()
-    if p.returncode != 0:
-        raise Failed(f"{' '.join(map(str, argv))} exited {p.returncode}: "
-                     f"{stderr.decode(errors='replace')[-2000:]}")
+    with tempfile.TemporaryFile() as err:
+        try:
+            t0 = time.perf_counter()
+            p = subprocess.Popen(argv, cwd=cwd, stdout=out, stderr=err)
+            _, status, ru = os.wait4(p.pid, 0)
+            wall = time.perf_counter() - t0
+            p.returncode = os.waitstatus_to_exitcode(status)
+        finally:
+            if stdout_path:
+                out.close()
+        if p.returncode != 0:
+            err.seek(0)
+            raise Failed(f"{' '.join(map(str, argv))} exited {p.returncode}: "
+                         f"{err.read().decode(errors='replace')[-2000:]}")
     return wall, ru.ru_utime + ru.ru_stime, ru.ru_maxrss
 
 
@@ -146,7 +150,9 @@ class Result:
 def run_tool(result, reps, prepare, steps, cleanup, output=None):
     """Time `steps` (a list of Step, or a function returning one) `reps` times, calling
     `prepare` before and `cleanup` after each rep (both untimed); then one more untimed
-    rep for the peak RSS."""
+    rep for the peak RSS. Dirty pages are flushed first, so that the writeback of what
+    ran before does not slow this tool down."""
+    os.sync()
     for rep in range(reps + 1):
         prepare()
         plan = steps() if callable(steps) else steps
@@ -295,12 +301,16 @@ def setup_workloads(keys, root, inputs, fixtures):
 # ---------------------------------------------------------------- the tools
 
 
-def bench_compose(compose, wl, reps, scratch, warm=False):
-    res = Result("compose", "e" if warm else wl.key)
+def bench_compose(compose, wl, reps, scratch, warm=False, compression=None):
+    tool = "compose" if compression is None else f"compose ({compression})"
+    res = Result(tool, "e" if warm else wl.key)
     cache = scratch / f"compose-cache-{res.workload}"
     out = scratch / f"compose-{res.workload}.tar"
     argv = [compose, "--cache-dir", cache, "-q", "-f", wl.ctx / "scratch.toml", "build",
-            "--format", "docker-archive", "-o", out]
+            "--format", "docker-archive" if compression != "zstd" else "oci-archive",
+            "-o", out]
+    if compression:
+        argv += ["--compression", compression]
     if warm:
         # A rebuild: the cache and the output are there from a build a moment ago.
         rm(cache, out)
@@ -458,8 +468,10 @@ def main():
                          "temporary directory, removed at the end)")
     ap.add_argument("--compose", type=Path,
                     help="a compose binary to use instead of building target/release/compose")
-    ap.add_argument("--tools", default="compose,podman,umoci,gzip,pigz,zstd",
-                    help="comma-separated subset of the tools (default all)")
+    ap.add_argument("--tools", default="compose,podman,umoci,gzip,pigz,zstd,compose-zstd,"
+                    "compose-none", help="comma-separated subset of the tools (default all; "
+                    "compose-zstd and compose-none are compose with --compression zstd and "
+                    "none, for a, b and c)")
     a = ap.parse_args()
     keys = [k.strip() for k in a.workloads.split(",") if k.strip()]
     bad = [k for k in keys if k not in "abcde"]
@@ -475,7 +487,7 @@ def main():
                        cwd=REPO, check=True)
         target = Path(os.environ.get("CARGO_TARGET_DIR", REPO / "target"))
         compose = (target / "release" / "compose").resolve()
-    for t in sorted(tools - {"compose"}):
+    for t in sorted(tools - {"compose", "compose-zstd", "compose-none"}):
         if not have(t):
             log(f"{t} is not installed: its rows are left out")
             tools.discard(t)
@@ -511,6 +523,9 @@ def main():
                 results.append(bench_compose(compose, wl, a.reps, scratch))
             if "podman" in tools:
                 results.append(bench_podman(wl, a.reps, scratch, run_id))
+            for c in ("zstd", "none"):
+                if f"compose-{c}" in tools and wl.floor_tar:
+                    results.append(bench_compose(compose, wl, a.reps, scratch, compression=c))
             if "umoci" in tools:
                 results.append(bench_umoci(wl, a.reps, scratch))
             if wl.floor_tar:

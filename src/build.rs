@@ -9,7 +9,7 @@ use crate::diff::{self, DiffOptions};
 use crate::digest::{HashingWriter, Sha256Digest};
 use crate::entry::{Content, Entry, ImagePath, Kind};
 use crate::epoch::Epoch;
-use crate::fetch::cache::LocalInput;
+use crate::fetch::cache::{LocalInput, Snapshot};
 use crate::fetch::{self, Blob, FetchOptions, FetchRequest, Fetcher, MirrorRule};
 use crate::image::LayerBlob;
 use crate::image::{
@@ -153,6 +153,10 @@ struct Inputs {
     /// The mode of each local `[[layer.file]]` source whose mode the manifest leaves to
     /// the file (by lock key), read once so that the layer keys and the layers agree.
     modes: BTreeMap<String, u32>,
+    /// Local inputs known by a remembered digest, to be read in place when needed.
+    local: BTreeMap<(InputKind, String), (Blob, Snapshot)>,
+    /// The local inputs read in place, checked after they were read.
+    snapshots: Vec<Snapshot>,
 }
 
 impl Inputs {
@@ -165,10 +169,22 @@ impl Inputs {
             }
         }
         Inputs {
-            pending: Vec::new(),
             digests: blobs.iter().map(|(k, b)| (k.clone(), b.sha256)).collect(),
             blobs,
             modes,
+            ..Inputs::default()
+        }
+    }
+
+    /// An error when a local input read in place changed since it was hashed: what was
+    /// read may not be what its digest (and the layer cache key) says.
+    fn check_unchanged(&self) -> Result<()> {
+        match self.snapshots.iter().find(|s| !s.unchanged()) {
+            None => Ok(()),
+            Some(s) => Err(Error::usage(
+                format!("{} changed while compose was reading it", s.path.display()),
+                Some("build again once the input stays unchanged"),
+            )),
         }
     }
 
@@ -301,6 +317,7 @@ impl Session {
         lock: Option<&Lock>,
         platforms: &[Platform],
         remember: bool,
+        in_place: bool,
     ) -> Result<(Inputs, Vec<Staleness>)> {
         let (wanted, mut stale) = self.wanted(lock, platforms)?;
         let mut inputs = Inputs::default();
@@ -314,10 +331,13 @@ impl Session {
                     inputs.pending.push((p.input, Some(pin)));
                 }
                 (Location::Local { path, .. }, InputKind::Tar | InputKind::File, _) => {
-                    let found = local_input(self.fetcher.cache(), path, &p.input, remember)?;
+                    let found =
+                        local_input(self.fetcher.cache(), path, &p.input, remember, in_place)?;
                     let digest = match &found {
-                        LocalInput::Known { sha256, .. } => *sha256,
-                        LocalInput::Stored(blob) => blob.sha256,
+                        LocalInput::Known(blob, _)
+                        | LocalInput::InPlace(blob, _)
+                        | LocalInput::Stored(blob) => blob.sha256,
+                        LocalInput::Hashed(digest, _) => *digest,
                     };
                     check_pin(&p.input, pin, &digest)?;
                     stale.extend(p.check_local(&digest));
@@ -328,7 +348,16 @@ impl Session {
                     }
                     inputs.digests.insert(key.clone(), digest);
                     match found {
-                        LocalInput::Known { .. } => inputs.pending.push((p.input, pin)),
+                        LocalInput::Known(blob, snapshot) if in_place => {
+                            inputs.local.insert(key, (blob, snapshot));
+                        }
+                        LocalInput::Known(..) | LocalInput::Hashed(..) => {
+                            inputs.pending.push((p.input, pin))
+                        }
+                        LocalInput::InPlace(blob, snapshot) => {
+                            inputs.blobs.insert(key, blob);
+                            inputs.snapshots.push(snapshot);
+                        }
                         LocalInput::Stored(blob) => {
                             inputs.blobs.insert(key, blob);
                         }
@@ -355,7 +384,7 @@ impl Session {
         lock: Option<&Lock>,
         platforms: &[Platform],
     ) -> Result<(Inputs, Vec<Staleness>)> {
-        let (mut inputs, stale) = self.identify(lock, platforms, false)?;
+        let (mut inputs, stale) = self.identify(lock, platforms, false, false)?;
         self.ensure_blobs(&mut inputs)?;
         Ok((inputs, stale))
     }
@@ -363,6 +392,10 @@ impl Session {
     /// Bring every input [`Session::identify`] only hashed into the cache, verified, and
     /// check that each still has the digest the layer keys were made from.
     fn ensure_blobs(&self, inputs: &mut Inputs) -> Result<()> {
+        for (key, (blob, snapshot)) in std::mem::take(&mut inputs.local) {
+            inputs.blobs.insert(key, blob);
+            inputs.snapshots.push(snapshot);
+        }
         if inputs.pending.is_empty() {
             return Ok(());
         }
@@ -736,7 +769,10 @@ impl Session {
         }
         let platforms = self.select_platforms(o)?;
         let lock = Lock::read(&self.lock_path)?;
-        let (mut inputs, mut stale) = self.identify(lock.as_ref(), &platforms, true)?;
+        // Local inputs are read in place (and checked afterwards) except for a rootfs,
+        // which is written before such a check could stop it.
+        let in_place = o.format != Format::Rootfs;
+        let (mut inputs, mut stale) = self.identify(lock.as_ref(), &platforms, true, in_place)?;
         self.ui.debug("inputs identified");
         if let Some(l) = &lock {
             stale.extend(lock::settings_staleness(
@@ -771,6 +807,7 @@ impl Session {
                 &store,
                 Some(&self.layer_cache()),
             )?;
+            inputs.check_unchanged()?;
             outputs = output_records(&built);
             let assembled = built.assembled;
             let format = match o.format {
@@ -897,12 +934,14 @@ impl Session {
         Ok(Some(hit))
     }
 
-    /// Compress one layer's entries into `store`, and keep it in the layer cache.
+    /// Compress one layer's entries into `store`, and keep it in the layer cache (once
+    /// the local inputs it was read from are known not to have changed meanwhile).
     fn write_layer(
         &self,
         entries: &[Entry],
         s: OutputSettings,
         store: &BlobStore,
+        inputs: &Inputs,
         remember: Option<(&LayerCache, &LayerKey)>,
         warnings: &[String],
     ) -> Result<LayerBlob> {
@@ -910,6 +949,7 @@ impl Session {
             write_tar(entries, s.epoch, w)
         })?;
         if let Some((c, k)) = remember {
+            inputs.check_unchanged()?;
             c.put(k, &blob, &store.path(&blob.digest), warnings)?;
         }
         Ok(blob)
@@ -959,6 +999,7 @@ impl Session {
                         &entries,
                         s,
                         store,
+                        inputs,
                         layer_cache.zip(key.as_ref()),
                         &warnings,
                     )?;
@@ -990,6 +1031,7 @@ impl Session {
                             entries,
                             s,
                             store,
+                            inputs,
                             layer_cache.zip(keys.get(i)),
                             warnings,
                         )?;
@@ -1180,8 +1222,9 @@ fn local_input(
     path: &Path,
     input: &InputRef,
     remember: bool,
+    in_place: bool,
 ) -> Result<LocalInput> {
-    match cache.local_input(path, remember) {
+    match cache.local_input(path, remember, in_place) {
         Err(fetch::FetchError::Local { source, .. })
             if matches!(
                 source.kind(),

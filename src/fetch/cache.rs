@@ -309,20 +309,55 @@ impl Cache {
         Ok((digest, size))
     }
 
-    /// A local input: its digest when `remember` finds it unchanged since an earlier
-    /// build, else copied into `blobs/` while it is hashed (one read for both), so a
-    /// build that needs its bytes has them and one that does not has its digest.
-    pub fn local_input(&self, path: &Path, remember: bool) -> Result<LocalInput, FetchError> {
+    /// A local input, as cheaply as it can be had. With `remember`, the digest of a file
+    /// unchanged since an earlier build ([`LocalInput::Known`]). With `in_place`, a file
+    /// left alone for a while ([`settle_time`]) is hashed where it is and read from there
+    /// by the build ([`LocalInput::InPlace`]), which checks afterwards that it did not
+    /// change ([`Snapshot::unchanged`]): any write moves its ctime past the one taken
+    /// here; a file changed just now is only hashed ([`LocalInput::Hashed`]), to be
+    /// copied if its bytes are needed. Without `in_place` it is copied into `blobs/` while
+    /// it is hashed (one read for both).
+    pub fn local_input(
+        &self,
+        path: &Path,
+        remember: bool,
+        in_place: bool,
+    ) -> Result<LocalInput, FetchError> {
         let local = |e| FetchError::Local {
             path: path.to_path_buf(),
             source: e,
         };
         let started = SystemTime::now();
         let (file, identity) = open_regular(path).map_err(local)?;
+        let before = file.metadata().map_err(local)?;
+        let snapshot = Snapshot {
+            path: path.to_path_buf(),
+            identity: identity.clone(),
+        };
         let memo = remember.then(|| self.memo_path(path)).flatten();
         if let Some(d) = memo.as_deref().and_then(|m| read_memo(m, &identity)) {
-            let size = file.metadata().map_err(local)?.len();
-            return Ok(LocalInput::Known { sha256: d, size });
+            let blob = Blob {
+                path: path.to_path_buf(),
+                sha256: d,
+                size: before.len(),
+            };
+            return Ok(LocalInput::Known(blob, snapshot));
+        }
+        if in_place && settled(&before, started) {
+            let (digest, size) = Sha256Digest::of_reader(&file).map_err(local)?;
+            if let Some(m) = &memo {
+                self.remember(m, &file, &identity, started, &digest);
+            }
+            let blob = Blob {
+                path: path.to_path_buf(),
+                sha256: digest,
+                size,
+            };
+            return Ok(LocalInput::InPlace(blob, snapshot));
+        }
+        if in_place {
+            let (digest, size) = Sha256Digest::of_reader(&file).map_err(local)?;
+            return Ok(LocalInput::Hashed(digest, size));
         }
         let (tmp, res) = self.receive(&mut &file, &mut |_| {})?;
         let (digest, size) = match res {
@@ -361,11 +396,7 @@ impl Cache {
         digest: &Sha256Digest,
     ) {
         let Ok(after) = file.metadata() else { return };
-        let settled = started
-            .checked_sub(settle_time(&after))
-            .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
-            .is_some_and(|limit| last_change(&after) <= limit);
-        if settled && file_identity(&after) == identity {
+        if settled(&after, started) && file_identity(&after) == identity {
             let _ = self.write_memo(memo, &format!("{identity} {}\n", digest.hex()));
         }
     }
@@ -452,10 +483,40 @@ pub fn settle_time(m: &fs::Metadata) -> Duration {
 /// A local input as [`Cache::local_input`] found it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LocalInput {
-    /// Unchanged since an earlier build: its digest, not copied.
-    Known { sha256: Sha256Digest, size: u64 },
+    /// Unchanged since an earlier build: its digest, not read. The blob is the file
+    /// itself, to be read in place (then checked with the snapshot) or copied.
+    Known(Blob, Snapshot),
+    /// Hashed in place: the blob is the file itself, to be checked with the snapshot
+    /// after the build has read it.
+    InPlace(Blob, Snapshot),
+    /// Changed moments ago: hashed in place, to be copied into the cache if needed.
+    Hashed(Sha256Digest, u64),
     /// Read, and now a blob of the cache.
     Stored(Blob),
+}
+
+/// A file's identity when it was hashed: a build that reads it in place checks that it
+/// still has it afterwards.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Snapshot {
+    pub path: PathBuf,
+    identity: String,
+}
+
+impl Snapshot {
+    /// True when the file at the path is still the one that was hashed (same device,
+    /// inode, size, mtime and ctime).
+    pub fn unchanged(&self) -> bool {
+        fs::metadata(&self.path).is_ok_and(|m| file_identity(&m) == self.identity)
+    }
+}
+
+/// True when the file was last changed [`settle_time`] or more before `started`.
+fn settled(m: &fs::Metadata, started: SystemTime) -> bool {
+    started
+        .checked_sub(settle_time(m))
+        .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
+        .is_some_and(|limit| last_change(m) <= limit)
 }
 
 /// Open a regular file (following symlinks) and take its identity.
@@ -641,6 +702,37 @@ mod tests {
         // Inserting again repairs it.
         assert_eq!(cache.insert_file(&src).unwrap(), blob);
         assert!(cache.get_verified(&blob.sha256).unwrap().is_some());
+    }
+
+    #[test]
+    fn a_settled_local_input_is_read_in_place_and_a_fresh_one_only_hashed() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open(&dir.path().join("c")).unwrap();
+        let src = dir.path().join("in");
+        fs::write(&src, b"local input").unwrap();
+        // Just written: not settled, so only hashed, to be copied when needed.
+        assert_eq!(
+            cache.local_input(&src, true, true).unwrap(),
+            LocalInput::Hashed(Sha256Digest::of(b"local input"), 11)
+        );
+        assert_eq!(fs::read_dir(cache.blobs_dir()).unwrap().count(), 0);
+        std::thread::sleep(Duration::from_millis(150));
+        let LocalInput::InPlace(blob, snapshot) = cache.local_input(&src, false, true).unwrap()
+        else {
+            panic!("a settled file is read in place");
+        };
+        assert_eq!(blob.path, src);
+        assert_eq!(blob.sha256, Sha256Digest::of(b"local input"));
+        assert_eq!(fs::read_dir(cache.blobs_dir()).unwrap().count(), 0);
+        assert!(snapshot.unchanged());
+        fs::write(&src, b"local inpuT").unwrap();
+        assert!(!snapshot.unchanged(), "a write of the same size is seen");
+        // Without in_place (lock, verify) it is always copied.
+        std::thread::sleep(Duration::from_millis(150));
+        assert!(matches!(
+            cache.local_input(&src, false, false).unwrap(),
+            LocalInput::Stored(_)
+        ));
     }
 
     #[test]
