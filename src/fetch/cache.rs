@@ -3,7 +3,10 @@
 //!
 //! Everything is written to a uniquely named temporary file in `tmp/` and renamed into
 //! place, so several processes can share one cache and no partial file is ever visible.
-//! Everything is re-hashed before use: a corrupt entry is removed and produced again.
+//! Everything is re-hashed before use: a corrupt entry is removed and produced again. The
+//! one shortcut: [`Cache::local_digest`] remembers a file's digest under `derived/stat/`
+//! with its identity (device, inode, size, mtime, ctime), so a cached layer blob or a
+//! local input that no one wrote to since it was hashed is not hashed again.
 
 use super::FetchError;
 use crate::digest::{HashingWriter, Sha256Digest};

@@ -190,7 +190,8 @@ fn write_file_atomically(
     let same = w
         .into_inner()
         .map_err(|e| ImageError::io(out, e.into_error()))?
-        .finish();
+        .finish()
+        .map_err(|e| ImageError::io(out, e))?;
     if same {
         return Ok(());
     }
@@ -199,11 +200,16 @@ fn write_file_atomically(
     Ok(())
 }
 
-/// A file writer that also compares what it writes with an existing file, to tell
-/// whether the new file is byte for byte the old one.
+/// A file writer that first only compares what it is given with an existing file: while
+/// the bytes agree nothing is written; at the first difference the agreeing prefix is
+/// copied from the old file and writing goes on from there. [`Unchanged::finish`] tells
+/// whether the new file would be byte for byte the old one (then nothing was written).
 struct Unchanged {
     file: fs::File,
+    /// The old file, while everything so far agrees with it.
     old: Option<fs::File>,
+    /// How many bytes have agreed so far.
+    same: u64,
     scratch: Vec<u8>,
 }
 
@@ -212,31 +218,55 @@ impl Unchanged {
         Unchanged {
             file,
             old,
+            same: 0,
             scratch: Vec::new(),
         }
     }
 
-    /// True when everything written equals the whole old file.
-    fn finish(mut self) -> bool {
-        use std::io::Read;
-        match self.old.as_mut() {
-            Some(old) => matches!(old.read(&mut [0u8; 1]), Ok(0)),
-            None => false,
+    /// Stop comparing: write the prefix that agreed (read again from the old file).
+    fn diverge(&mut self) -> io::Result<()> {
+        use std::io::{Read, Seek};
+        let Some(mut old) = self.old.take() else {
+            return Ok(());
+        };
+        old.rewind()?;
+        let copied = io::copy(&mut (&mut old).take(self.same), &mut self.file)?;
+        if copied != self.same {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the previous output shrank while it was compared",
+            ));
         }
+        Ok(())
+    }
+
+    /// True when everything given equals the whole old file; false once the new file is
+    /// complete.
+    fn finish(mut self) -> io::Result<bool> {
+        use std::io::Read;
+        if let Some(old) = self.old.as_mut() {
+            if matches!(old.read(&mut [0u8; 1]), Ok(0)) {
+                return Ok(true);
+            }
+            self.diverge()?;
+        }
+        self.file.flush()?;
+        Ok(false)
     }
 }
 
 impl Write for Unchanged {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         use std::io::Read;
-        let n = self.file.write(buf)?;
         if let Some(old) = self.old.as_mut() {
-            self.scratch.resize(n, 0);
-            if old.read_exact(&mut self.scratch).is_err() || self.scratch[..] != buf[..n] {
-                self.old = None;
+            self.scratch.resize(buf.len(), 0);
+            if old.read_exact(&mut self.scratch).is_ok() && self.scratch[..] == buf[..] {
+                self.same += buf.len() as u64;
+                return Ok(buf.len());
             }
+            self.diverge()?;
         }
-        Ok(n)
+        self.file.write(buf)
     }
 
     fn flush(&mut self) -> io::Result<()> {
