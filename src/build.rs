@@ -9,13 +9,16 @@ use crate::diff::{self, DiffOptions};
 use crate::digest::{HashingWriter, Sha256Digest};
 use crate::entry::{Content, Entry, ImagePath, Kind};
 use crate::epoch::Epoch;
+use crate::fetch::cache::{LocalInput, Snapshot};
 use crate::fetch::{self, Blob, FetchOptions, FetchRequest, Fetcher, MirrorRule};
+use crate::image::LayerBlob;
 use crate::image::{self, BlobStore, HistoryEntry, ImageName, OutputFormat, PlatformImage};
 use crate::layer::{self, local, InputFormat, TarWriter};
+use crate::layer_cache::{CachedLayer, KeyBuilder, LayerCache, LayerKey};
 use crate::lock::{self, InputKind, Lock};
 use crate::lock::{LayerRecord, OutputRecord, PinnedInput, Staleness};
 use crate::manifest::InputRef;
-use crate::manifest::{FileSource, LayerSpec, Location, Manifest};
+use crate::manifest::{FileSource, FileSpec, LayerSpec, Location, Manifest, SourceSpec};
 use crate::merge::{MergeOptions, Tree};
 use crate::platform::Platform;
 use crate::ui::Ui;
@@ -135,6 +138,71 @@ struct OutputSettings {
 /// The verified blobs of the resolved inputs, by kind and lock key.
 type Blobs = BTreeMap<(InputKind, String), Blob>;
 
+/// The inputs of a build: each one's content digest, and its verified blob in the cache
+/// once it is there. A build whose layers all come from the layer cache never fetches
+/// its remote inputs nor copies its local ones.
+#[derive(Default)]
+struct Inputs {
+    /// Inputs known by digest only, with the pin to enforce when bringing them in.
+    pending: Vec<(InputRef, Option<Sha256Digest>)>,
+    /// Every input's sha256, by kind and lock key.
+    digests: BTreeMap<(InputKind, String), Sha256Digest>,
+    blobs: Blobs,
+    /// The mode of each local `[[layer.file]]` source whose mode the manifest leaves to
+    /// the file (by lock key), read once so that the layer keys and the layers agree.
+    modes: BTreeMap<String, u32>,
+    /// Local inputs known by a remembered digest, to be read in place when needed.
+    local: BTreeMap<(InputKind, String), (Blob, Snapshot)>,
+    /// The local inputs read in place, checked after they were read.
+    snapshots: Vec<Snapshot>,
+}
+
+impl Inputs {
+    /// Inputs that are all in the cache already.
+    fn complete<'a>(blobs: Blobs, refs: impl Iterator<Item = &'a InputRef>) -> Inputs {
+        let mut modes = BTreeMap::new();
+        for r in refs {
+            if let (InputKind::File, Location::Local { path, .. }) = (r.kind, &r.location) {
+                modes.insert(r.key.clone(), local::default_mode(path));
+            }
+        }
+        Inputs {
+            digests: blobs.iter().map(|(k, b)| (k.clone(), b.sha256)).collect(),
+            blobs,
+            modes,
+            ..Inputs::default()
+        }
+    }
+
+    /// An error when a local input read in place changed since it was hashed: what was
+    /// read may not be what its digest (and the layer cache key) says.
+    fn check_unchanged(&self) -> Result<()> {
+        match self.snapshots.iter().find(|s| !s.unchanged()) {
+            None => Ok(()),
+            Some(s) => Err(Error::usage(
+                format!("{} changed while compose was reading it", s.path.display()),
+                Some("build again once the input stays unchanged"),
+            )),
+        }
+    }
+
+    fn digest(&self, kind: InputKind, loc: &Location) -> Sha256Digest {
+        self.digests[&(kind, loc.key().to_string())]
+    }
+
+    /// The mode a `[[layer.file]]` gets: the manifest's, else 0755 for a local source its
+    /// owner may execute, else 0644.
+    fn file_mode(&self, f: &FileSpec) -> u32 {
+        f.mode.unwrap_or(match &f.source {
+            FileSource::Source(SourceSpec {
+                location: Location::Local { written, .. },
+                ..
+            }) => self.modes.get(written).copied().unwrap_or(0o644),
+            _ => 0o644,
+        })
+    }
+}
+
 /// The images of one build, in a blob store, and the index that ties them together.
 struct Built {
     images: Vec<PlatformImage>,
@@ -207,19 +275,17 @@ impl Session {
         })
     }
 
-    /// Resolve the inputs of the layers that apply to `platforms` to verified blobs, with
-    /// the pins of the manifest and `lock`. Pins in the manifest and pins of remote
-    /// inputs are enforced (a mismatch is an error); a local input that no longer matches
-    /// the lock only makes it stale. Returns the blobs and everything stale about `lock`.
-    fn resolve(
+    /// The inputs of the layers that apply to `platforms`, each once, with the pins of the
+    /// manifest and `lock`, and everything stale about `lock` found without reading them.
+    fn wanted(
         &self,
         lock: Option<&Lock>,
         platforms: &[Platform],
-    ) -> Result<(Blobs, Vec<Staleness>)> {
+    ) -> Result<(Vec<PinnedInput>, Vec<Staleness>)> {
         let pins = lock::resolve_pins(&self.manifest, lock)?;
-        let mut stale = lock::stale_report(&self.manifest, lock, &pins);
-        let mut wanted: Vec<&PinnedInput> = Vec::new();
-        for p in &pins {
+        let stale = lock::stale_report(&self.manifest, lock, &pins);
+        let mut wanted: Vec<PinnedInput> = Vec::new();
+        for p in pins {
             let used = p
                 .input
                 .platforms
@@ -233,17 +299,123 @@ impl Session {
                 wanted.push(p);
             }
         }
-        let (blobs, actual) = self.materialise(
-            wanted
-                .iter()
-                .map(|p| (&p.input, if p.enforced() { p.sha256 } else { None })),
-        )?;
-        for (p, blob) in wanted.iter().zip(&actual) {
-            if let Some(s) = p.check_local(&blob.sha256) {
-                stale.push(s);
+        Ok((wanted, stale))
+    }
+
+    /// Learn the digest of every input of the layers that apply to `platforms`, as cheaply
+    /// as it can be known: a remote input's pin (it is fetched, and checked, only when a
+    /// layer must be built); a local file's sha256, remembered from an earlier build while
+    /// the file is unchanged (with `remember`), else hashed as it is copied into the cache;
+    /// a packed directory's.
+    /// Pins in the manifest and pins of remote inputs are enforced (a mismatch is an
+    /// error); a local input that no longer matches the lock only makes it stale. Returns
+    /// the inputs and everything stale about `lock`.
+    fn identify(
+        &self,
+        lock: Option<&Lock>,
+        platforms: &[Platform],
+        remember: bool,
+        in_place: bool,
+    ) -> Result<(Inputs, Vec<Staleness>)> {
+        let (wanted, mut stale) = self.wanted(lock, platforms)?;
+        let mut inputs = Inputs::default();
+        let mut now = Vec::new();
+        for p in wanted {
+            let pin = if p.enforced() { p.sha256 } else { None };
+            let key = (p.input.kind, p.input.key.clone());
+            match (&p.input.location, p.input.kind, pin) {
+                (Location::Url(_), _, Some(pin)) => {
+                    inputs.digests.insert(key, pin);
+                    inputs.pending.push((p.input, Some(pin)));
+                }
+                (Location::Local { path, .. }, InputKind::Tar | InputKind::File, _) => {
+                    let found =
+                        local_input(self.fetcher.cache(), path, &p.input, remember, in_place)?;
+                    let digest = match &found {
+                        LocalInput::Known(blob, _)
+                        | LocalInput::InPlace(blob, _)
+                        | LocalInput::Stored(blob) => blob.sha256,
+                        LocalInput::Hashed(digest, _) => *digest,
+                    };
+                    check_pin(&p.input, pin, &digest)?;
+                    stale.extend(p.check_local(&digest));
+                    if p.input.kind == InputKind::File {
+                        inputs
+                            .modes
+                            .insert(p.input.key.clone(), local::default_mode(path));
+                    }
+                    inputs.digests.insert(key.clone(), digest);
+                    match found {
+                        LocalInput::Known(blob, snapshot) if in_place => {
+                            inputs.local.insert(key, (blob, snapshot));
+                        }
+                        LocalInput::Known(..) | LocalInput::Hashed(..) => {
+                            inputs.pending.push((p.input, pin))
+                        }
+                        LocalInput::InPlace(blob, snapshot) => {
+                            inputs.blobs.insert(key, blob);
+                            inputs.snapshots.push(snapshot);
+                        }
+                        LocalInput::Stored(blob) => {
+                            inputs.blobs.insert(key, blob);
+                        }
+                    }
+                }
+                _ => now.push((p, pin)),
             }
         }
-        Ok((blobs, stale))
+        let (blobs, actual) = self.materialise(now.iter().map(|(p, pin)| (&p.input, *pin)))?;
+        for ((p, _), blob) in now.iter().zip(&actual) {
+            stale.extend(p.check_local(&blob.sha256));
+            inputs
+                .digests
+                .insert((p.input.kind, p.input.key.clone()), blob.sha256);
+        }
+        inputs.blobs.extend(blobs);
+        Ok((inputs, stale))
+    }
+
+    /// Like [`Session::identify`], with every input fetched, copied (never remembered) or
+    /// packed into the cache right away.
+    fn resolve(
+        &self,
+        lock: Option<&Lock>,
+        platforms: &[Platform],
+    ) -> Result<(Inputs, Vec<Staleness>)> {
+        let (mut inputs, stale) = self.identify(lock, platforms, false, false)?;
+        self.ensure_blobs(&mut inputs)?;
+        Ok((inputs, stale))
+    }
+
+    /// Bring every input [`Session::identify`] only hashed into the cache, verified, and
+    /// check that each still has the digest the layer keys were made from.
+    fn ensure_blobs(&self, inputs: &mut Inputs) -> Result<()> {
+        for (key, (blob, snapshot)) in std::mem::take(&mut inputs.local) {
+            inputs.blobs.insert(key, blob);
+            inputs.snapshots.push(snapshot);
+        }
+        if inputs.pending.is_empty() {
+            return Ok(());
+        }
+        let pending = std::mem::take(&mut inputs.pending);
+        let (blobs, actual) = self.materialise(pending.iter().map(|(i, pin)| (i, *pin)))?;
+        self.ui.debug("inputs in the cache");
+        for ((input, _), blob) in pending.iter().zip(&actual) {
+            let before = inputs.digests[&(input.kind, input.key.clone())];
+            if blob.sha256 != before {
+                return Err(Error::usage(
+                    format!(
+                        "{}: changed while compose was building: it had sha256 {}, now {}",
+                        input.describe(),
+                        before.hex(),
+                        blob.sha256.hex()
+                    ),
+                    Some("build again once the input stays unchanged"),
+                ));
+            }
+        }
+        inputs.blobs.extend(blobs);
+        Ok(())
     }
 
     /// Fetch, hash or pack each input, checking `pin` when given; blobs in input order too.
@@ -270,19 +442,7 @@ impl Session {
                 (Location::Local { path, .. }, InputKind::Dir) => self.pack_dir(path, input)?,
                 (Location::Local { path, .. }, _) => self.local_file(path, input)?,
             };
-            if let Some(pin) = pin {
-                if pin != blob.sha256 {
-                    return Err(Error::usage(
-                        format!(
-                            "{}: sha256 mismatch: pinned {}, the input has {}",
-                            input.describe(),
-                            pin.hex(),
-                            blob.sha256.hex()
-                        ),
-                        Some("restore the input, or re-pin it with `compose lock` if the change is intended"),
-                    ));
-                }
-            }
+            check_pin(input, pin, &blob.sha256)?;
             blobs.insert((input.kind, input.key.clone()), blob.clone());
             in_order.push(blob);
         }
@@ -358,6 +518,7 @@ impl Session {
             }
         }
         let (blobs, actual) = self.materialise(inputs.iter().map(|(i, p)| (i, *p)))?;
+        let mut resolved = Inputs::complete(blobs, inputs.iter().map(|(i, _)| i));
         let locked = inputs
             .iter()
             .zip(&actual)
@@ -366,7 +527,13 @@ impl Session {
         let mut new = Lock::new(settings.epoch.0, settings.compression, locked);
         let staging = self.fetcher.cache().temp_dir()?;
         let store = BlobStore::new(staging.path()).map_err(|e| Error::io(staging.path(), e))?;
-        let built = self.produce(&self.manifest.image.platforms, settings, &blobs, &store)?;
+        let built = self.produce(
+            &self.manifest.image.platforms,
+            settings,
+            &mut resolved,
+            &store,
+            Some(&self.layer_cache()),
+        )?;
         new.outputs = output_records(&built);
         new.normalise();
         // The recorded image stays in the cache, so `verify` can later name the entries
@@ -433,7 +600,7 @@ impl Session {
             ));
         }
         let platforms = &self.manifest.image.platforms;
-        let (blobs, stale) = match self.resolve(Some(&lock), platforms) {
+        let (mut inputs, stale) = match self.resolve(Some(&lock), platforms) {
             Ok(v) => v,
             Err(Error::Fetch(e @ crate::fetch::FetchError::Checksum { .. })) => {
                 differences.push(format!("input changed: {e}"));
@@ -449,7 +616,8 @@ impl Session {
         }
         let staging = self.fetcher.cache().temp_dir()?;
         let store = BlobStore::new(staging.path()).map_err(|e| Error::io(staging.path(), e))?;
-        let built = self.produce(platforms, recorded, &blobs, &store)?;
+        // Never the layer cache: verify proves the digests from the inputs alone.
+        let built = self.produce(platforms, recorded, &mut inputs, &store, None)?;
         let rebuilt = output_records(&built);
         if let Some(first) = diff::first_mismatch(&digests_of(&lock.outputs), &digests_of(&rebuilt))
         {
@@ -599,7 +767,11 @@ impl Session {
         }
         let platforms = self.select_platforms(o)?;
         let lock = Lock::read(&self.lock_path)?;
-        let (blobs, mut stale) = self.resolve(lock.as_ref(), &platforms)?;
+        // Local inputs are read in place (and checked afterwards) except for a rootfs,
+        // which is written before such a check could stop it.
+        let in_place = o.format != Format::Rootfs;
+        let (mut inputs, mut stale) = self.identify(lock.as_ref(), &platforms, true, in_place)?;
+        self.ui.debug("inputs identified");
         if let Some(l) = &lock {
             stale.extend(lock::settings_staleness(
                 l,
@@ -617,12 +789,23 @@ impl Session {
         }
         let mut outputs = BTreeMap::new();
         let digest = if o.format == Format::Rootfs {
-            let tree = self.merge_platform(&platforms[0], &blobs, |_, _| Ok(()))?;
+            self.ensure_blobs(&mut inputs)?;
+            let specs: Vec<&LayerSpec> = self.manifest.layers_for(&platforms[0]).collect();
+            let tree = self
+                .merge_layers(&specs, &inputs, true, |_, _, _| Ok(()))?
+                .unwrap_or_default();
             write_rootfs(&tree.entries(), settings.epoch, &o.output)?
         } else {
             let staging = self.fetcher.cache().temp_dir()?;
             let store = BlobStore::new(staging.path()).map_err(|e| Error::io(staging.path(), e))?;
-            let built = self.produce(&platforms, settings, &blobs, &store)?;
+            let built = self.produce(
+                &platforms,
+                settings,
+                &mut inputs,
+                &store,
+                Some(&self.layer_cache()),
+            )?;
+            inputs.check_unchanged()?;
             outputs = output_records(&built);
             let assembled = built.assembled;
             let format = match o.format {
@@ -630,6 +813,7 @@ impl Session {
                 Format::OciArchive => OutputFormat::OciArchive,
                 _ => OutputFormat::DockerArchive,
             };
+            self.ui.debug("image assembled");
             image::write_output(
                 &store,
                 &assembled,
@@ -638,6 +822,7 @@ impl Session {
                 settings.epoch,
                 &o.output,
             )?;
+            self.ui.debug(format!("{} written", o.output.display()));
             assembled.top.digest
         };
         Ok(BuildResult { digest, outputs })
@@ -648,18 +833,25 @@ impl Session {
             .map_err(|e| Error::Image(image::ImageError::Name(e)))
     }
 
-    /// Build every platform's image into `store` and assemble the index.
+    /// The layer cache in this session's cache.
+    fn layer_cache(&self) -> LayerCache {
+        LayerCache::new(self.fetcher.cache().clone())
+    }
+
+    /// Build every platform's image into `store` and assemble the index; layers come from
+    /// `layer_cache` when it has them, and go into it when built.
     fn produce(
         &self,
         platforms: &[Platform],
         s: OutputSettings,
-        blobs: &Blobs,
+        inputs: &mut Inputs,
         store: &BlobStore,
+        layer_cache: Option<&LayerCache>,
     ) -> Result<Built> {
-        let images = platforms
-            .iter()
-            .map(|p| self.build_platform(p, store, s, blobs))
-            .collect::<Result<Vec<_>>>()?;
+        let mut images = Vec::with_capacity(platforms.len());
+        for p in platforms {
+            images.push(self.build_platform(p, store, s, inputs, layer_cache)?);
+        }
         let assembled = image::assemble(
             store,
             &images,
@@ -670,67 +862,212 @@ impl Session {
         Ok(Built { images, assembled })
     }
 
-    /// Merge the layers of one platform, calling `on_layer` with each layer's canonical
-    /// entries as it is applied.
-    fn merge_platform(
+    /// Merge `specs` in order, calling `on_layer` with each layer's position, the
+    /// warnings its merge gave (already shown) and its canonical entries. Returns the
+    /// merged tree with `keep_tree`; without, the tree is dropped before the last layer
+    /// is handed over, so writing it does not hold the whole tree in memory too.
+    fn merge_layers(
         &self,
-        p: &Platform,
-        blobs: &Blobs,
-        mut on_layer: impl FnMut(&LayerSpec, &[Entry]) -> Result<()>,
-    ) -> Result<Tree> {
+        specs: &[&LayerSpec],
+        inputs: &Inputs,
+        keep_tree: bool,
+        mut on_layer: impl FnMut(usize, &[String], &[Entry]) -> Result<()>,
+    ) -> Result<Option<Tree>> {
         let mut tree = Tree::new();
         let opts = MergeOptions::default();
-        for layer in self.manifest.layers_for(p) {
+        for (i, layer) in specs.iter().enumerate() {
             let label = layer_label(layer);
-            let entries = self.layer_entries(layer, blobs, &label)?;
+            let entries = self.layer_entries(layer, inputs, &label)?;
+            self.ui
+                .debug(format!("{label}: {} entries read", entries.len()));
             let applied = tree.apply(&label, entries, &opts)?;
-            for w in &applied.warnings {
-                self.ui.warn(format!("{label}: {w}"));
+            self.ui.debug(format!("{label}: merged"));
+            let warnings: Vec<String> = applied
+                .warnings
+                .iter()
+                .map(|w| format!("{label}: {w}"))
+                .collect();
+            for w in &warnings {
+                self.ui.warn(w);
             }
-            on_layer(layer, &applied.layer)?;
+            if !keep_tree && i + 1 == specs.len() {
+                drop(std::mem::take(&mut tree));
+            }
+            on_layer(i, &warnings, &applied.layer)?;
         }
-        Ok(tree)
+        Ok(keep_tree.then_some(tree))
     }
 
-    /// Build one platform's image: each layer written as it is merged (or one squashed layer).
+    /// The cache key of each of `specs` (the layers of platform `p`, in order).
+    fn layer_keys(
+        &self,
+        p: &Platform,
+        s: OutputSettings,
+        specs: &[&LayerSpec],
+        inputs: &Inputs,
+    ) -> Vec<LayerKey> {
+        let mut keys: Vec<LayerKey> = Vec::with_capacity(specs.len());
+        for layer in specs {
+            let mut k = KeyBuilder::layer(keys.last(), s.compression, s.epoch, p);
+            describe_layer(&mut k, layer, inputs);
+            keys.push(k.finish());
+        }
+        keys
+    }
+
+    /// The layer cached under `key`, linked into `store`.
+    fn cached(
+        &self,
+        layer_cache: Option<&LayerCache>,
+        key: Option<&LayerKey>,
+        store: &BlobStore,
+    ) -> Result<Option<CachedLayer>> {
+        let (Some(c), Some(k)) = (layer_cache, key) else {
+            return Ok(None);
+        };
+        let Some(hit) = c.get(k)? else {
+            return Ok(None);
+        };
+        store.link(&hit.path, &hit.blob.digest);
+        Ok(Some(hit))
+    }
+
+    /// Compress one layer's entries into `store`, and keep it in the layer cache (once
+    /// the local inputs it was read from are known not to have changed meanwhile).
+    fn write_layer(
+        &self,
+        entries: &[Entry],
+        s: OutputSettings,
+        store: &BlobStore,
+        inputs: &Inputs,
+        remember: Option<(&LayerCache, &LayerKey)>,
+        warnings: &[String],
+    ) -> Result<LayerBlob> {
+        let blob = image::write_layer(store, s.compression, self.jobs, |w| {
+            write_tar(entries, s.epoch, w)
+        })?;
+        if let Some((c, k)) = remember {
+            inputs.check_unchanged()?;
+            c.put(k, &blob, &store.path(&blob.digest), warnings)?;
+        }
+        Ok(blob)
+    }
+
+    /// Build one platform's image: each layer taken from the layer cache or written as it
+    /// is merged (or one squashed layer).
     fn build_platform(
         &self,
         p: &Platform,
         store: &BlobStore,
         s: OutputSettings,
-        blobs: &Blobs,
+        inputs: &mut Inputs,
+        layer_cache: Option<&LayerCache>,
     ) -> Result<PlatformImage> {
-        let squash = self.manifest.image.squash;
+        let specs: Vec<&LayerSpec> = self.manifest.layers_for(p).collect();
+        let keys = match layer_cache {
+            Some(_) => self.layer_keys(p, s, &specs, inputs),
+            None => Vec::new(),
+        };
         let mut layers = Vec::new();
         let mut history = Vec::new();
-        let tree = self.merge_platform(p, blobs, |layer, entries| {
-            if !squash {
-                let blob = image::write_layer(store, s.compression, self.jobs, |w| {
-                    write_tar(entries, s.epoch, w)
+        if self.manifest.image.squash {
+            let key = keys.last().map(LayerKey::squashed);
+            let blob = match self.cached(layer_cache, key.as_ref(), store)? {
+                Some(hit) => {
+                    self.ui.debug(format!(
+                        "squashed layer: from the layer cache ({})",
+                        hit.blob.digest
+                    ));
+                    for w in &hit.warnings {
+                        self.ui.warn(w);
+                    }
+                    hit.blob
+                }
+                None => {
+                    self.ensure_blobs(inputs)?;
+                    let mut warnings = Vec::new();
+                    let entries = self
+                        .merge_layers(&specs, inputs, true, |_, w, _| {
+                            warnings.extend_from_slice(w);
+                            Ok(())
+                        })?
+                        .map(|tree| tree.entries())
+                        .unwrap_or_default();
+                    let blob = self.write_layer(
+                        &entries,
+                        s,
+                        store,
+                        inputs,
+                        layer_cache.zip(key.as_ref()),
+                        &warnings,
+                    )?;
+                    self.ui
+                        .debug(format!("squashed layer: built ({})", blob.digest));
+                    blob
+                }
+            };
+            layers.push(blob);
+            history.push(HistoryEntry {
+                created_by: format!("compose: {} layers squashed", specs.len()),
+                comment: None,
+                empty_layer: false,
+            });
+        } else {
+            let mut found = Vec::with_capacity(specs.len());
+            for i in 0..specs.len() {
+                found.push(self.cached(layer_cache, keys.get(i), store)?);
+            }
+            // Every layer up to the last one missing is merged: a layer's canonical form
+            // depends on the tree below it. Cached layers above it are used as they are.
+            let merged = found.iter().rposition(Option::is_none).map_or(0, |i| i + 1);
+            let mut written: Vec<Option<LayerBlob>> = vec![None; specs.len()];
+            if merged > 0 {
+                self.ensure_blobs(inputs)?;
+                self.merge_layers(&specs[..merged], inputs, false, |i, warnings, entries| {
+                    if found[i].is_none() {
+                        let blob = self.write_layer(
+                            entries,
+                            s,
+                            store,
+                            inputs,
+                            layer_cache.zip(keys.get(i)),
+                            warnings,
+                        )?;
+                        self.ui.debug(format!(
+                            "{}: built ({})",
+                            layer_label(specs[i]),
+                            blob.digest
+                        ));
+                        written[i] = Some(blob);
+                    }
+                    Ok(())
                 })?;
+            }
+            for (i, (hit, built)) in found.into_iter().zip(written).enumerate() {
+                let blob = match (hit, built) {
+                    (_, Some(b)) => b,
+                    (Some(hit), None) => {
+                        self.ui.debug(format!(
+                            "{}: from the layer cache ({})",
+                            layer_label(specs[i]),
+                            hit.blob.digest
+                        ));
+                        if i >= merged {
+                            for w in &hit.warnings {
+                                self.ui.warn(w);
+                            }
+                        }
+                        hit.blob
+                    }
+                    (None, None) => unreachable!("every layer up to the last miss is written"),
+                };
                 layers.push(blob);
                 history.push(HistoryEntry {
-                    created_by: created_by(layer),
+                    created_by: created_by(specs[i]),
                     comment: None,
                     empty_layer: false,
                 });
             }
-            Ok(())
-        })?;
-        if squash {
-            let entries = tree.entries();
-            let blob = image::write_layer(store, s.compression, self.jobs, |w| {
-                write_tar(&entries, s.epoch, w)
-            })?;
-            layers.push(blob);
-            history.push(HistoryEntry {
-                created_by: format!(
-                    "compose: {} layers squashed",
-                    self.manifest.layers_for(p).count()
-                ),
-                comment: None,
-                empty_layer: false,
-            });
         }
         Ok(PlatformImage {
             platform: p.clone(),
@@ -752,27 +1089,30 @@ impl Session {
         let derived = self
             .fetcher
             .cache()
-            .derived("tar", &blob.sha256.hex(), |f| {
-                let mut w = std::io::BufWriter::new(f);
+            .derived("tar", &blob.sha256.hex(), |mut w| {
                 if let Err(e) = layer::decompress(&blob.path, format, &mut w, limit, label) {
                     let message = e.to_string();
                     input_error = Some(e);
                     return Err(std::io::Error::other(message));
                 }
-                w.flush()
+                Ok(())
             });
-        match (derived, input_error) {
-            (Ok(path), _) => Ok(path),
-            (Err(_), Some(e)) => Err(e.into()),
-            (Err(e), None) => Err(e.into()),
-        }
+        let path = match (derived, input_error) {
+            (Ok(path), _) => path,
+            (Err(_), Some(e)) => return Err(e.into()),
+            (Err(e), None) => return Err(e.into()),
+        };
+        self.ui
+            .debug(format!("{label}: {} input ready", format.name()));
+        Ok(path)
     }
 
     /// The entries of one layer, in the order the merger applies them: the tar, then
     /// `remove` whiteouts, directories, files and symlinks.
-    fn layer_entries(&self, layer: &LayerSpec, blobs: &Blobs, label: &str) -> Result<Vec<Entry>> {
-        let blob =
-            |kind: InputKind, loc: &Location| -> &Blob { &blobs[&(kind, loc.key().to_string())] };
+    fn layer_entries(&self, layer: &LayerSpec, inputs: &Inputs, label: &str) -> Result<Vec<Entry>> {
+        let blob = |kind: InputKind, loc: &Location| -> &Blob {
+            &inputs.blobs[&(kind, loc.key().to_string())]
+        };
         let mut entries = Vec::new();
         if let Some(t) = &layer.tar {
             let plain = self.plain_tar(blob(InputKind::Tar, &t.location), label)?;
@@ -804,22 +1144,14 @@ impl Session {
             }
         }
         for f in &layer.files {
-            let (content, default_mode) = match &f.source {
-                FileSource::Inline(text) => (inline(text.as_bytes()), 0o644),
+            let content = match &f.source {
+                FileSource::Inline(text) => inline(text.as_bytes()),
                 FileSource::Source(spec) => {
                     let b = blob(InputKind::File, &spec.location);
-                    let mode = match &spec.location {
-                        Location::Local { path, .. } => local::default_mode(path),
-                        Location::Url(_) => 0o644,
-                    };
-                    (Content::whole_file(b.path.clone(), b.size), mode)
+                    Content::whole_file(b.path.clone(), b.size)
                 }
             };
-            let mut e = Entry::new(
-                f.dest.clone(),
-                Kind::File(content),
-                f.mode.unwrap_or(default_mode),
-            );
+            let mut e = Entry::new(f.dest.clone(), Kind::File(content), inputs.file_mode(f));
             e.uid = f.uid.unwrap_or(0);
             e.gid = f.gid.unwrap_or(0);
             entries.push(e);
@@ -835,6 +1167,89 @@ impl Session {
             entries.push(e);
         }
         Ok(entries)
+    }
+}
+
+/// Describe into `k` everything [`Session::layer_entries`] makes a layer's entries from;
+/// the two must stay in step, or the layer cache would serve stale layers.
+fn describe_layer(k: &mut KeyBuilder, layer: &LayerSpec, inputs: &Inputs) {
+    let path = |p: &ImagePath| p.as_bytes().to_vec();
+    if let Some(t) = &layer.tar {
+        k.digest("tar", &inputs.digest(InputKind::Tar, &t.location));
+    }
+    for r in &layer.remove {
+        k.field("remove", &path(r));
+    }
+    for d in &layer.dirs {
+        k.field("dir", &path(&d.dest));
+        k.optional("mode", d.mode.map(u64::from));
+        k.optional("uid", d.uid);
+        k.optional("gid", d.gid);
+        match &d.src {
+            Some(src) => k.digest("dir-src", &inputs.digest(InputKind::Dir, src)),
+            None => k.field("dir-src", b""),
+        }
+    }
+    for f in &layer.files {
+        k.field("file", &path(&f.dest));
+        match &f.source {
+            FileSource::Inline(text) => {
+                k.digest("file-content", &Sha256Digest::of(text.as_bytes()))
+            }
+            FileSource::Source(spec) => {
+                k.digest("file-src", &inputs.digest(InputKind::File, &spec.location))
+            }
+        }
+        k.number("mode", u64::from(inputs.file_mode(f)));
+        k.optional("uid", f.uid);
+        k.optional("gid", f.gid);
+    }
+    for s in &layer.symlinks {
+        k.field("symlink", &path(&s.dest));
+        k.field("target", s.target.as_bytes());
+        k.optional("uid", s.uid);
+        k.optional("gid", s.gid);
+    }
+}
+
+/// A local file input, remembered or copied into the cache (see
+/// [`fetch::Cache::local_input`]).
+fn local_input(
+    cache: &fetch::Cache,
+    path: &Path,
+    input: &InputRef,
+    remember: bool,
+    in_place: bool,
+) -> Result<LocalInput> {
+    match cache.local_input(path, remember, in_place) {
+        Err(fetch::FetchError::Local { source, .. })
+            if matches!(
+                source.kind(),
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::InvalidInput
+            ) =>
+        {
+            Err(Error::usage(
+                format!("{}: {} is not a file", input.describe(), path.display()),
+                Some("local paths are relative to the folder of scratch.toml"),
+            ))
+        }
+        other => Ok(other?),
+    }
+}
+
+/// An error when `actual` is not the `pin` (when there is one).
+fn check_pin(input: &InputRef, pin: Option<Sha256Digest>, actual: &Sha256Digest) -> Result<()> {
+    match pin {
+        Some(pin) if pin != *actual => Err(Error::usage(
+            format!(
+                "{}: sha256 mismatch: pinned {}, the input has {}",
+                input.describe(),
+                pin.hex(),
+                actual.hex()
+            ),
+            Some("restore the input, or re-pin it with `compose lock` if the change is intended"),
+        )),
+        _ => Ok(()),
     }
 }
 
@@ -1024,7 +1439,6 @@ fn write_rootfs(entries: &[Entry], epoch: Epoch, out: &Path) -> Result<Sha256Dig
     let tmp = bw
         .into_inner()
         .map_err(|e| Error::io(out, e.into_error()))?;
-    tmp.as_file().sync_all().map_err(|e| Error::io(out, e))?;
     tmp.persist(out).map_err(|e| Error::io(out, e.error))?;
     Ok(digest)
 }

@@ -20,12 +20,23 @@ impl Sha256Digest {
         Sha256Digest(Sha256::digest(bytes).into())
     }
 
-    /// The digest of everything a reader yields, and its length.
+    /// The digest of everything a reader yields, and its length. Reads in 256 KiB
+    /// chunks (a `BufReader` around a file is bypassed at that size).
     pub fn of_reader(mut r: impl Read) -> io::Result<(Self, u64)> {
-        let mut w = HashingWriter::new(io::sink());
-        io::copy(&mut r, &mut w)?;
-        let (_, d, n) = w.finish();
-        Ok((d, n))
+        let mut hasher = Sha256::new();
+        let mut buf = vec![0u8; 256 << 10];
+        let mut len = 0u64;
+        loop {
+            let n = match r.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            hasher.update(&buf[..n]);
+            len += n as u64;
+        }
+        Ok((Sha256Digest(hasher.finalize().into()), len))
     }
 
     /// The bare lowercase hex form.

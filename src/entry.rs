@@ -118,6 +118,22 @@ impl ImagePath {
                 && (self.0.len() == other.0.len() || self.0[other.0.len()] == b'/'))
     }
 
+    /// A 128-bit fingerprint of the path (two independently keyed SipHash-1-3 values),
+    /// for sets of very many paths: equal paths have equal fingerprints, and distinct
+    /// ones collide with probability about 2^-128 per pair.
+    pub fn fingerprint(&self) -> u128 {
+        use std::hash::{BuildHasher, Hasher};
+        static KEYS: std::sync::OnceLock<[std::collections::hash_map::RandomState; 2]> =
+            std::sync::OnceLock::new();
+        let keys = KEYS.get_or_init(Default::default);
+        let half = |k: &std::collections::hash_map::RandomState| {
+            let mut h = k.build_hasher();
+            h.write(&self.0);
+            h.finish()
+        };
+        (u128::from(half(&keys[0])) << 64) | u128::from(half(&keys[1]))
+    }
+
     /// A lossy, human-readable form with a leading `/`, for messages.
     pub fn display(&self) -> String {
         format!("/{}", String::from_utf8_lossy(&self.0))

@@ -20,6 +20,7 @@ pub mod error;
 pub mod fetch;
 pub mod image;
 pub mod layer;
+pub mod layer_cache;
 pub mod lock;
 pub mod manifest;
 pub mod merge;

@@ -102,8 +102,9 @@ enum Command {
 
 #[derive(Subcommand, Debug)]
 enum CacheCommand {
-    /// Free space: remove what killed builds left behind and the derived data (re-created
-    /// when needed); with --blobs also every blob this manifest's scratch.lock does not pin.
+    /// Free space: remove what killed builds left behind, the derived data and the cached
+    /// layers (re-created when needed) except those of the image scratch.lock records; with
+    /// --blobs also every blob this manifest's scratch.lock does not pin.
     #[command(
         after_help = "Run it between builds, not during one.\n\nExamples:\n  compose cache prune\n  compose -f app/scratch.toml cache prune --blobs"
     )]
@@ -232,19 +233,33 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
                 .unwrap_or_else(scratch_compose::fetch::default_cache_dir);
             let cache = scratch_compose::fetch::Cache::open(&dir)?;
             let mut keep = std::collections::BTreeSet::new();
-            if blobs && g.file.exists() {
-                let m = scratch_compose::manifest::Manifest::load(&g.file)?;
-                if let Some(l) =
-                    scratch_compose::lock::Lock::read(&scratch_compose::lock::lock_path(&m))?
-                {
-                    keep.extend(l.inputs.iter().map(|i| i.sha256));
-                    for o in l.outputs.values() {
-                        keep.extend([o.manifest, o.config]);
-                        keep.extend(o.layers.iter().map(|x| x.digest));
+            if g.file.exists() {
+                let lock = scratch_compose::manifest::Manifest::load(&g.file)
+                    .map_err(scratch_compose::Error::from)
+                    .and_then(|m| {
+                        Ok(scratch_compose::lock::Lock::read(
+                            &scratch_compose::lock::lock_path(&m),
+                        )?)
+                    });
+                // Without --blobs only cached layers are at stake: an unreadable manifest
+                // or lock just keeps none of them.
+                match lock {
+                    Ok(Some(l)) => {
+                        keep.extend(l.inputs.iter().map(|i| i.sha256));
+                        for o in l.outputs.values() {
+                            keep.extend([o.manifest, o.config]);
+                            keep.extend(o.layers.iter().map(|x| x.digest));
+                        }
                     }
+                    Ok(None) => {}
+                    Err(e) if blobs => return Err(e),
+                    Err(_) => {}
                 }
             }
+            let (layer_files, layer_bytes) =
+                scratch_compose::layer_cache::LayerCache::new(cache.clone()).prune(&keep)?;
             let (files, bytes) = cache.prune(&keep, blobs)?;
+            let (files, bytes) = (files + layer_files, bytes + layer_bytes);
             println!(
                 "freed {bytes} bytes in {files} files from {}",
                 dir.display()

@@ -12,6 +12,7 @@ pub struct Ui {
     quiet: bool,
     verbose: bool,
     tty: bool,
+    start: std::time::Instant,
 }
 
 impl Default for Ui {
@@ -27,6 +28,7 @@ impl Ui {
             quiet,
             verbose,
             tty: std::io::stderr().is_terminal(),
+            start: std::time::Instant::now(),
         }
     }
 
@@ -36,6 +38,7 @@ impl Ui {
             quiet: true,
             verbose: false,
             tty: false,
+            start: std::time::Instant::now(),
         }
     }
 
@@ -46,10 +49,11 @@ impl Ui {
         }
     }
 
-    /// Detail shown with `-v`.
+    /// Detail shown with `-v`, after the time since the reporter was made.
     pub fn debug(&self, msg: impl AsRef<str>) {
         if self.verbose && !self.quiet {
-            eprintln!("{}", msg.as_ref());
+            let ms = self.start.elapsed().as_secs_f64() * 1000.0;
+            eprintln!("[{ms:8.1} ms] {}", msg.as_ref());
         }
     }
 

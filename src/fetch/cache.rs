@@ -3,12 +3,15 @@
 //!
 //! Everything is written to a uniquely named temporary file in `tmp/` and renamed into
 //! place, so several processes can share one cache and no partial file is ever visible.
-//! Everything is re-hashed before use: a corrupt entry is removed and produced again.
+//! Everything is re-hashed before use: a corrupt entry is removed and produced again. The
+//! one shortcut: [`Cache::local_digest`] remembers a file's digest under `derived/stat/`
+//! with its identity (device, inode, size, mtime, ctime), so a cached layer blob or a
+//! local input that no one wrote to since it was hashed is not hashed again.
 
 use super::FetchError;
 use crate::digest::{HashingWriter, Sha256Digest};
 use std::fs::{self, File};
-use std::io::{self, BufWriter, Read, Seek, Write};
+use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 use tempfile::NamedTempFile;
@@ -210,6 +213,26 @@ impl Cache {
         Ok(Lookup::Corrupt)
     }
 
+    /// Like [`Cache::lookup`], but the digest of a blob unchanged since an earlier
+    /// verification (same inode, size, mtime and ctime; see [`Cache::local_digest`]) is
+    /// not computed again. A blob written to, truncated or replaced is re-hashed.
+    pub(crate) fn lookup_remembered(&self, d: &Sha256Digest) -> Result<Lookup, FetchError> {
+        let path = self.blob_path(d);
+        match self.local_digest(&path, true) {
+            Ok((actual, size)) if actual == *d => Ok(Lookup::Hit(Blob {
+                path,
+                sha256: actual,
+                size,
+            })),
+            Ok(_) => {
+                remove_if_present(&path)?;
+                Ok(Lookup::Corrupt)
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Lookup::Miss),
+            Err(e) => Err(FetchError::cache(&path, e)),
+        }
+    }
+
     /// A new, uniquely named temporary file in the cache's `tmp/`; removed when dropped.
     pub fn temp_file(&self) -> Result<NamedTempFile, FetchError> {
         let dir = self.tmp_dir();
@@ -272,6 +295,127 @@ impl Cache {
         })
     }
 
+    /// The sha256 and size of the local file `path`, read in place. With `remember`, the
+    /// digest is kept with the file's identity and reused while it is unchanged (see
+    /// [`Cache::remember`]).
+    pub fn local_digest(&self, path: &Path, remember: bool) -> io::Result<(Sha256Digest, u64)> {
+        let started = SystemTime::now();
+        let (file, identity) = open_regular(path)?;
+        let memo = remember.then(|| self.memo_path(path)).flatten();
+        if let Some(d) = memo.as_deref().and_then(|m| read_memo(m, &identity)) {
+            return Ok((d, file.metadata()?.len()));
+        }
+        let (digest, size) = Sha256Digest::of_reader(&file)?;
+        if let Some(m) = &memo {
+            self.remember(m, &file, &identity, started, &digest);
+        }
+        Ok((digest, size))
+    }
+
+    /// A local input, as cheaply as it can be had. With `remember`, the digest of a file
+    /// unchanged since an earlier build ([`LocalInput::Known`]). With `in_place`, a file
+    /// left alone for a while ([`settle_time`]) is hashed where it is and read from there
+    /// by the build ([`LocalInput::InPlace`]), which checks afterwards that it did not
+    /// change ([`Snapshot::unchanged`]): any write moves its ctime past the one taken
+    /// here; a file changed just now is only hashed ([`LocalInput::Hashed`]), to be
+    /// copied if its bytes are needed. Without `in_place` it is copied into `blobs/` while
+    /// it is hashed (one read for both).
+    pub fn local_input(
+        &self,
+        path: &Path,
+        remember: bool,
+        in_place: bool,
+    ) -> Result<LocalInput, FetchError> {
+        let local = |e| FetchError::Local {
+            path: path.to_path_buf(),
+            source: e,
+        };
+        let started = SystemTime::now();
+        let (file, identity) = open_regular(path).map_err(local)?;
+        let before = file.metadata().map_err(local)?;
+        let snapshot = Snapshot {
+            path: path.to_path_buf(),
+            identity: identity.clone(),
+        };
+        let memo = remember.then(|| self.memo_path(path)).flatten();
+        if let Some(d) = memo.as_deref().and_then(|m| read_memo(m, &identity)) {
+            let blob = Blob {
+                path: path.to_path_buf(),
+                sha256: d,
+                size: before.len(),
+            };
+            return Ok(LocalInput::Known(blob, snapshot));
+        }
+        if in_place && settled(&before, started) {
+            let (digest, size) = Sha256Digest::of_reader(&file).map_err(local)?;
+            if let Some(m) = &memo {
+                self.remember(m, &file, &identity, started, &digest);
+            }
+            let blob = Blob {
+                path: path.to_path_buf(),
+                sha256: digest,
+                size,
+            };
+            return Ok(LocalInput::InPlace(blob, snapshot));
+        }
+        if in_place {
+            let (digest, size) = Sha256Digest::of_reader(&file).map_err(local)?;
+            return Ok(LocalInput::Hashed(digest, size));
+        }
+        let (tmp, res) = self.receive(&mut &file, &mut |_| {})?;
+        let (digest, size) = match res {
+            Ok(v) => v,
+            Err(CopyError::Read(e)) => return Err(local(e)),
+            Err(CopyError::Write(e)) => return Err(FetchError::cache(tmp.path(), e)),
+        };
+        if let Some(m) = &memo {
+            self.remember(m, &file, &identity, started, &digest);
+        }
+        Ok(LocalInput::Stored(self.commit(tmp, &digest, size)?))
+    }
+
+    /// Where the digest memo of the file at `path` lives.
+    fn memo_path(&self, path: &Path) -> Option<PathBuf> {
+        use std::os::unix::ffi::OsStrExt;
+        let abs = std::path::absolute(path).ok()?;
+        let name = Sha256Digest::of(abs.as_os_str().as_bytes()).hex();
+        Some(self.root.join("derived").join("stat").join(name))
+    }
+
+    /// Keep `digest` for the file `file`, which had `identity` when it was opened (just
+    /// after `started`), under `derived/stat/`, as Bazel and git remember digests: by the
+    /// file's identity (device, inode, size, mtime and ctime, to the nanosecond). Any write
+    /// to a file moves its ctime to the current time, which no user can set back, so a
+    /// changed file is never taken for the remembered one, provided the write cannot fall
+    /// in the clock tick of the remembered ctime: only a file last changed
+    /// [`settle_time`] or more before the hashing started, and unchanged while it was
+    /// hashed, is remembered. Best effort: a digest not remembered is computed again.
+    fn remember(
+        &self,
+        memo: &Path,
+        file: &File,
+        identity: &str,
+        started: SystemTime,
+        digest: &Sha256Digest,
+    ) {
+        let Ok(after) = file.metadata() else { return };
+        if settled(&after, started) && file_identity(&after) == identity {
+            let _ = self.write_memo(memo, &format!("{identity} {}\n", digest.hex()));
+        }
+    }
+
+    fn write_memo(&self, dest: &Path, text: &str) -> io::Result<()> {
+        if let Some(dir) = dest.parent() {
+            fs::create_dir_all(dir)?;
+        }
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".part-")
+            .tempfile_in(self.tmp_dir())?;
+        tmp.write_all(text.as_bytes())?;
+        tmp.persist(dest).map_err(|e| e.error)?;
+        Ok(())
+    }
+
     /// Hashes the local file `src` and copies it into `blobs/` (replacing any copy there,
     /// which is the same bytes or corrupt).
     pub fn insert_file(&self, src: &Path) -> Result<Blob, FetchError> {
@@ -291,13 +435,14 @@ impl Cache {
     }
 
     /// Data derived from inputs (e.g. `("uncompressed", input digest)`), produced once by
-    /// `produce` into a temporary file and renamed into place; its digest is recorded in
-    /// `KEY.sha256` beside it and re-verified on every later use (a mismatch reproduces it).
+    /// `produce` into a temporary file (hashed on the way) and renamed into place; its
+    /// digest is recorded in `KEY.sha256` beside it and re-verified on every later use (a
+    /// mismatch reproduces it).
     pub fn derived(
         &self,
         namespace: &str,
         key: &str,
-        produce: impl FnOnce(&mut File) -> io::Result<()>,
+        produce: impl FnOnce(&mut dyn Write) -> io::Result<()>,
     ) -> Result<PathBuf, FetchError> {
         check_name(namespace)?;
         check_name(key)?;
@@ -311,13 +456,11 @@ impl Cache {
 
         let mut tmp = self.temp_file()?;
         let tmp_path = tmp.path().to_path_buf();
-        produce(tmp.as_file_mut()).map_err(|e| FetchError::cache(&tmp_path, e))?;
-        let file = tmp.as_file_mut();
-        file.flush()
-            .and_then(|_| file.rewind())
-            .map_err(|e| FetchError::cache(&tmp_path, e))?;
-        let (digest, _) = Sha256Digest::of_reader(io::BufReader::new(&*file))
-            .map_err(|e| FetchError::cache(&tmp_path, e))?;
+        let mut w = HashingWriter::new(BufWriter::with_capacity(1 << 18, tmp.as_file_mut()));
+        produce(&mut w).map_err(|e| FetchError::cache(&tmp_path, e))?;
+        let (mut inner, digest, _) = w.finish();
+        inner.flush().map_err(|e| FetchError::cache(&tmp_path, e))?;
+        drop(inner);
         finish_file(tmp, &path)?;
 
         let mut side = self.temp_file()?;
@@ -326,6 +469,106 @@ impl Cache {
         finish_file(side, &sidecar)?;
         Ok(path)
     }
+}
+
+/// How long a file must have been left alone before its digest is remembered: 100 ms
+/// (many clock ticks) where timestamps have sub-second precision, 2 s on file systems
+/// whose timestamps are whole seconds (or two, as FAT's are).
+pub fn settle_time(m: &fs::Metadata) -> Duration {
+    use std::os::unix::fs::MetadataExt;
+    if m.mtime_nsec() == 0 && m.ctime_nsec() == 0 {
+        Duration::from_secs(2)
+    } else {
+        Duration::from_millis(100)
+    }
+}
+
+/// A local input as [`Cache::local_input`] found it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LocalInput {
+    /// Unchanged since an earlier build: its digest, not read. The blob is the file
+    /// itself, to be read in place (then checked with the snapshot) or copied.
+    Known(Blob, Snapshot),
+    /// Hashed in place: the blob is the file itself, to be checked with the snapshot
+    /// after the build has read it.
+    InPlace(Blob, Snapshot),
+    /// Changed moments ago: hashed in place, to be copied into the cache if needed.
+    Hashed(Sha256Digest, u64),
+    /// Read, and now a blob of the cache.
+    Stored(Blob),
+}
+
+/// A file's identity when it was hashed: a build that reads it in place checks that it
+/// still has it afterwards.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Snapshot {
+    pub path: PathBuf,
+    identity: String,
+}
+
+impl Snapshot {
+    /// True when the file at the path is still the one that was hashed (same device,
+    /// inode, size, mtime and ctime).
+    pub fn unchanged(&self) -> bool {
+        fs::metadata(&self.path).is_ok_and(|m| file_identity(&m) == self.identity)
+    }
+}
+
+/// True when the file was last changed [`settle_time`] or more before `started`.
+fn settled(m: &fs::Metadata, started: SystemTime) -> bool {
+    started
+        .checked_sub(settle_time(m))
+        .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
+        .is_some_and(|limit| last_change(m) <= limit)
+}
+
+/// Open a regular file (following symlinks) and take its identity.
+fn open_regular(path: &Path) -> io::Result<(File, String)> {
+    let file = File::open(path)?;
+    let m = file.metadata()?;
+    if !m.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{} is not a file", path.display()),
+        ));
+    }
+    Ok((file, file_identity(&m)))
+}
+
+/// The later of a file's mtime and ctime, since the Unix epoch.
+fn last_change(m: &fs::Metadata) -> Duration {
+    use std::os::unix::fs::MetadataExt;
+    let at = |s: i64, ns: i64| Duration::new(s.max(0) as u64, ns.clamp(0, 999_999_999) as u32);
+    at(m.ctime(), m.ctime_nsec()).max(at(m.mtime(), m.mtime_nsec()))
+}
+
+/// The digest a memo file records for a file of this identity.
+fn read_memo(memo: &Path, identity: &str) -> Option<Sha256Digest> {
+    parse_memo(&fs::read_to_string(memo).ok()?, identity)
+}
+
+/// What identifies one version of a file's bytes, in the form a digest memo records.
+fn file_identity(m: &fs::Metadata) -> String {
+    use std::os::unix::fs::MetadataExt;
+    format!(
+        "v1 {} {} {} {}.{:09} {}.{:09}",
+        m.dev(),
+        m.ino(),
+        m.len(),
+        m.mtime(),
+        m.mtime_nsec(),
+        m.ctime(),
+        m.ctime_nsec()
+    )
+}
+
+/// The digest a memo records for a file of this identity.
+fn parse_memo(text: &str, identity: &str) -> Option<Sha256Digest> {
+    let (id, digest) = text.trim_end().rsplit_once(' ')?;
+    if id != identity {
+        return None;
+    }
+    digest.parse().ok()
 }
 
 /// True when the derived file exists and hashes to what its sidecar records.
@@ -384,7 +627,9 @@ fn copy_hashing(
     Ok((digest, size))
 }
 
-/// Makes a finished temporary file world-readable, durable, and renames it to `dest`.
+/// Makes a finished temporary file world-readable and renames it to `dest`. There is no
+/// fsync: every entry is re-hashed before use, so one a crash left damaged is produced
+/// again, and the rename alone keeps a killed process from leaving a partial one.
 fn finish_file(tmp: NamedTempFile, dest: &Path) -> Result<(), FetchError> {
     let tmp_path = tmp.path().to_path_buf();
     #[cfg(unix)]
@@ -393,9 +638,6 @@ fn finish_file(tmp: NamedTempFile, dest: &Path) -> Result<(), FetchError> {
         fs::set_permissions(&tmp_path, fs::Permissions::from_mode(0o644))
             .map_err(|e| FetchError::cache(&tmp_path, e))?;
     }
-    tmp.as_file()
-        .sync_all()
-        .map_err(|e| FetchError::cache(&tmp_path, e))?;
     tmp.persist(dest)
         .map_err(|e| FetchError::cache(dest, e.error))?;
     Ok(())
@@ -463,6 +705,37 @@ mod tests {
         // Inserting again repairs it.
         assert_eq!(cache.insert_file(&src).unwrap(), blob);
         assert!(cache.get_verified(&blob.sha256).unwrap().is_some());
+    }
+
+    #[test]
+    fn a_settled_local_input_is_read_in_place_and_a_fresh_one_only_hashed() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open(&dir.path().join("c")).unwrap();
+        let src = dir.path().join("in");
+        fs::write(&src, b"local input").unwrap();
+        // Just written: not settled, so only hashed, to be copied when needed.
+        assert_eq!(
+            cache.local_input(&src, true, true).unwrap(),
+            LocalInput::Hashed(Sha256Digest::of(b"local input"), 11)
+        );
+        assert_eq!(fs::read_dir(cache.blobs_dir()).unwrap().count(), 0);
+        std::thread::sleep(Duration::from_millis(150));
+        let LocalInput::InPlace(blob, snapshot) = cache.local_input(&src, false, true).unwrap()
+        else {
+            panic!("a settled file is read in place");
+        };
+        assert_eq!(blob.path, src);
+        assert_eq!(blob.sha256, Sha256Digest::of(b"local input"));
+        assert_eq!(fs::read_dir(cache.blobs_dir()).unwrap().count(), 0);
+        assert!(snapshot.unchanged());
+        fs::write(&src, b"local inpuT").unwrap();
+        assert!(!snapshot.unchanged(), "a write of the same size is seen");
+        // Without in_place (lock, verify) it is always copied.
+        std::thread::sleep(Duration::from_millis(150));
+        assert!(matches!(
+            cache.local_input(&src, false, false).unwrap(),
+            LocalInput::Stored(_)
+        ));
     }
 
     #[test]

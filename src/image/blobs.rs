@@ -5,16 +5,20 @@
 //! never sees a partial blob, and a blob that already exists is left untouched.
 
 use crate::digest::{HashingWriter, Sha256Digest};
+use std::collections::BTreeMap;
 use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use tempfile::NamedTempFile;
 
-/// A directory holding `blobs/sha256/<hex>` files.
+/// A directory holding `blobs/sha256/<hex>` files, and blobs that live elsewhere (see
+/// [`BlobStore::link`]).
 #[derive(Debug, Clone)]
 pub struct BlobStore {
     root: PathBuf,
     dir: PathBuf,
+    elsewhere: Arc<Mutex<BTreeMap<Sha256Digest, PathBuf>>>,
 }
 
 /// A blob being written; [`PendingBlob::commit`] hashes and stores it.
@@ -31,6 +35,7 @@ impl BlobStore {
         Ok(BlobStore {
             root: dir.to_path_buf(),
             dir: blobs,
+            elsewhere: Arc::default(),
         })
     }
 
@@ -41,7 +46,8 @@ impl BlobStore {
 
     /// Where the blob with digest `d` lives (whether or not it exists).
     pub fn path(&self, d: &Sha256Digest) -> PathBuf {
-        self.dir.join(d.hex())
+        let linked = self.elsewhere.lock().ok().and_then(|m| m.get(d).cloned());
+        linked.unwrap_or_else(|| self.dir.join(d.hex()))
     }
 
     /// Store `bytes`; returns their digest and length.
@@ -49,6 +55,15 @@ impl BlobStore {
         let mut p = self.begin()?;
         p.write_all(bytes)?;
         p.commit()
+    }
+
+    /// Serve the blob `d` from the file `src` (a verified blob of another store, such as
+    /// the cache, that stays in place while the store is used), without copying it. The
+    /// file is not touched: not even a hard link, which would change its ctime.
+    pub fn link(&self, src: &Path, d: &Sha256Digest) {
+        if let Ok(mut m) = self.elsewhere.lock() {
+            m.insert(*d, src.to_path_buf());
+        }
     }
 
     /// Start writing a blob whose digest is not known yet.
@@ -74,7 +89,8 @@ impl PendingBlob {
             // Content addressing: the same name means the same bytes.
             return Ok((digest, len));
         }
-        tmp.as_file().sync_all()?;
+        // No fsync: the store is a build's staging area, which outputs are copied from
+        // and the cache re-verifies.
         set_readable(tmp.path())?;
         tmp.persist(&dest).map_err(|e| with_path(&dest, e.error))?;
         Ok((digest, len))

@@ -2,7 +2,10 @@
 //! (`oci-archive`), or that tar plus docker's files (`docker-archive`).
 //!
 //! Outputs appear atomically: a file is written under a temporary name in the same
-//! directory and renamed; a directory is built beside its destination and swapped in.
+//! directory and renamed; a directory is built beside its destination and swapped in. A
+//! killed build leaves the previous output. Like `cp`, `tar` or `podman save`, nothing is
+//! fsynced: durability across a power cut is left to the file system (ext4 and XFS write
+//! a file's data before a rename that replaces another file commits).
 
 use super::blobs::{set_readable, with_path};
 use super::{docker, Assembled, BlobStore, ImageError, ImageName};
@@ -166,10 +169,12 @@ fn temp_prefix(out: &Path) -> String {
     format!(".{base}.tmp-")
 }
 
-/// Write a file under a temporary name beside `out`, then rename it over `out`.
+/// Write a file under a temporary name beside `out`, then rename it over `out`; when
+/// `out` already holds exactly these bytes it is left as it is (a rebuild with nothing
+/// changed replaces nothing).
 fn write_file_atomically(
     out: &Path,
-    fill: impl FnOnce(BufWriter<fs::File>) -> io::Result<BufWriter<fs::File>>,
+    fill: impl FnOnce(BufWriter<Unchanged>) -> io::Result<BufWriter<Unchanged>>,
 ) -> Result<(), ImageError> {
     let dir = parent_dir(out);
     let tmp = tempfile::Builder::new()
@@ -177,14 +182,96 @@ fn write_file_atomically(
         .tempfile_in(&dir)
         .map_err(|e| ImageError::io(&dir, e))?;
     let file = tmp.reopen().map_err(|e| ImageError::io(tmp.path(), e))?;
-    let w = fill(BufWriter::with_capacity(1 << 16, file)).map_err(|e| ImageError::io(out, e))?;
-    let file = w
+    let old = fs::File::open(out)
+        .ok()
+        .filter(|f| f.metadata().is_ok_and(|m| m.is_file()));
+    let w = fill(BufWriter::with_capacity(1 << 16, Unchanged::new(file, old)))
+        .map_err(|e| ImageError::io(out, e))?;
+    let same = w
         .into_inner()
-        .map_err(|e| ImageError::io(out, e.into_error()))?;
-    file.sync_all().map_err(|e| ImageError::io(out, e))?;
+        .map_err(|e| ImageError::io(out, e.into_error()))?
+        .finish()
+        .map_err(|e| ImageError::io(out, e))?;
+    if same {
+        return Ok(());
+    }
     set_readable(tmp.path()).map_err(|e| ImageError::io(out, e))?;
     tmp.persist(out).map_err(|e| ImageError::io(out, e.error))?;
     Ok(())
+}
+
+/// A file writer that first only compares what it is given with an existing file: while
+/// the bytes agree nothing is written; at the first difference the agreeing prefix is
+/// copied from the old file and writing goes on from there. [`Unchanged::finish`] tells
+/// whether the new file would be byte for byte the old one (then nothing was written).
+struct Unchanged {
+    file: fs::File,
+    /// The old file, while everything so far agrees with it.
+    old: Option<fs::File>,
+    /// How many bytes have agreed so far.
+    same: u64,
+    scratch: Vec<u8>,
+}
+
+impl Unchanged {
+    fn new(file: fs::File, old: Option<fs::File>) -> Unchanged {
+        Unchanged {
+            file,
+            old,
+            same: 0,
+            scratch: Vec::new(),
+        }
+    }
+
+    /// Stop comparing: write the prefix that agreed (read again from the old file).
+    fn diverge(&mut self) -> io::Result<()> {
+        use std::io::{Read, Seek};
+        let Some(mut old) = self.old.take() else {
+            return Ok(());
+        };
+        old.rewind()?;
+        let copied = io::copy(&mut (&mut old).take(self.same), &mut self.file)?;
+        if copied != self.same {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the previous output shrank while it was compared",
+            ));
+        }
+        Ok(())
+    }
+
+    /// True when everything given equals the whole old file; false once the new file is
+    /// complete.
+    fn finish(mut self) -> io::Result<bool> {
+        use std::io::Read;
+        if let Some(old) = self.old.as_mut() {
+            if matches!(old.read(&mut [0u8; 1]), Ok(0)) {
+                return Ok(true);
+            }
+            self.diverge()?;
+        }
+        self.file.flush()?;
+        Ok(false)
+    }
+}
+
+impl Write for Unchanged {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        use std::io::Read;
+        if let Some(old) = self.old.as_mut() {
+            self.scratch.resize(buf.len(), 0);
+            if old.read_exact(&mut self.scratch).is_ok() && self.scratch[..] == buf[..] {
+                self.same += buf.len() as u64;
+                return Ok(buf.len());
+            }
+            self.diverge()?;
+        }
+        self.file.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.flush()
+    }
 }
 
 /// Build the layout in a temporary directory beside `out`, then swap it into place.

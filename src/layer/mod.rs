@@ -168,7 +168,6 @@ pub fn read_input(
     let file = out
         .into_inner()
         .map_err(|e| LayerError::io(scratch, e.into_error()))?;
-    file.sync_all().map_err(|e| LayerError::io(scratch, e))?;
     drop(file);
     Ok((format, read_tar(scratch, label)?))
 }

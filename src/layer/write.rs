@@ -26,10 +26,13 @@
 //! The writer neither sorts nor deduplicates (the merger emits canonical order); it refuses
 //! a duplicate path and a hard link whose target it has not written yet.
 
-use crate::entry::{Entry, ImagePath, Kind};
+use crate::entry::{Content, Entry, Kind};
 use crate::epoch::Epoch;
 use std::collections::HashMap;
-use std::io::{self, BufWriter, Read, Write};
+use std::fs::File;
+use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
+use std::path::PathBuf;
+use std::sync::Arc;
 
 /// The name of every PAX `x` header: constant, so it never varies with pid, time or entry.
 /// (It is the name Python's `tarfile` uses, so tools already recognise it.)
@@ -47,10 +50,15 @@ const MAX_OCTAL_11: u64 = 0o77_777_777_777;
 pub struct TarWriter<W: Write> {
     out: BufWriter<W>,
     epoch: Epoch,
-    /// Every path written so far, and whether it is a directory (hard links may not target
-    /// one).
-    written: HashMap<ImagePath, bool>,
+    /// Every path written so far (as its [`crate::entry::ImagePath::fingerprint`], so
+    /// memory grows with
+    /// the number of entries only), and whether it is a directory (hard links may not
+    /// target one).
+    written: HashMap<u128, bool>,
     bytes: u64,
+    /// The file content was last read from, kept open: a layer's files mostly lie in one
+    /// tar, and opening it again for each of 100,000 entries costs seconds.
+    open: Option<(Arc<PathBuf>, File)>,
 }
 
 impl<W: Write> TarWriter<W> {
@@ -61,6 +69,7 @@ impl<W: Write> TarWriter<W> {
             epoch,
             written: HashMap::new(),
             bytes: 0,
+            open: None,
         }
     }
 
@@ -69,14 +78,15 @@ impl<W: Write> TarWriter<W> {
     /// link to a path not written before (or to a directory), and content whose length
     /// differs from the declared size.
     pub fn append(&mut self, e: &Entry) -> io::Result<()> {
-        if self.written.contains_key(&e.path) {
+        let fingerprint = e.path.fingerprint();
+        if self.written.contains_key(&fingerprint) {
             return Err(invalid(format!(
                 "{}: duplicate path in the archive",
                 e.path.display()
             )));
         }
         if let Kind::HardLink(target) = &e.kind {
-            match self.written.get(target) {
+            match self.written.get(&target.fingerprint()) {
                 None => {
                     return Err(invalid(format!(
                         "{}: hard link to {}, which is not earlier in the archive",
@@ -99,15 +109,22 @@ impl<W: Write> TarWriter<W> {
         self.bytes += headers.len() as u64;
         if let Kind::File(content) = &e.kind {
             let declared = content.len();
-            let copied = copy_exact(content.open()?, &mut self.out, declared)
-                .map_err(|err| io::Error::new(err.kind(), format!("{}: {err}", e.path)))?;
+            let copied = match content {
+                Content::Range { file, offset, len } => {
+                    let f = reader(&mut self.open, file)?;
+                    f.seek(SeekFrom::Start(*offset))?;
+                    copy_exact(f.take(*len), &mut self.out, declared)
+                }
+                other => copy_exact(other.open()?, &mut self.out, declared),
+            }
+            .map_err(|err| io::Error::new(err.kind(), format!("{}: {err}", e.path)))?;
             self.bytes += copied;
             let pad = padding(copied);
             self.out.write_all(&ZEROS[..pad])?;
             self.bytes += pad as u64;
         }
         self.written
-            .insert(e.path.clone(), matches!(e.kind, Kind::Dir));
+            .insert(fingerprint, matches!(e.kind, Kind::Dir));
         Ok(())
     }
 
@@ -126,6 +143,25 @@ impl<W: Write> TarWriter<W> {
 }
 
 static ZEROS: [u8; BLOCK] = [0; BLOCK];
+
+/// `path` opened for reading, reusing the file in `open` when it is the same.
+fn reader<'a>(
+    open: &'a mut Option<(Arc<PathBuf>, File)>,
+    path: &Arc<PathBuf>,
+) -> io::Result<&'a mut File> {
+    let same = open
+        .as_ref()
+        .is_some_and(|(p, _)| Arc::ptr_eq(p, path) || p == path);
+    if !same {
+        let f = File::open(path.as_path())
+            .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+        *open = Some((path.clone(), f));
+    }
+    match open {
+        Some((_, f)) => Ok(f),
+        None => unreachable!("opened above"),
+    }
+}
 
 /// Bytes of zero padding after `len` bytes of data.
 fn padding(len: u64) -> usize {

@@ -123,7 +123,7 @@ impl Tree {
             }
         }
         let nodes = self.walk_touched(layer);
-        let mut nodes_out = Vec::new();
+        let mut nodes_out = Vec::with_capacity(nodes.len() + 1);
         if self.nodes[ROOT].stamp == layer {
             nodes_out.push(self.entry_of(ROOT, ImagePath::root()));
         }
@@ -170,6 +170,9 @@ impl Tree {
 
 /// Merge two lists already in canonical order (the tree walk and the markers).
 fn merge_sorted(a: Vec<Entry>, b: Vec<Entry>) -> Vec<Entry> {
+    if b.is_empty() {
+        return a;
+    }
     let mut out = Vec::with_capacity(a.len() + b.len());
     let mut b = b.into_iter().peekable();
     for x in a {

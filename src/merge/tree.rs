@@ -240,12 +240,14 @@ impl Tree {
             }
         }
 
-        // Phase 3: entries in order.
-        let mut seen: HashSet<ImagePath> = HashSet::new();
+        // Phase 3: entries in order. Paths are remembered as 128-bit fingerprints, not
+        // copies: memory grows with the number of entries (a fingerprint collision would
+        // only cost a spurious duplicate warning).
+        let mut seen: HashSet<u128> = HashSet::with_capacity(items.len());
         let mut replaced: Vec<ImagePath> = Vec::new();
         for item in items {
             let Item::Entry(e) = item else { continue };
-            if !seen.insert(e.path.clone()) {
+            if !seen.insert(e.path.fingerprint()) {
                 if opts.strict_duplicates {
                     return Err(MergeError::Duplicate {
                         layer: label.to_string(),
@@ -260,6 +262,7 @@ impl Tree {
             self.put(label, e, &mut replaced)?;
         }
 
+        drop(seen);
         self.restamp_relinked();
         let layer = self.canonical_layer(&opaques, &whiteouts, &replaced);
         Ok(Applied { layer, warnings })
