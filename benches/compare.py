@@ -412,7 +412,7 @@ def table(results, workload, file=sys.stdout):
         "e": "(e) rebuild of (a), nothing changed",
     }[workload]
     print(f"\n{title}", file=file)
-    head = f"  {'tool':<10} {'wall (median)':>14} {'CPU (median)':>14} {'peak RSS':>11} " \
+    head = f"  {'tool':<15} {'wall (median)':>14} {'CPU (median)':>14} {'peak RSS':>11} " \
            f"{'output':>10} {'wall / compose':>15}"
     print(head, file=file)
     print("  " + "-" * (len(head) - 2), file=file)
@@ -420,7 +420,7 @@ def table(results, workload, file=sys.stdout):
         ratio = "-" if not base or not base.wall else f"{r.wall / base.wall:.2f}x"
         rss = "-" if r.rss is None else f"{'' if r.rss_exact else '<='}{r.rss / 1024:.1f} MiB"
         note = f"  {r.note}" if r.note else ""
-        print(f"  {r.tool:<10} {fmt_time(r.wall):>14} {fmt_time(r.cpu):>14} {rss:>11} "
+        print(f"  {r.tool:<15} {fmt_time(r.wall):>14} {fmt_time(r.cpu):>14} {rss:>11} "
               f"{fmt_size(r.size):>10} {ratio:>15}{note}", file=file)
 
 
