@@ -942,10 +942,26 @@ impl Session {
         inputs: &Inputs,
         remember: Option<(&LayerCache, &LayerKey)>,
         warnings: &[String],
+        label: &str,
     ) -> Result<LayerBlob> {
+        let total = tar_size_estimate(entries);
+        let bar = self.ui.bytes_bar(Some(total), label);
+        let logged = !self.ui.has_bars() && total >= LOGGED_LAYER_SIZE;
+        if logged {
+            self.ui.info(format!(
+                "{label}: writing {} MiB ({})",
+                total >> 20,
+                s.compression
+            ));
+        }
         let blob = image::write_layer(store, s.compression, self.jobs, |w| {
-            write_tar(entries, s.epoch, w)
+            write_tar(entries, s.epoch, &mut bar.wrap_write(w))
         })?;
+        bar.finish_and_clear();
+        if logged {
+            self.ui
+                .info(format!("{label}: {} MiB written", blob.size >> 20));
+        }
         if let Some((c, k)) = remember {
             inputs.check_unchanged()?;
             c.put(k, &blob, &store.path(&blob.digest), warnings)?;
@@ -1000,6 +1016,7 @@ impl Session {
                         inputs,
                         layer_cache.zip(key.as_ref()),
                         &warnings,
+                        "squashed layer",
                     )?;
                     self.ui
                         .debug(format!("squashed layer: built ({})", blob.digest));
@@ -1032,6 +1049,7 @@ impl Session {
                             inputs,
                             layer_cache.zip(keys.get(i)),
                             warnings,
+                            &layer_label(specs[i]),
                         )?;
                         self.ui.debug(format!(
                             "{}: built ({})",
@@ -1380,6 +1398,20 @@ fn layer_label(layer: &LayerSpec) -> String {
     }
 }
 
+/// Layers whose tar is at least this large get a log line when no progress bar is drawn:
+/// small builds stay quiet, long ones say what they are doing.
+const LOGGED_LAYER_SIZE: u64 = 64 << 20;
+
+/// About how many bytes the canonical tar of `entries` has (headers, padded contents,
+/// the end marker); only for progress.
+fn tar_size_estimate(entries: &[Entry]) -> u64 {
+    let body: u64 = entries
+        .iter()
+        .map(|e| 512 + e.size().div_ceil(512) * 512)
+        .sum();
+    body + 1024
+}
+
 /// The history `created_by` of a layer: its comment, else what it is made of.
 fn created_by(layer: &LayerSpec) -> String {
     if let Some(c) = &layer.comment {
@@ -1439,6 +1471,8 @@ fn write_rootfs(entries: &[Entry], epoch: Epoch, out: &Path) -> Result<Sha256Dig
     let tmp = bw
         .into_inner()
         .map_err(|e| Error::io(out, e.into_error()))?;
+    // Readable by all, as the other outputs and `cp` leave files; not the temp file's 0600.
+    image::blobs::set_readable(tmp.path()).map_err(|e| Error::io(out, e))?;
     tmp.persist(out).map_err(|e| Error::io(out, e.error))?;
     Ok(digest)
 }
