@@ -932,16 +932,16 @@ impl Session {
         Ok(Some(hit))
     }
 
-    /// Compress one layer's entries into `store`, and keep it in the layer cache (once
-    /// the local inputs it was read from are known not to have changed meanwhile).
+    /// Compress one layer's entries into `store`, and keep it in the layer cache with the
+    /// merge warnings it gave (once the local inputs it was read from are known not to
+    /// have changed meanwhile). `label` names it in progress output.
     fn write_layer(
         &self,
         entries: &[Entry],
         s: OutputSettings,
         store: &BlobStore,
         inputs: &Inputs,
-        remember: Option<(&LayerCache, &LayerKey)>,
-        warnings: &[String],
+        remember: Option<(&LayerCache, &LayerKey, &[String])>,
         label: &str,
     ) -> Result<LayerBlob> {
         let total = tar_size_estimate(entries);
@@ -962,7 +962,7 @@ impl Session {
             self.ui
                 .info(format!("{label}: {} MiB written", blob.size >> 20));
         }
-        if let Some((c, k)) = remember {
+        if let Some((c, k, warnings)) = remember {
             inputs.check_unchanged()?;
             c.put(k, &blob, &store.path(&blob.digest), warnings)?;
         }
@@ -1014,8 +1014,9 @@ impl Session {
                         s,
                         store,
                         inputs,
-                        layer_cache.zip(key.as_ref()),
-                        &warnings,
+                        layer_cache
+                            .zip(key.as_ref())
+                            .map(|(c, k)| (c, k, &warnings[..])),
                         "squashed layer",
                     )?;
                     self.ui
@@ -1047,8 +1048,7 @@ impl Session {
                             s,
                             store,
                             inputs,
-                            layer_cache.zip(keys.get(i)),
-                            warnings,
+                            layer_cache.zip(keys.get(i)).map(|(c, k)| (c, k, warnings)),
                             &layer_label(specs[i]),
                         )?;
                         self.ui.debug(format!(
