@@ -93,6 +93,14 @@ fn write_base(dir: &Path, lib_target: &str) {
     b.into_inner().unwrap().finish().unwrap().flush().unwrap();
 }
 
+/// Replace `from` with `to` in the file at `path`; `from` must be there, so an edit that
+/// silently changes nothing cannot pass for a change.
+fn edit(path: &Path, from: &str, to: &str) {
+    let text = fs::read_to_string(path).unwrap();
+    assert!(text.contains(from), "{} has no {from:?}", path.display());
+    fs::write(path, text.replace(from, to)).unwrap();
+}
+
 /// Copy a project to a new folder (local inputs are read relative to the manifest).
 fn copy_project(from: &Path, to: &Path) -> PathBuf {
     fn copy(a: &Path, b: &Path) {
@@ -187,12 +195,11 @@ fn a_warm_build_reuses_every_layer_and_writes_the_same_bytes() {
 fn a_squashed_image_is_cached_as_one_layer() {
     let dir = tempfile::tempdir().unwrap();
     let manifest = project(&dir.path().join("p"));
-    let text = fs::read_to_string(&manifest).unwrap();
-    fs::write(
+    edit(
         &manifest,
-        text.replace("source_date_epoch", "squash = true\nsource_date_epoch"),
-    )
-    .unwrap();
+        "source_date_epoch",
+        "squash = true\nsource_date_epoch",
+    );
     let cache = dir.path().join("cache");
     let (a, b) = (dir.path().join("a.tar"), dir.path().join("b.tar"));
     let cold = build_in(&cache, &manifest, "oci-archive", &a, &[]);
@@ -219,11 +226,11 @@ fn a_full_hit_needs_no_remote_input() {
     let manifest = project(&p);
     let base = p.join("base.tar.gz");
     let pin = sha256_file(&base);
-    let text = fs::read_to_string(&manifest).unwrap().replace(
+    edit(
+        &manifest,
         "tar = \"base.tar.gz\"",
         &format!("tar = \"file://{}\"\nsha256 = \"{pin}\"", base.display()),
     );
-    fs::write(&manifest, text).unwrap();
     let cache = dir.path().join("cache");
     let (a, b) = (dir.path().join("a.tar"), dir.path().join("b.tar"));
     build_in(&cache, &manifest, "oci-archive", &a, &[]);
@@ -332,20 +339,18 @@ fn changing_anything_that_decides_a_layer_misses() {
         (
             "a file mode in the manifest",
             |p| {
-                let m = p.join("scratch.toml");
-                let t = fs::read_to_string(&m).unwrap();
-                fs::write(&m, t.replace("mode = \"0600\"", "mode = \"0640\"")).unwrap()
+                edit(
+                    &p.join("scratch.toml"),
+                    "mode = \"0600\"",
+                    "mode = \"0640\"",
+                )
             },
             &[],
             1,
         ),
         (
             "inline content",
-            |p| {
-                let m = p.join("scratch.toml");
-                let t = fs::read_to_string(&m).unwrap();
-                fs::write(&m, t.replace("x = 1", "x = 2")).unwrap()
-            },
+            |p| edit(&p.join("scratch.toml"), "x = 1", "x = 2"),
             &[],
             2,
         ),
@@ -363,11 +368,7 @@ fn changing_anything_that_decides_a_layer_misses() {
         ),
         (
             "the epoch",
-            |p| {
-                let m = p.join("scratch.toml");
-                let t = fs::read_to_string(&m).unwrap();
-                fs::write(&m, t.replace("1700000000", "1700000001")).unwrap()
-            },
+            |p| edit(&p.join("scratch.toml"), "1700000000", "1700000001"),
             &[],
             3,
         ),
@@ -381,16 +382,11 @@ fn changing_anything_that_decides_a_layer_misses() {
         (
             "the owner of a symlink",
             |p| {
-                let m = p.join("scratch.toml");
-                let t = fs::read_to_string(&m).unwrap();
-                fs::write(
-                    &m,
-                    t.replace(
-                        "target = \"/lib/app.sh\"",
-                        "target = \"/lib/app.sh\"\nuid = 7",
-                    ),
+                edit(
+                    &p.join("scratch.toml"),
+                    "target = \"/lib/app.sh\"",
+                    "target = \"/lib/app.sh\"\nuid = 7",
                 )
-                .unwrap()
             },
             &[],
             2,
@@ -566,8 +562,7 @@ fn remembered_digests_still_see_every_change() {
 
     // Same size, other bytes: the local file.
     let app = manifest.with_file_name("app.sh");
-    let text = fs::read_to_string(&app).unwrap();
-    fs::write(&app, text.replace("echo app", "echo APP")).unwrap();
+    edit(&app, "echo app", "echo APP");
     let changed = build_in(&cache, &manifest, "oci-archive", &out, &[]);
     assert_eq!(
         (changed.built, changed.reused),
