@@ -4,6 +4,7 @@ use sha2::{Digest as _, Sha256};
 use std::fmt;
 use std::io::{self, Read, Write};
 use std::str::FromStr;
+use std::sync::mpsc;
 
 /// A sha256 digest. Displays as `sha256:<hex>`; [`Sha256Digest::hex`] gives the bare hex.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -156,6 +157,104 @@ impl<R: Read> Read for HashingReader<R> {
     }
 }
 
+/// Bytes per chunk handed to the hashing thread of [`hash_in_background`].
+const PIPE_CHUNK: usize = 256 << 10;
+/// Full chunks that may wait for the hashing thread before the producer blocks.
+const PIPE_DEPTH: usize = 4;
+
+/// Run `produce` on this thread while a second thread hashes, counts and writes to `inner`
+/// everything it writes, and return `produce`'s result, `inner`, the digest and the count.
+///
+/// sha256 is sequential, so on the producer's thread it adds its whole cost to the
+/// critical path: inflating an input into the cache, or writing a layer tar while the
+/// compressors wait for blocks. Here it overlaps with the producer. Bytes reach `inner` in
+/// order and unchanged, so the result is exactly that of a [`HashingWriter`]. An error
+/// writing to `inner` is returned rather than the producer's resulting "broken pipe".
+pub fn hash_in_background<W: Write + Send, T>(
+    inner: W,
+    produce: impl FnOnce(&mut dyn Write) -> io::Result<T>,
+) -> io::Result<(T, W, Sha256Digest, u64)> {
+    std::thread::scope(|scope| {
+        let (full_tx, full_rx) = mpsc::sync_channel::<Vec<u8>>(PIPE_DEPTH);
+        let (empty_tx, empty_rx) = mpsc::channel::<Vec<u8>>();
+        let consumer = scope.spawn(move || -> io::Result<(W, Sha256Digest, u64)> {
+            let mut w = HashingWriter::new(inner);
+            for mut chunk in full_rx {
+                w.write_all(&chunk)?;
+                chunk.clear();
+                // The producer may have finished and gone; the chunk is then just freed.
+                let _ = empty_tx.send(chunk);
+            }
+            w.flush()?;
+            Ok(w.finish())
+        });
+        let mut pipe = Pipe {
+            buf: Vec::with_capacity(PIPE_CHUNK),
+            full: Some(full_tx),
+            empty: empty_rx,
+        };
+        let produced = produce(&mut pipe);
+        let closed = pipe.close();
+        let consumed = consumer
+            .join()
+            .unwrap_or_else(|_| Err(io::Error::other("the hashing thread panicked")));
+        let (w, digest, len) = consumed?;
+        let value = produced?;
+        closed?;
+        Ok((value, w, digest, len))
+    })
+}
+
+/// The producer's end of [`hash_in_background`]: fills a chunk, then sends it.
+struct Pipe {
+    buf: Vec<u8>,
+    full: Option<mpsc::SyncSender<Vec<u8>>>,
+    empty: mpsc::Receiver<Vec<u8>>,
+}
+
+impl Pipe {
+    fn send(&mut self) -> io::Result<()> {
+        let next = self
+            .empty
+            .try_recv()
+            .unwrap_or_else(|_| Vec::with_capacity(PIPE_CHUNK));
+        let chunk = std::mem::replace(&mut self.buf, next);
+        let full = self.full.as_ref().ok_or_else(pipe_closed)?;
+        full.send(chunk).map_err(|_| pipe_closed())
+    }
+
+    /// Send what is left and let the hashing thread finish.
+    fn close(mut self) -> io::Result<()> {
+        let sent = if self.buf.is_empty() {
+            Ok(())
+        } else {
+            self.send()
+        };
+        self.full = None;
+        sent
+    }
+}
+
+fn pipe_closed() -> io::Error {
+    io::Error::new(io::ErrorKind::BrokenPipe, "the hashing thread stopped")
+}
+
+impl Write for Pipe {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        let take = (PIPE_CHUNK - self.buf.len()).min(data.len());
+        self.buf.extend_from_slice(&data[..take]);
+        if self.buf.len() == PIPE_CHUNK {
+            self.send()?;
+        }
+        Ok(take)
+    }
+
+    /// Chunks go out when full: flushing early would only add hand-offs.
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -171,5 +270,73 @@ mod tests {
         assert_eq!(d.hex().parse::<Sha256Digest>().unwrap(), d);
         assert!("sha256:XYZ".parse::<Sha256Digest>().is_err());
         assert!(d.hex().to_uppercase().parse::<Sha256Digest>().is_err());
+    }
+
+    #[test]
+    fn background_hashing_matches_a_hashing_writer_for_any_write_pattern() {
+        let data: Vec<u8> = (0..3 * PIPE_CHUNK + 12345)
+            .map(|i| (i * 7 % 251) as u8)
+            .collect();
+        for step in [
+            1,
+            511,
+            PIPE_CHUNK - 1,
+            PIPE_CHUNK,
+            PIPE_CHUNK + 1,
+            data.len(),
+        ] {
+            let (value, out, digest, len) = hash_in_background(Vec::new(), |w| {
+                for part in data.chunks(step) {
+                    w.write_all(part)?;
+                }
+                Ok(step)
+            })
+            .unwrap();
+            assert_eq!(value, step);
+            assert_eq!(out, data, "step {step}");
+            assert_eq!(digest, Sha256Digest::of(&data));
+            assert_eq!(len, data.len() as u64);
+        }
+        let (_, out, digest, len) = hash_in_background(Vec::new(), |_| Ok(())).unwrap();
+        assert!(out.is_empty());
+        assert_eq!((digest, len), (Sha256Digest::of(b""), 0));
+    }
+
+    /// A writer that fails after `room` bytes, like a full disk.
+    struct Full {
+        room: usize,
+    }
+
+    impl Write for Full {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            if self.room < buf.len() {
+                return Err(io::Error::other("no space left on device"));
+            }
+            self.room -= buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn background_hashing_reports_the_writers_error_not_a_broken_pipe() {
+        let big = vec![1u8; 64 * PIPE_CHUNK];
+        let Err(err) = hash_in_background(Full { room: PIPE_CHUNK }, |w| w.write_all(&big)) else {
+            panic!("the write must fail");
+        };
+        assert!(err.to_string().contains("no space left"), "{err}");
+    }
+
+    #[test]
+    fn background_hashing_returns_the_producers_error() {
+        let Err(err) = hash_in_background(Vec::new(), |w| -> io::Result<()> {
+            w.write_all(&[0u8; 1000])?;
+            Err(io::Error::other("corrupt input"))
+        }) else {
+            panic!("the producer failed");
+        };
+        assert!(err.to_string().contains("corrupt input"), "{err}");
     }
 }

@@ -9,7 +9,7 @@
 //! local input that no one wrote to since it was hashed is not hashed again.
 
 use super::FetchError;
-use crate::digest::{HashingWriter, Sha256Digest};
+use crate::digest::{hash_in_background, HashingWriter, Sha256Digest};
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
@@ -456,11 +456,9 @@ impl Cache {
 
         let mut tmp = self.temp_file()?;
         let tmp_path = tmp.path().to_path_buf();
-        let mut w = HashingWriter::new(BufWriter::with_capacity(1 << 18, tmp.as_file_mut()));
-        produce(&mut w).map_err(|e| FetchError::cache(&tmp_path, e))?;
-        let (mut inner, digest, _) = w.finish();
-        inner.flush().map_err(|e| FetchError::cache(&tmp_path, e))?;
-        drop(inner);
+        // Hashing and writing overlap with producing (often inflating an input).
+        let (_, _, digest, _) = hash_in_background(tmp.as_file_mut(), produce)
+            .map_err(|e| FetchError::cache(&tmp_path, e))?;
         finish_file(tmp, &path)?;
 
         let mut side = self.temp_file()?;
