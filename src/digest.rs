@@ -165,9 +165,8 @@ const PIPE_DEPTH: usize = 4;
 /// Run `produce` on this thread while a second thread hashes, counts and writes to `inner`
 /// everything it writes, and return `produce`'s result, `inner`, the digest and the count.
 ///
-/// sha256 is sequential, so on the producer's thread it adds its whole cost to the
-/// critical path: inflating an input into the cache, or writing a layer tar while the
-/// compressors wait for blocks. Here it overlaps with the producer. Bytes reach `inner` in
+/// sha256 is sequential, so on the producer's thread (inflating an input into the cache)
+/// it adds its whole cost to the critical path. Here it overlaps with the producer. Bytes reach `inner` in
 /// order and unchanged, so the result is exactly that of a [`HashingWriter`]. An error
 /// writing to `inner` is returned rather than the producer's resulting "broken pipe".
 pub fn hash_in_background<W: Write + Send, T>(

@@ -22,7 +22,7 @@ pub use output::{write_archive_to, write_output, OutputFormat};
 pub use reference::{ImageName, NameError};
 
 use crate::compression::Compression;
-use crate::digest::{hash_in_background, Sha256Digest};
+use crate::digest::{HashingWriter, Sha256Digest};
 use crate::epoch::Epoch;
 use crate::platform::Platform;
 use serde_json::{json, Map, Value};
@@ -183,9 +183,9 @@ pub fn write_layer(
     };
     let pending = store.begin().map_err(err)?;
     let compressor = compressed_writer(c, jobs, pending).map_err(err)?;
-    // The diff_id is hashed, and blocks handed to the compressors, off the thread that
-    // writes the tar: on many cores that thread is the critical path.
-    let ((), compressor, diff_id, _) = hash_in_background(compressor, produce).map_err(err)?;
+    let mut tar = HashingWriter::new(compressor);
+    produce(&mut tar).map_err(err)?;
+    let (compressor, diff_id, _) = tar.finish();
     let pending = compressor.finish().map_err(err)?;
     let (digest, size) = pending.commit().map_err(err)?;
     Ok(LayerBlob {
