@@ -166,9 +166,10 @@ const PIPE_DEPTH: usize = 4;
 /// everything it writes, and return `produce`'s result, `inner`, the digest and the count.
 ///
 /// sha256 is sequential, so on the producer's thread (inflating an input into the cache)
-/// it adds its whole cost to the critical path. Here it overlaps with the producer. Bytes reach `inner` in
-/// order and unchanged, so the result is exactly that of a [`HashingWriter`]. An error
-/// writing to `inner` is returned rather than the producer's resulting "broken pipe".
+/// it adds its whole cost to the critical path. Here it overlaps with the producer. Bytes
+/// reach `inner` in order and unchanged, so the result is exactly that of a
+/// [`HashingWriter`]. An error writing to `inner` is returned rather than the producer's
+/// resulting "broken pipe".
 pub fn hash_in_background<W: Write + Send, T>(
     inner: W,
     produce: impl FnOnce(&mut dyn Write) -> io::Result<T>,
