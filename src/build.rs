@@ -814,18 +814,44 @@ impl Session {
                 _ => OutputFormat::DockerArchive,
             };
             self.ui.debug("image assembled");
-            image::write_output(
-                &store,
-                &assembled,
-                format,
-                &self.image_name()?,
-                settings.epoch,
-                &o.output,
-            )?;
-            self.ui.debug(format!("{} written", o.output.display()));
+            self.write_output(&store, &assembled, format, settings.epoch, &o.output)?;
             assembled.top.digest
         };
         Ok(BuildResult { digest, outputs })
+    }
+
+    /// Write the output, unless it is an archive file this cache saw holding exactly
+    /// these bytes and nobody has touched since (then a rebuild with nothing changed reads
+    /// and writes nothing, whatever the image's size).
+    fn write_output(
+        &self,
+        store: &BlobStore,
+        assembled: &image::Assembled,
+        format: OutputFormat,
+        epoch: Epoch,
+        out: &Path,
+    ) -> Result<()> {
+        let name = self.image_name()?;
+        let cache = self.fetcher.cache();
+        let recipe = match out.as_os_str() == "-" {
+            true => None,
+            false => image::archive_recipe(assembled, format, &name, epoch)?,
+        };
+        if let Some(r) = &recipe {
+            if cache.output_unchanged(out, r) {
+                self.ui
+                    .debug(format!("{} unchanged since it was written", out.display()));
+                return Ok(());
+            }
+        }
+        let started = std::time::SystemTime::now();
+        let before = std::fs::symlink_metadata(out).ok();
+        image::write_output(store, assembled, format, &name, epoch, out)?;
+        if let (Some(r), Some(before)) = (&recipe, &before) {
+            cache.remember_output(out, before, started, r);
+        }
+        self.ui.debug(format!("{} written", out.display()));
+        Ok(())
     }
 
     fn image_name(&self) -> Result<ImageName> {

@@ -1,6 +1,7 @@
 //! The layer cache: a warm build reuses every unchanged layer and writes exactly the
 //! bytes of a cold one; a damaged cached blob is caught and rebuilt; any change to what
 //! decides a layer's bytes misses; `compose verify` never uses it; `cache prune` frees it.
+//! An archive output found unchanged is left in place, and once remembered not even read.
 //!
 //! Each build runs with `-v`, which names every layer as "built" or "from the layer
 //! cache", so the tests see what the cache did, not only that the output is right.
@@ -633,4 +634,65 @@ fn an_unchanged_archive_is_left_in_place_and_a_changed_one_replaced() {
             .all(|f| !f.to_string_lossy().starts_with(".out.tar")),
         "no temporary file is left: {files:?}"
     );
+}
+
+#[test]
+fn a_remembered_archive_is_not_even_read_and_any_change_is_still_seen() {
+    use std::os::unix::fs::MetadataExt;
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = project(&dir.path().join("p"));
+    let cache = dir.path().join("cache");
+    let out = dir.path().join("out.tar");
+    let settle = || std::thread::sleep(std::time::Duration::from_millis(300));
+    let skipped = |b: &Build| b.stderr.contains("unchanged since it was written");
+    build_in(&cache, &manifest, "docker-archive", &out, &[]);
+    let good = fs::read(&out).unwrap();
+    let inode = fs::metadata(&out).unwrap().ino();
+    settle();
+    // Compared (the file was written moments before the last build), found equal, and
+    // remembered; the next build only looks at the file's identity.
+    let compared = build_in(&cache, &manifest, "docker-archive", &out, &[]);
+    assert!(!skipped(&compared), "{}", compared.stderr);
+    let trusted = build_in(&cache, &manifest, "docker-archive", &out, &[]);
+    assert!(skipped(&trusted), "{}", trusted.stderr);
+    assert_eq!(fs::metadata(&out).unwrap().ino(), inode);
+    assert_eq!(fs::read(&out).unwrap(), good);
+
+    // The same length, other bytes, written just now: seen and replaced.
+    let mut bad = good.clone();
+    let mid = bad.len() / 2;
+    bad[mid] ^= 1;
+    fs::write(&out, &bad).unwrap();
+    let repaired = build_in(&cache, &manifest, "docker-archive", &out, &[]);
+    assert!(!skipped(&repaired), "{}", repaired.stderr);
+    assert_eq!(fs::read(&out).unwrap(), good);
+
+    // Another format or another image at the same path is written, never skipped.
+    settle();
+    build_in(&cache, &manifest, "docker-archive", &out, &[]);
+    let other_format = build_in(&cache, &manifest, "oci-archive", &out, &[]);
+    assert!(!skipped(&other_format), "{}", other_format.stderr);
+    assert_ne!(fs::read(&out).unwrap(), good);
+    build_in(&cache, &manifest, "docker-archive", &out, &[]);
+    settle();
+    build_in(&cache, &manifest, "docker-archive", &out, &[]);
+    assert!(skipped(&build_in(
+        &cache,
+        &manifest,
+        "docker-archive",
+        &out,
+        &[]
+    )));
+    edit(&manifest, r#"cmd = ["/bin/sh"]"#, r#"cmd = ["/bin/ash"]"#);
+    let other_image = build_in(&cache, &manifest, "docker-archive", &out, &[]);
+    assert!(!skipped(&other_image), "{}", other_image.stderr);
+    let cold = dir.path().join("cold.tar");
+    build_in(
+        &dir.path().join("cold-cache"),
+        &manifest,
+        "docker-archive",
+        &cold,
+        &[],
+    );
+    assert_eq!(fs::read(&out).unwrap(), fs::read(&cold).unwrap());
 }

@@ -301,7 +301,7 @@ impl Cache {
     pub fn local_digest(&self, path: &Path, remember: bool) -> io::Result<(Sha256Digest, u64)> {
         let started = SystemTime::now();
         let (file, identity) = open_regular(path)?;
-        let memo = remember.then(|| self.memo_path(path)).flatten();
+        let memo = remember.then(|| self.memo_path("stat", path)).flatten();
         if let Some(d) = memo.as_deref().and_then(|m| read_memo(m, &identity)) {
             return Ok((d, file.metadata()?.len()));
         }
@@ -337,7 +337,7 @@ impl Cache {
             path: path.to_path_buf(),
             identity: identity.clone(),
         };
-        let memo = remember.then(|| self.memo_path(path)).flatten();
+        let memo = remember.then(|| self.memo_path("stat", path)).flatten();
         if let Some(d) = memo.as_deref().and_then(|m| read_memo(m, &identity)) {
             let blob = Blob {
                 path: path.to_path_buf(),
@@ -374,12 +374,14 @@ impl Cache {
         Ok(LocalInput::Stored(self.commit(tmp, &digest, size)?))
     }
 
-    /// Where the digest memo of the file at `path` lives.
-    fn memo_path(&self, path: &Path) -> Option<PathBuf> {
+    /// Where a memo about the file at `path` lives: `derived/stat/` for digest memos,
+    /// `derived/output/` for output memos (what an output was built from, which is not
+    /// the digest of its bytes and must never be taken for one).
+    fn memo_path(&self, namespace: &str, path: &Path) -> Option<PathBuf> {
         use std::os::unix::ffi::OsStrExt;
         let abs = std::path::absolute(path).ok()?;
         let name = Sha256Digest::of(abs.as_os_str().as_bytes()).hex();
-        Some(self.root.join("derived").join("stat").join(name))
+        Some(self.root.join("derived").join(namespace).join(name))
     }
 
     /// Keep `digest` for the file `file`, which had `identity` when it was opened (just
@@ -401,6 +403,39 @@ impl Cache {
         let Ok(after) = file.metadata() else { return };
         if settled(&after, started) && file_identity(&after) == identity {
             let _ = self.write_memo(memo, &format!("{identity} {}\n", digest.hex()));
+        }
+    }
+
+    /// True when the file at `path` is untouched since [`Cache::remember_output`] saw it
+    /// hold the output whose bytes `recipe` decides, so it need not be written, nor read to
+    /// compare: a rebuild with nothing changed costs the same for any image size.
+    pub fn output_unchanged(&self, path: &Path, recipe: &Sha256Digest) -> bool {
+        let Some(memo) = self.memo_path("output", path) else {
+            return false;
+        };
+        fs::symlink_metadata(path).is_ok_and(|m| {
+            m.is_file() && read_memo(&memo, &file_identity(&m)).as_ref() == Some(recipe)
+        })
+    }
+
+    /// Remember that the file at `path` holds the output `recipe` decides, when it is the
+    /// very file that was there (`before`) when the build began writing at `started`
+    /// (the writer found it already right and left it alone) and it had settled by then:
+    /// the same rule as digest memos ([`Cache::remember`]). A file written just now is
+    /// remembered by the next build that finds it unchanged. Best effort.
+    pub fn remember_output(
+        &self,
+        path: &Path,
+        before: &fs::Metadata,
+        started: SystemTime,
+        recipe: &Sha256Digest,
+    ) {
+        let identity = file_identity(before);
+        let still = fs::symlink_metadata(path).is_ok_and(|m| file_identity(&m) == identity);
+        if before.is_file() && still && settled(before, started) {
+            if let Some(memo) = self.memo_path("output", path) {
+                let _ = self.write_memo(&memo, &format!("{identity} {}\n", recipe.hex()));
+            }
         }
     }
 

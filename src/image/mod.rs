@@ -18,7 +18,7 @@ pub mod reference;
 pub use blobs::BlobStore;
 pub use compress::{compressed_writer, layer_media_type, LayerCompressor};
 pub use config::{HistoryEntry, ImageConfig};
-pub use output::{write_archive_to, write_output, OutputFormat};
+pub use output::{archive_recipe, write_archive_to, write_output, OutputFormat};
 pub use reference::{ImageName, NameError};
 
 use crate::compression::Compression;

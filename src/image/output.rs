@@ -9,6 +9,7 @@
 
 use super::blobs::{set_readable, with_path};
 use super::{docker, Assembled, BlobStore, ImageError, ImageName};
+use crate::digest::Sha256Digest;
 use crate::entry::{Content, Entry, ImagePath, Kind};
 use crate::epoch::Epoch;
 use crate::layer::write::TarWriter;
@@ -54,6 +55,46 @@ pub fn write_output(
             write_file_atomically(out, |w| write_archive(store, a, &files, epoch, w))
         }
     }
+}
+
+/// A digest of everything an archive's bytes depend on: this writer (the crate version
+/// and [`crate::COMPAT_LEVEL`]), the format, the epoch, and each member's name, size and
+/// content digest. Equal recipes mean byte-identical archives, so a build may leave alone
+/// an output it knows to hold this recipe ([`crate::fetch::Cache::output_unchanged`])
+/// instead of reading it back to compare. `None` for `Oci`, a directory.
+pub fn archive_recipe(
+    a: &Assembled,
+    format: OutputFormat,
+    name: &ImageName,
+    epoch: Epoch,
+) -> Result<Option<Sha256Digest>, ImageError> {
+    if format == OutputFormat::Oci {
+        return Ok(None);
+    }
+    let mut members: Vec<(String, u64, Sha256Digest)> = a
+        .blobs
+        .iter()
+        .map(|(d, size)| (format!("blobs/sha256/{}", d.hex()), *size, *d))
+        .collect();
+    for (file, bytes) in archive_files(a, format, name)? {
+        members.push((
+            file.to_string(),
+            bytes.len() as u64,
+            Sha256Digest::of(&bytes),
+        ));
+    }
+    members.sort();
+    let mut text = format!(
+        "scratch-compose archive recipe 1\nversion {}\ncompat_level {}\nformat {format:?}\nepoch {}\n",
+        env!("CARGO_PKG_VERSION"),
+        crate::COMPAT_LEVEL,
+        epoch.0
+    );
+    for (path, size, digest) in members {
+        // Member names are ours (no newline or space can occur in them).
+        text.push_str(&format!("{path} {size} {}\n", digest.hex()));
+    }
+    Ok(Some(Sha256Digest::of(text.as_bytes())))
 }
 
 /// Write an archive format (`OciArchive` or `DockerArchive`) to any writer, such as a
