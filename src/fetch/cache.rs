@@ -6,7 +6,9 @@
 //! Everything is re-hashed before use: a corrupt entry is removed and produced again. The
 //! one shortcut: [`Cache::local_digest`] remembers a file's digest under `derived/stat/`
 //! with its identity (device, inode, size, mtime, ctime), so a cached layer blob or a
-//! local input that no one wrote to since it was hashed is not hashed again.
+//! local input that no one wrote to since it was hashed is not hashed again; likewise
+//! [`Cache::output_unchanged`] remembers under `derived/output/` which build an archive
+//! output holds, so an unchanged one is not read back.
 
 use super::FetchError;
 use crate::digest::{hash_in_background, HashingWriter, Sha256Digest};
