@@ -299,7 +299,7 @@ impl Cache {
 
     /// The sha256 and size of the local file `path`, read in place. With `remember`, the
     /// digest is kept with the file's identity and reused while it is unchanged (see
-    /// [`Cache::remember`]).
+    /// `Cache::remember`).
     pub fn local_digest(&self, path: &Path, remember: bool) -> io::Result<(Sha256Digest, u64)> {
         let started = SystemTime::now();
         let (file, identity) = open_regular(path)?;
@@ -423,7 +423,7 @@ impl Cache {
     /// Remember that the file at `path` holds the output `recipe` decides, when it is the
     /// very file that was there (`before`) when the build began writing at `started`
     /// (the writer found it already right and left it alone) and it had settled by then:
-    /// the same rule as digest memos ([`Cache::remember`]). A file written just now is
+    /// the same rule as digest memos (`Cache::remember`). A file written just now is
     /// remembered by the next build that finds it unchanged. Best effort.
     pub fn remember_output(
         &self,

@@ -1,9 +1,9 @@
 //! Layer formats: reading input archives into normalised [`crate::entry::Entry`] values and
 //! writing the canonical tar form every output uses.
 //!
-//! * [`decompress`]: detect and undo the input compression (gzip, xz, zstd, bzip2), bounded.
+//! * [`mod@decompress`]: detect and undo the input compression (gzip, xz, zstd, bzip2), bounded.
 //! * [`read`]: a plain tar (ustar, GNU, PAX) into entries whose file bytes stay on disk.
-//! * [`write`]: the canonical tar writer ("ctar-1").
+//! * [`mod@write`]: the canonical tar writer ("ctar-1").
 
 pub mod decompress;
 pub mod local;

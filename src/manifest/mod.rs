@@ -1,7 +1,7 @@
 //! The manifest: `scratch.toml` parsed into validated types.
 //!
-//! Parsing goes through two layers: [`raw`] mirrors the TOML key by key (and generates the
-//! JSON schema editors use), [`validate`] turns it into the types below, refusing anything
+//! Parsing goes through two layers: `raw` mirrors the TOML key by key (and generates the
+//! JSON schema editors use), `validate` turns it into the types below, refusing anything
 //! the later stages could not build. Every error carries `file:line:column` and a hint.
 
 mod error;
