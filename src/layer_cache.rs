@@ -29,7 +29,7 @@
 use crate::compression::Compression;
 use crate::digest::Sha256Digest;
 use crate::epoch::Epoch;
-use crate::fetch::cache::Lookup;
+use crate::fetch::cache::{remove_if_present, Lookup};
 use crate::fetch::{Cache, FetchError};
 use crate::image::compress::{GZIP_BLOCK_SIZE, ZSTD_BLOCK_SIZE};
 use crate::image::LayerBlob;
@@ -178,7 +178,7 @@ impl LayerCache {
             Err(e) => return Err(FetchError::cache(&path, e)),
         };
         let Ok(r) = serde_json::from_slice::<Record>(&text) else {
-            remove(&path)?;
+            remove_if_present(&path)?;
             return Ok(None);
         };
         match self.cache.lookup_remembered(&r.digest)? {
@@ -193,7 +193,7 @@ impl LayerCache {
                 warnings: r.warnings,
             })),
             Lookup::Hit(_) | Lookup::Miss | Lookup::Corrupt => {
-                remove(&path)?;
+                remove_if_present(&path)?;
                 Ok(None)
             }
         }
@@ -245,7 +245,7 @@ impl LayerCache {
                 freed.0 += 1;
                 freed.1 += m.len();
             }
-            remove(p)
+            remove_if_present(p)
         };
         for e in rd.flatten() {
             let path = e.path();
@@ -263,14 +263,6 @@ impl LayerCache {
             }
         }
         Ok(freed)
-    }
-}
-
-fn remove(path: &Path) -> Result<(), FetchError> {
-    match fs::remove_file(path) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(FetchError::cache(path, e)),
     }
 }
 

@@ -678,7 +678,8 @@ fn finish_file(tmp: NamedTempFile, dest: &Path) -> Result<(), FetchError> {
     Ok(())
 }
 
-fn remove_if_present(path: &Path) -> Result<(), FetchError> {
+/// Remove the file at `path` if there is one.
+pub(crate) fn remove_if_present(path: &Path) -> Result<(), FetchError> {
     match fs::remove_file(path) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
