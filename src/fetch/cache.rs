@@ -308,8 +308,8 @@ impl Cache {
             return Ok((d, file.metadata()?.len()));
         }
         let (digest, size) = Sha256Digest::of_reader(&file)?;
-        if let Some(m) = &memo {
-            self.remember(m, &file, &identity, started, &digest);
+        if let (Some(m), Ok(after)) = (&memo, file.metadata()) {
+            self.remember(m, &after, &identity, started, &digest);
         }
         Ok((digest, size))
     }
@@ -348,10 +348,13 @@ impl Cache {
             };
             return Ok(LocalInput::Known(blob, snapshot));
         }
-        if in_place && settled(&before, started) {
+        if in_place {
             let (digest, size) = Sha256Digest::of_reader(&file).map_err(local)?;
-            if let Some(m) = &memo {
-                self.remember(m, &file, &identity, started, &digest);
+            if !settled(&before, started) {
+                return Ok(LocalInput::Hashed(digest, size));
+            }
+            if let (Some(m), Ok(after)) = (&memo, file.metadata()) {
+                self.remember(m, &after, &identity, started, &digest);
             }
             let blob = Blob {
                 path: path.to_path_buf(),
@@ -360,18 +363,14 @@ impl Cache {
             };
             return Ok(LocalInput::InPlace(blob, snapshot));
         }
-        if in_place {
-            let (digest, size) = Sha256Digest::of_reader(&file).map_err(local)?;
-            return Ok(LocalInput::Hashed(digest, size));
-        }
         let (tmp, res) = self.receive(&mut &file, &mut |_| {})?;
         let (digest, size) = match res {
             Ok(v) => v,
             Err(CopyError::Read(e)) => return Err(local(e)),
             Err(CopyError::Write(e)) => return Err(FetchError::cache(tmp.path(), e)),
         };
-        if let Some(m) = &memo {
-            self.remember(m, &file, &identity, started, &digest);
+        if let (Some(m), Ok(after)) = (&memo, file.metadata()) {
+            self.remember(m, &after, &identity, started, &digest);
         }
         Ok(LocalInput::Stored(self.commit(tmp, &digest, size)?))
     }
@@ -386,24 +385,23 @@ impl Cache {
         Some(self.root.join("derived").join(namespace).join(name))
     }
 
-    /// Keep `digest` for the file `file`, which had `identity` when it was opened (just
-    /// after `started`), under `derived/stat/`, as Bazel and git remember digests: by the
-    /// file's identity (device, inode, size, mtime and ctime, to the nanosecond). Any write
-    /// to a file moves its ctime to the current time, which no user can set back, so a
-    /// changed file is never taken for the remembered one, provided the write cannot fall
-    /// in the clock tick of the remembered ctime: only a file last changed
-    /// [`settle_time`] or more before the hashing started, and unchanged while it was
-    /// hashed, is remembered. Best effort: a digest not remembered is computed again.
+    /// Keep `digest` in the memo file `memo` for the file that had `identity` when it was
+    /// opened (just after `started`) and has metadata `after` once read, as Bazel and git
+    /// remember digests: by the file's identity (device, inode, size, mtime and ctime, to
+    /// the nanosecond). Any write to a file moves its ctime to the current time, which no
+    /// user can set back, so a changed file is never taken for the remembered one,
+    /// provided the write cannot fall in the clock tick of the remembered ctime: only a
+    /// file last changed [`settle_time`] or more before `started`, and unchanged since,
+    /// is remembered. Best effort: a digest not remembered is computed again.
     fn remember(
         &self,
         memo: &Path,
-        file: &File,
+        after: &fs::Metadata,
         identity: &str,
         started: SystemTime,
         digest: &Sha256Digest,
     ) {
-        let Ok(after) = file.metadata() else { return };
-        if settled(&after, started) && file_identity(&after) == identity {
+        if settled(after, started) && file_identity(after) == identity {
             let _ = self.write_memo(memo, &format!("{identity} {}\n", digest.hex()));
         }
     }
@@ -432,13 +430,14 @@ impl Cache {
         started: SystemTime,
         recipe: &Sha256Digest,
     ) {
-        let identity = file_identity(before);
-        let still = fs::symlink_metadata(path).is_ok_and(|m| file_identity(&m) == identity);
-        if before.is_file() && still && settled(before, started) {
-            if let Some(memo) = self.memo_path("output", path) {
-                let _ = self.write_memo(&memo, &format!("{identity} {}\n", recipe.hex()));
-            }
+        if !before.is_file() {
+            return;
         }
+        let (Some(memo), Ok(after)) = (self.memo_path("output", path), fs::symlink_metadata(path))
+        else {
+            return;
+        };
+        self.remember(&memo, &after, &file_identity(before), started, recipe);
     }
 
     fn write_memo(&self, dest: &Path, text: &str) -> io::Result<()> {
