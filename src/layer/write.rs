@@ -51,9 +51,8 @@ pub struct TarWriter<W: Write> {
     out: BufWriter<W>,
     epoch: Epoch,
     /// Every path written so far (as its [`crate::entry::ImagePath::fingerprint`], so
-    /// memory grows with
-    /// the number of entries only), and whether it is a directory (hard links may not
-    /// target one).
+    /// memory grows with the number of entries only), and whether it is a directory (hard
+    /// links may not target one).
     written: HashMap<u128, bool>,
     bytes: u64,
     /// The file content was last read from, kept open: a layer's files mostly lie in one
