@@ -13,7 +13,7 @@ use scratch_compose::compression::Compression;
 use scratch_compose::digest::{HashingWriter, Sha256Digest};
 use scratch_compose::entry::{Content, Entry, ImagePath, Kind};
 use scratch_compose::epoch::Epoch;
-use scratch_compose::image::compress::compress_bytes;
+use scratch_compose::image::compress::{compress_bytes, GZIP_BLOCK_SIZE};
 use scratch_compose::layer::{read_tar, TarWriter};
 use scratch_compose::merge::{MergeOptions, Tree};
 use std::hint::black_box;
@@ -197,7 +197,7 @@ fn bench_sha256(c: &mut Criterion) {
 
 fn bench_compress(c: &mut Criterion) {
     let jobs = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let block = rootfs_like(1 << 20, 5);
+    let block = rootfs_like(GZIP_BLOCK_SIZE, 5);
     let big = rootfs_like(16 << 20, 6);
     let mut g = c.benchmark_group("compress");
     g.sample_size(20);
@@ -208,7 +208,7 @@ fn bench_compress(c: &mut Criterion) {
     ] {
         g.throughput(Throughput::Bytes(block.len() as u64));
         g.bench_with_input(
-            BenchmarkId::new(format!("{comp} one block"), "1 MiB"),
+            BenchmarkId::new(format!("{comp} one gzip block"), "256 KiB"),
             &block,
             |b, d| b.iter(|| black_box(compress_bytes(comp, 1, d).unwrap())),
         );

@@ -32,4 +32,6 @@ pub use error::{Error, Result};
 /// The version of the output format. Bumped whenever the bytes of any output can change
 /// for the same inputs (tar canonical form, compressor, block size, JSON shape). A lock
 /// recorded at another level is refused rather than silently rebuilt differently.
-pub const COMPAT_LEVEL: u32 = 1;
+///
+/// History: 1, the first format; 2, gzip members of 256 KiB instead of 1 MiB.
+pub const COMPAT_LEVEL: u32 = 2;

@@ -14,12 +14,12 @@ const GOLDEN: &[(&str, &str, &str)] = &[
     (
         "alpine",
         "oci",
-        "sha256:d51ff13d316a630786b9fa694312df43f526bc3b3372434bc280dbbe91268d64",
+        "sha256:c0367bcadfde4abca911eed32d57102b3e289a3ec48a54fd65500c90994a25e8",
     ),
     (
         "slim-alpine",
         "oci",
-        "sha256:af965d4b2d00d0fa9306b1814fb00662bc930f4a04695eb8f59a5c07209c3bf0",
+        "sha256:f34c42cdb5a384b1782c2b5d714858b809b1adf791a98ce2d89082224724e6c3",
     ),
 ];
 

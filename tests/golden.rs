@@ -70,8 +70,8 @@ fn build(cache: &Path, manifest: &Path, format: &str, out: &Path, extra: &[&str]
 fn the_golden_fixture_set_gives_exactly_the_committed_digests() {
     assert_eq!(
         scratch_compose::COMPAT_LEVEL,
-        1,
-        "these goldens are compat_level 1's: a new level needs its own digests"
+        2,
+        "these goldens are compat_level 2's: a new level needs its own digests"
     );
     let dir = tempfile::tempdir().unwrap();
     let cache = dir.path().join("cache");

@@ -15,8 +15,12 @@ use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
-/// Input bytes per gzip member (part of the compat level).
-pub const GZIP_BLOCK_SIZE: usize = 1 << 20;
+/// Input bytes per gzip member (part of the compat level). 256 KiB rather than 1 MiB:
+/// a small layer such as Alpine's (7.7 MB) then splits into 30 blocks instead of 8, so
+/// the last block no longer leaves a core idle for ~10 ms (Alpine built 6% faster on two
+/// cores) and more cores can help. Each boundary resets deflate's 32 KiB window, which
+/// costs 0.3-0.5% of size: still within 1% of `pigz -6` on every benchmark rootfs.
+pub const GZIP_BLOCK_SIZE: usize = 256 << 10;
 /// Input bytes per zstd frame (part of the compat level).
 pub const ZSTD_BLOCK_SIZE: usize = 4 << 20;
 
