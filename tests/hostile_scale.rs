@@ -1,6 +1,7 @@
 //! Scale as a hostile input: an archive of a million empty files must build with memory
 //! bounded by the number of entries (metadata only: no file bytes are held), and a
-//! manifest with thousands of layers must build in reasonable time and memory.
+//! manifest with thousands of layers must build in reasonable time and memory; and a
+//! file's bytes, however many, must not grow memory at all.
 //!
 //! The entry count defaults to 200,000 so that the test stays near a minute with the
 //! debug binary (which handles about 4,000 entries a second on a busy 2-core machine;
@@ -100,6 +101,76 @@ fn hundreds_of_thousands_of_empty_files_build_with_bounded_memory() {
         peak_kib < bound_kib,
         "peak RSS {peak_kib} KiB for {n} entries exceeds {bound_kib} KiB"
     );
+}
+
+/// A gzip-compressed tar holding one file of `mib` MiB of zeros, written as a multi-member
+/// gzip (each MiB compressed once and repeated), so that it is cheap to make at any size.
+fn write_big_file_tar_gz(path: &Path, mib: usize) {
+    let gz = |bytes: &[u8]| {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        e.write_all(bytes).unwrap();
+        e.finish().unwrap()
+    };
+    let mut h = Header::new(b"big.bin", b'0');
+    h.size = (mib as u64) << 20;
+    let mut t = RawTar::new();
+    t.header(&h);
+    let mut w = BufWriter::new(std::fs::File::create(path).unwrap());
+    w.write_all(&gz(&t.0)).unwrap();
+    let mib_of_zeros = gz(&vec![0u8; 1 << 20]);
+    for _ in 0..mib {
+        w.write_all(&mib_of_zeros).unwrap();
+    }
+    w.write_all(&gz(&[0u8; 1024])).unwrap();
+    w.flush().unwrap();
+}
+
+#[test]
+fn a_files_bytes_do_not_grow_memory() {
+    // Both sizes fill the whole pipeline (inflating, block compression on two threads),
+    // so any difference in peak RSS would be bytes held.
+    let (small, big) = (24, 120);
+    for compression in ["gzip", "zstd"] {
+        let mut peaks = Vec::new();
+        for mib in [small, big] {
+            let sb = Sandbox::new();
+            let name = format!("big{mib}.tar.gz");
+            write_big_file_tar_gz(&sb.ws().join(&name), mib);
+            let m = sb.manifest_for(&[&name]);
+            let out = sb.victim().join("out/image.tar");
+            let mut c = sb.compose();
+            c.args(["-j", "2", "-f"])
+                .arg(&m)
+                .args([
+                    "build",
+                    "--format",
+                    "oci-archive",
+                    "--compression",
+                    compression,
+                ])
+                .arg("-o")
+                .arg(&out);
+            let (status, err, peak_kib) = run_measured(c);
+            assert!(status.success(), "{err}");
+            let len = std::fs::metadata(&out).unwrap().len();
+            assert!(
+                len < (mib as u64) << 20,
+                "{mib} MiB of zeros compressed to {len} bytes"
+            );
+            eprintln!(
+                "{compression}, one file of {mib} MiB: peak RSS {} MiB",
+                peak_kib / 1024
+            );
+            peaks.push(peak_kib);
+        }
+        let (at_small, at_big) = (peaks[0], peaks[1]);
+        assert!(
+            at_big < at_small + 8 * 1024,
+            "{compression}: peak RSS {at_small} KiB with {small} MiB of file bytes, \
+             {at_big} KiB with {big} MiB"
+        );
+        assert!(at_big < 100 * 1024, "{compression}: peak RSS {at_big} KiB");
+    }
 }
 
 #[test]
