@@ -11,9 +11,10 @@
 use crate::compression::Compression;
 use std::collections::BTreeMap;
 use std::io::{self, Write};
-use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 /// Input bytes per gzip member (part of the compat level). 256 KiB rather than 1 MiB:
 /// a small layer such as Alpine's (7.7 MB) then splits into 30 blocks instead of 8, so
@@ -119,50 +120,100 @@ type BlockResult = (u64, io::Result<Vec<u8>>);
 type WorkQueue = Arc<Mutex<Receiver<(u64, Vec<u8>)>>>;
 
 /// Worker threads fed through a bounded queue; results are reordered by sequence number.
+///
+/// Workers start only as they are needed: a block finding every worker busy starts one
+/// more, up to `jobs`. Each costs memory (a compressor of about 300 KiB, a block in and
+/// one out), so where the tar being written cannot keep `jobs` workers busy (many cores,
+/// or a fast level), the ones it could not use are never started, and a small layer
+/// starts no more workers than it has blocks.
 struct Pool {
+    compression: Compression,
+    jobs: usize,
     work: Option<SyncSender<(u64, Vec<u8>)>>,
+    work_rx: WorkQueue,
     results: Receiver<BlockResult>,
+    results_tx: Sender<BlockResult>,
     threads: Vec<JoinHandle<()>>,
+    /// Blocks submitted whose results have not been received: queued, being compressed,
+    /// or done and waiting in `results`.
     in_flight: usize,
     max_in_flight: usize,
     ready: BTreeMap<u64, io::Result<Vec<u8>>>,
 }
 
 impl Pool {
+    /// A pool with one worker, started now so that a bad setting fails here.
     fn new(c: Compression, jobs: usize) -> io::Result<Pool> {
         let (work_tx, work_rx) = mpsc::sync_channel::<(u64, Vec<u8>)>(jobs);
-        let work_rx = Arc::new(Mutex::new(work_rx));
-        let (res_tx, results) = mpsc::channel::<BlockResult>();
-        let mut threads = Vec::with_capacity(jobs);
-        for _ in 0..jobs {
-            let codec = Codec::new(c)?;
-            let rx = Arc::clone(&work_rx);
-            let tx: Sender<BlockResult> = res_tx.clone();
-            threads.push(std::thread::spawn(move || worker(codec, rx, tx)));
-        }
-        Ok(Pool {
+        let (results_tx, results) = mpsc::channel::<BlockResult>();
+        let mut pool = Pool {
+            compression: c,
+            jobs,
             work: Some(work_tx),
+            work_rx: Arc::new(Mutex::new(work_rx)),
             results,
-            threads,
+            results_tx,
+            threads: Vec::with_capacity(jobs),
             in_flight: 0,
-            max_in_flight: 2 * jobs,
+            // Each worker busy and two blocks queued: enough to keep them fed, as the
+            // writer fills a block faster than a worker compresses one.
+            max_in_flight: jobs + 2,
             ready: BTreeMap::new(),
-        })
+        };
+        pool.start_worker()?;
+        Ok(pool)
+    }
+
+    /// Start one more worker. Only the first must start: when the system refuses another
+    /// thread, the blocks go to those running.
+    fn start_worker(&mut self) -> io::Result<()> {
+        let codec = Codec::new(self.compression)?;
+        let rx = Arc::clone(&self.work_rx);
+        let tx = self.results_tx.clone();
+        match std::thread::Builder::new()
+            .name("compress".into())
+            .spawn(move || worker(codec, rx, tx))
+        {
+            Ok(t) => self.threads.push(t),
+            Err(e) if self.threads.is_empty() => return Err(e),
+            Err(_) => self.jobs = self.threads.len(),
+        }
+        Ok(())
     }
 
     fn submit(&mut self, seq: u64, block: Vec<u8>) -> io::Result<()> {
+        // Collect what is done, so that `in_flight` counts only the busy workers' blocks.
+        while let Ok((done, r)) = self.results.try_recv() {
+            self.in_flight -= 1;
+            self.ready.insert(done, r);
+        }
+        if self.in_flight >= self.threads.len() && self.threads.len() < self.jobs {
+            self.start_worker()?;
+        }
         let tx = self.work.as_ref().ok_or_else(pool_gone)?;
         tx.send((seq, block)).map_err(|_| pool_gone())?;
         self.in_flight += 1;
         Ok(())
     }
 
-    /// Wait for one more result.
+    /// Wait for one more result. The pool holds a sender itself (to start workers), so
+    /// the channel never reports that the workers are gone: that is checked on a timeout.
     fn receive(&mut self) -> io::Result<()> {
-        let (seq, r) = self.results.recv().map_err(|_| pool_gone())?;
-        self.in_flight -= 1;
-        self.ready.insert(seq, r);
-        Ok(())
+        loop {
+            match self.results.recv_timeout(Duration::from_millis(100)) {
+                Ok((seq, r)) => {
+                    self.in_flight -= 1;
+                    self.ready.insert(seq, r);
+                    return Ok(());
+                }
+                Err(RecvTimeoutError::Timeout) => {
+                    if self.threads.iter().all(|t| t.is_finished()) {
+                        return Err(pool_gone());
+                    }
+                }
+                Err(RecvTimeoutError::Disconnected) => return Err(pool_gone()),
+            }
+        }
     }
 
     fn shutdown(&mut self) {
@@ -302,7 +353,7 @@ impl<W: Write> Write for Blocks<W> {
 
 enum Inner<W: Write> {
     Plain(W),
-    Blocks(Blocks<W>),
+    Blocks(Box<Blocks<W>>),
 }
 
 /// A writer that compresses a layer tar deterministically. Call [`LayerCompressor::finish`]
@@ -319,7 +370,7 @@ impl<W: Write + Send> LayerCompressor<W> {
                 w.flush()?;
                 Ok(w)
             }
-            Inner::Blocks(b) => b.finish(),
+            Inner::Blocks(b) => (*b).finish(),
         }
     }
 }
@@ -350,8 +401,12 @@ pub fn compressed_writer<W: Write + Send>(
 ) -> io::Result<LayerCompressor<W>> {
     let inner = match c {
         Compression::None => Inner::Plain(out),
-        Compression::Gzip(_) => Inner::Blocks(Blocks::new(c, jobs, out, GZIP_BLOCK_SIZE)?),
-        Compression::Zstd(_) => Inner::Blocks(Blocks::new(c, jobs, out, ZSTD_BLOCK_SIZE)?),
+        Compression::Gzip(_) => {
+            Inner::Blocks(Box::new(Blocks::new(c, jobs, out, GZIP_BLOCK_SIZE)?))
+        }
+        Compression::Zstd(_) => {
+            Inner::Blocks(Box::new(Blocks::new(c, jobs, out, ZSTD_BLOCK_SIZE)?))
+        }
     };
     Ok(LayerCompressor { inner })
 }
@@ -378,5 +433,53 @@ mod tests {
     #[test]
     fn out_of_range_level_is_an_error() {
         assert!(compressed_writer(Compression::Gzip(13), 1, Vec::new()).is_err());
+        assert!(compressed_writer(Compression::Gzip(13), 8, Vec::new()).is_err());
+    }
+
+    fn workers(b: &Blocks<Vec<u8>>) -> usize {
+        b.pool.as_ref().map_or(0, |p| p.threads.len())
+    }
+
+    /// Varied bytes, so that compressing them takes a while.
+    fn varied(n: usize, seed: u64) -> Vec<u8> {
+        let mut x = seed | 1;
+        (0..n)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (x % 61) as u8
+            })
+            .collect()
+    }
+
+    #[test]
+    fn workers_start_only_when_the_others_are_busy() {
+        // A writer much slower than one worker (4 KiB blocks 30 ms apart) never needs a
+        // second; one at most may start if a block is late by more than that.
+        let mut slow = Blocks::new(Compression::Gzip(1), 8, Vec::new(), 4096).unwrap();
+        for i in 0..6 {
+            slow.write_all(&varied(4096, i)).unwrap();
+            std::thread::sleep(Duration::from_millis(30));
+        }
+        assert!(workers(&slow) <= 2, "{} workers", workers(&slow));
+        let slow_bytes = slow.finish().unwrap();
+
+        // A burst of blocks, each slow to compress, finds every worker busy: all start.
+        let data = varied(24 * 4096, 99);
+        let mut burst = Blocks::new(Compression::Gzip(12), 4, Vec::new(), 4096).unwrap();
+        burst.write_all(&data).unwrap();
+        assert_eq!(workers(&burst), 4);
+        let burst_bytes = burst.finish().unwrap();
+
+        // However many started, the bytes are those of one thread.
+        let one = |c: Compression, data: &[u8]| {
+            let mut b = Blocks::new(c, 1, Vec::new(), 4096).unwrap();
+            b.write_all(data).unwrap();
+            b.finish().unwrap()
+        };
+        let slow_data: Vec<u8> = (0..6).flat_map(|i| varied(4096, i)).collect();
+        assert_eq!(slow_bytes, one(Compression::Gzip(1), &slow_data));
+        assert_eq!(burst_bytes, one(Compression::Gzip(12), &data));
     }
 }
