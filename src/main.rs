@@ -51,7 +51,8 @@ struct Global {
     /// Never touch the network; fail naming every input the cache lacks.
     #[arg(long, global = true)]
     offline: bool,
-    /// Worker threads for downloads, merging and compression (output is identical for any N)
+    /// Worker threads, at most, for downloads, merging and compression; compression starts
+    /// them only as the layer keeps them busy (output is identical for any N)
     /// [default: the CPU count].
     #[arg(short = 'j', long, global = true, value_name = "N")]
     jobs: Option<usize>,
