@@ -318,6 +318,15 @@ impl Session {
         in_place: bool,
     ) -> Result<(Inputs, Vec<Staleness>)> {
         let (wanted, mut stale) = self.wanted(lock, platforms)?;
+        // Local files are hashed (when not remembered) on up to `jobs` threads at once.
+        let locals: Vec<(&Path, &InputRef)> = wanted
+            .iter()
+            .filter_map(|p| local_file(p).map(|path| (path, &p.input)))
+            .collect();
+        let mut found_locals = crate::parallel::map(self.jobs, &locals, |(path, input)| {
+            local_input(self.fetcher.cache(), path, input, remember, in_place)
+        })
+        .into_iter();
         let mut inputs = Inputs::default();
         let mut now = Vec::new();
         for p in wanted {
@@ -329,8 +338,9 @@ impl Session {
                     inputs.pending.push((p.input, Some(pin)));
                 }
                 (Location::Local { path, .. }, InputKind::Tar | InputKind::File, _) => {
-                    let found =
-                        local_input(self.fetcher.cache(), path, &p.input, remember, in_place)?;
+                    let found = found_locals
+                        .next()
+                        .expect("one result for each local file")?;
                     let digest = match &found {
                         LocalInput::Known(blob, _)
                         | LocalInput::InPlace(blob, _)
@@ -1253,6 +1263,14 @@ fn describe_layer(k: &mut KeyBuilder, layer: &LayerSpec, inputs: &Inputs) {
         k.field("target", s.target.as_bytes());
         k.optional("uid", s.uid);
         k.optional("gid", s.gid);
+    }
+}
+
+/// The path of an input that is a local file (a tar or a single file), not a directory.
+fn local_file(p: &PinnedInput) -> Option<&Path> {
+    match (&p.input.location, p.input.kind) {
+        (Location::Local { path, .. }, InputKind::Tar | InputKind::File) => Some(path),
+        _ => None,
     }
 }
 

@@ -24,6 +24,7 @@ pub mod layer_cache;
 pub mod lock;
 pub mod manifest;
 pub mod merge;
+pub mod parallel;
 pub mod platform;
 pub mod ui;
 

@@ -309,3 +309,60 @@ fn cache_prune_keeps_what_the_lock_pins() {
         .arg("verify"));
     assert_eq!(v.status.code(), Some(0), "{}", stderr(&v));
 }
+
+/// A project of `n` local files, one layer each, with different contents.
+fn local_files_project(dir: &Path, n: usize) -> PathBuf {
+    let mut m = String::from("[image]\nname = \"many-files\"\nsource_date_epoch = 1\n");
+    for i in 0..n {
+        std::fs::write(
+            dir.join(format!("f{i}")),
+            format!("file {i}\n").repeat(1000 * (i + 1)),
+        )
+        .unwrap();
+        m.push_str(&format!(
+            "[[layer]]\n[[layer.file]]\nsrc = \"f{i}\"\ndest = \"/opt/{i}\"\n"
+        ));
+    }
+    let path = dir.join("scratch.toml");
+    std::fs::write(&path, m).unwrap();
+    path
+}
+
+#[test]
+fn local_files_hashed_in_parallel_pin_and_fail_as_one_at_a_time() {
+    // The same project locked with one job and with four gives the same lock.
+    let mut locks = Vec::new();
+    for jobs in ["1", "4"] {
+        let work = tempfile::tempdir().unwrap();
+        let m = local_files_project(work.path(), 6);
+        run_ok(
+            compose(&work.path().join("cache"))
+                .args(["-j", jobs, "-f"])
+                .arg(&m)
+                .arg("lock"),
+        );
+        locks.push(std::fs::read_to_string(work.path().join("scratch.lock")).unwrap());
+    }
+    assert_eq!(locks[0], locks[1]);
+    assert_eq!(locks[0].matches("sha256 = ").count(), 6, "{}", locks[0]);
+
+    // With several inputs missing, the error names the first in the manifest.
+    let work = tempfile::tempdir().unwrap();
+    let m = local_files_project(work.path(), 6);
+    for gone in ["f4", "f1", "f3"] {
+        std::fs::remove_file(work.path().join(gone)).unwrap();
+    }
+    for jobs in ["1", "4"] {
+        let o = run(compose(&work.path().join("cache"))
+            .args(["-j", jobs, "-f"])
+            .arg(&m)
+            .arg("build"));
+        assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+        let err = stderr(&o);
+        assert!(err.contains("/f1 is not a file"), "-j {jobs}: {err}");
+        assert!(
+            !err.contains("f3") && !err.contains("f4"),
+            "-j {jobs}: {err}"
+        );
+    }
+}

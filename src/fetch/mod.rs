@@ -25,8 +25,7 @@ use crate::ui::Ui;
 use cache::{CopyError, Lookup};
 use reqwest::blocking::Client;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, OnceLock};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 /// How to fetch: where the cache is, mirrors, offline mode, parallelism, retry and timeout
@@ -250,29 +249,14 @@ impl Fetcher {
     /// is attempted; offline misses are reported together in one error, and several
     /// failures as [`FetchError::Several`].
     pub fn fetch_all(&self, reqs: &[FetchRequest]) -> Result<Vec<Blob>, FetchError> {
-        let results: Vec<Mutex<Option<Result<Blob, FetchError>>>> =
-            reqs.iter().map(|_| Mutex::new(None)).collect();
-        let next = AtomicUsize::new(0);
-        let workers = self.opts.jobs.max(1).min(reqs.len());
-        std::thread::scope(|s| {
-            for _ in 0..workers {
-                s.spawn(|| loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(req) = reqs.get(i) else { break };
-                    let r = self.fetch(req);
-                    *results[i].lock().unwrap_or_else(|p| p.into_inner()) = Some(r);
-                });
-            }
-        });
-
+        let results = crate::parallel::map(self.opts.jobs, reqs, |req| self.fetch(req));
         let mut blobs = Vec::with_capacity(reqs.len());
         let mut errors = Vec::new();
         let mut missing: Option<(usize, Vec<String>)> = None;
-        for (req, slot) in reqs.iter().zip(results) {
-            let r = slot.into_inner().unwrap_or_else(|p| p.into_inner());
+        for r in results {
             match r {
-                Some(Ok(b)) => blobs.push(b),
-                Some(Err(FetchError::Offline { missing: m })) => match &mut missing {
+                Ok(b) => blobs.push(b),
+                Err(FetchError::Offline { missing: m }) => match &mut missing {
                     Some((_, all)) => all.extend(m),
                     None => {
                         missing = Some((errors.len(), m));
@@ -281,11 +265,7 @@ impl Fetcher {
                         });
                     }
                 },
-                Some(Err(e)) => errors.push(e),
-                None => errors.push(FetchError::Client(format!(
-                    "a fetch worker stopped before fetching {}",
-                    req.url
-                ))),
+                Err(e) => errors.push(e),
             }
         }
         if let Some((at, all)) = missing {
