@@ -155,6 +155,8 @@ struct Inputs {
     local: BTreeMap<(InputKind, String), (Blob, Snapshot)>,
     /// The local inputs read in place, checked after they were read.
     snapshots: Vec<Snapshot>,
+    /// Compressed tar inputs already inflated by this build, by the input's digest.
+    plain: BTreeMap<Sha256Digest, PathBuf>,
 }
 
 impl Inputs {
@@ -200,6 +202,35 @@ impl Inputs {
             }) => self.modes.get(written).copied().unwrap_or(0o644),
             _ => 0o644,
         })
+    }
+}
+
+/// One platform's layers, their layer-cache keys and what the layer cache has of them
+/// (with `squash`, one entry: the squashed layer).
+struct Plan<'m> {
+    specs: Vec<&'m LayerSpec>,
+    keys: Vec<LayerKey>,
+    found: Vec<Option<CachedLayer>>,
+}
+
+impl Plan<'_> {
+    /// How many of `found` must be built: every one up to the last one missing, as a
+    /// layer's canonical form depends on the tree below it.
+    fn missing(&self) -> usize {
+        self.found
+            .iter()
+            .rposition(Option::is_none)
+            .map_or(0, |i| i + 1)
+    }
+
+    /// The layers this platform must merge: with `squash`, all of them unless the
+    /// squashed layer is cached; otherwise those up to the last one missing.
+    fn to_merge(&self, squash: bool) -> &[&LayerSpec] {
+        match self.missing() {
+            0 => &[],
+            _ if squash => &self.specs,
+            n => &self.specs[..n],
+        }
     }
 }
 
@@ -884,9 +915,21 @@ impl Session {
         store: &BlobStore,
         layer_cache: Option<&LayerCache>,
     ) -> Result<Built> {
+        let plans = platforms
+            .iter()
+            .map(|p| self.plan(p, s, inputs, store, layer_cache))
+            .collect::<Result<Vec<_>>>()?;
+        let to_merge: Vec<&LayerSpec> = plans
+            .iter()
+            .flat_map(|pl| pl.to_merge(self.manifest.image.squash).iter().copied())
+            .collect();
+        if !to_merge.is_empty() {
+            self.ensure_blobs(inputs)?;
+            self.inflate_ahead(&to_merge, inputs)?;
+        }
         let mut images = Vec::with_capacity(platforms.len());
-        for p in platforms {
-            images.push(self.build_platform(p, store, s, inputs, layer_cache)?);
+        for (p, plan) in platforms.iter().zip(plans) {
+            images.push(self.build_platform(p, plan, store, s, inputs, layer_cache)?);
         }
         let assembled = image::assemble(
             store,
@@ -1005,26 +1048,80 @@ impl Session {
         Ok(blob)
     }
 
-    /// Build one platform's image: each layer taken from the layer cache or written as it
-    /// is merged (or one squashed layer).
-    fn build_platform(
-        &self,
-        p: &Platform,
-        store: &BlobStore,
+    /// What one platform's build will take from the layer cache, and so what it must
+    /// merge: known for every platform before any is built, so that the inputs they will
+    /// read can be prepared together.
+    fn plan<'m>(
+        &'m self,
+        p: &'m Platform,
         s: OutputSettings,
-        inputs: &mut Inputs,
+        inputs: &Inputs,
+        store: &BlobStore,
         layer_cache: Option<&LayerCache>,
-    ) -> Result<PlatformImage> {
+    ) -> Result<Plan<'m>> {
         let specs: Vec<&LayerSpec> = self.manifest.layers_for(p).collect();
         let keys = match layer_cache {
             Some(_) => self.layer_keys(p, s, &specs, inputs),
             None => Vec::new(),
         };
+        let found = if self.manifest.image.squash {
+            let key = keys.last().map(LayerKey::squashed);
+            vec![self.cached(layer_cache, key.as_ref(), store)?]
+        } else {
+            let mut found = Vec::with_capacity(specs.len());
+            for i in 0..specs.len() {
+                found.push(self.cached(layer_cache, keys.get(i), store)?);
+            }
+            found
+        };
+        Ok(Plan { specs, keys, found })
+    }
+
+    /// Inflate, on up to `jobs` threads at once, the compressed tars that `layers` read,
+    /// when there are several (one is inflated as its layer is read, as before): each
+    /// inflate is otherwise a stretch on one core.
+    fn inflate_ahead(&self, layers: &[&LayerSpec], inputs: &mut Inputs) -> Result<()> {
+        let mut compressed: Vec<(&Blob, String)> = Vec::new();
+        for layer in layers {
+            let Some(t) = &layer.tar else { continue };
+            let blob = &inputs.blobs[&(InputKind::Tar, t.location.key().to_string())];
+            let seen = compressed.iter().any(|(b, _)| b.sha256 == blob.sha256);
+            if !seen && layer::detect_format(&blob.path)? != InputFormat::Tar {
+                compressed.push((blob, layer_label(layer)));
+            }
+        }
+        if compressed.len() < 2 {
+            return Ok(());
+        }
+        let plain = crate::parallel::map(self.jobs, &compressed, |(blob, label)| {
+            self.plain_tar(blob, label)
+        });
+        let digests: Vec<Sha256Digest> = compressed.iter().map(|(b, _)| b.sha256).collect();
+        for (digest, path) in digests.into_iter().zip(plain) {
+            inputs.plain.insert(digest, path?);
+        }
+        Ok(())
+    }
+
+    /// Build one platform's image as `plan` says: each layer taken from the layer cache or
+    /// written as it is merged (or one squashed layer).
+    fn build_platform(
+        &self,
+        p: &Platform,
+        plan: Plan,
+        store: &BlobStore,
+        s: OutputSettings,
+        inputs: &mut Inputs,
+        layer_cache: Option<&LayerCache>,
+    ) -> Result<PlatformImage> {
+        let merged = plan.missing();
+        let Plan { specs, keys, found } = plan;
         let mut layers = Vec::new();
         let mut history = Vec::new();
         if self.manifest.image.squash {
             let key = keys.last().map(LayerKey::squashed);
-            let blob = match self.cached(layer_cache, key.as_ref(), store)? {
+            let hit = found.into_iter().next().flatten();
+            let blob = match hit {
                 Some(hit) => {
                     self.ui.debug(format!(
                         "squashed layer: from the layer cache ({})",
@@ -1067,13 +1164,8 @@ impl Session {
                 empty_layer: false,
             });
         } else {
-            let mut found = Vec::with_capacity(specs.len());
-            for i in 0..specs.len() {
-                found.push(self.cached(layer_cache, keys.get(i), store)?);
-            }
-            // Every layer up to the last one missing is merged: a layer's canonical form
-            // depends on the tree below it. Cached layers above it are used as they are.
-            let merged = found.iter().rposition(Option::is_none).map_or(0, |i| i + 1);
+            // Every layer up to the last one missing is merged; cached layers above it are
+            // used as they are.
             let mut written: Vec<Option<LayerBlob>> = vec![None; specs.len()];
             if merged > 0 {
                 self.ensure_blobs(inputs)?;
@@ -1169,7 +1261,11 @@ impl Session {
         };
         let mut entries = Vec::new();
         if let Some(t) = &layer.tar {
-            let plain = self.plain_tar(blob(InputKind::Tar, &t.location), label)?;
+            let tar = blob(InputKind::Tar, &t.location);
+            let plain = match inputs.plain.get(&tar.sha256) {
+                Some(path) => path.clone(),
+                None => self.plain_tar(tar, label)?,
+            };
             entries.extend(layer::read_tar(&plain, label)?);
         }
         for r in &layer.remove {

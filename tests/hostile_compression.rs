@@ -132,6 +132,52 @@ fn truncated_streams_are_clear_errors() {
 }
 
 #[test]
+fn several_compressed_inputs_inflated_together_fail_as_one() {
+    // Every format at once (they are inflated side by side), the third truncated: the
+    // error is that input's alone, and a fixed copy then builds.
+    let sb = Sandbox::new();
+    let mut names = Vec::new();
+    for (i, (_, bytes)) in streams().into_iter().enumerate() {
+        let name = format!("in{i}.tar.x");
+        let bytes = if i == 2 {
+            &bytes[..bytes.len() / 2]
+        } else {
+            &bytes[..]
+        };
+        sb.put(&name, bytes);
+        names.push(name);
+    }
+    let m = sb.manifest_for(&names.iter().map(String::as_str).collect::<Vec<_>>());
+    let out = sb.victim().join("out/rootfs.tar");
+    let build = || {
+        sb.compose()
+            .args(["-j", "4", "-f"])
+            .arg(&m)
+            .args(["build", "--format", "rootfs", "-o"])
+            .arg(&out)
+            .output()
+            .unwrap()
+    };
+    let o = build();
+    let e = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{e}");
+    assert!(
+        e.contains("in2.tar.x") && e.contains("corrupt or truncated"),
+        "{e}"
+    );
+    for other in ["in0", "in1", "in3"] {
+        assert!(!e.contains(other), "{e}");
+    }
+    sb.assert_nothing_escaped(None);
+    assert_cache_tmp_empty(&sb);
+
+    sb.put("in2.tar.x", &streams()[2].1);
+    let o = build();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_cache_tmp_empty(&sb);
+}
+
+#[test]
 fn corrupt_streams_are_clear_errors() {
     for (name, bytes) in streams() {
         let mut bad = bytes.clone();
