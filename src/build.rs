@@ -155,7 +155,8 @@ struct Inputs {
     local: BTreeMap<(InputKind, String), (Blob, Snapshot)>,
     /// The local inputs read in place, checked after they were read.
     snapshots: Vec<Snapshot>,
-    /// Compressed tar inputs already inflated by this build, by the input's digest.
+    /// Tar inputs already made plain (inflated when compressed) by this build, by the
+    /// input's digest.
     plain: BTreeMap<Sha256Digest, PathBuf>,
 }
 
@@ -925,7 +926,7 @@ impl Session {
             .collect();
         if !to_merge.is_empty() {
             self.ensure_blobs(inputs)?;
-            self.inflate_ahead(&to_merge, inputs)?;
+            inputs.plain = self.inflate_ahead(&to_merge, inputs)?;
         }
         let mut images = Vec::with_capacity(platforms.len());
         for (p, plan) in platforms.iter().zip(plans) {
@@ -1077,30 +1078,32 @@ impl Session {
         Ok(Plan { specs, keys, found })
     }
 
-    /// Inflate, on up to `jobs` threads at once, the compressed tars that `layers` read,
-    /// when there are several (one is inflated as its layer is read, as before): each
-    /// inflate is otherwise a stretch on one core.
-    fn inflate_ahead(&self, layers: &[&LayerSpec], inputs: &mut Inputs) -> Result<()> {
-        let mut compressed: Vec<(&Blob, String)> = Vec::new();
+    /// The plain tars of the tar inputs that `layers` read, made on up to `jobs` threads
+    /// at once when there are several (one is made as its layer is read): inflating a
+    /// compressed input is otherwise a stretch on one core.
+    fn inflate_ahead(
+        &self,
+        layers: &[&LayerSpec],
+        inputs: &Inputs,
+    ) -> Result<BTreeMap<Sha256Digest, PathBuf>> {
+        let mut tars: Vec<(&Blob, String)> = Vec::new();
         for layer in layers {
             let Some(t) = &layer.tar else { continue };
             let blob = &inputs.blobs[&(InputKind::Tar, t.location.key().to_string())];
-            let seen = compressed.iter().any(|(b, _)| b.sha256 == blob.sha256);
-            if !seen && layer::detect_format(&blob.path)? != InputFormat::Tar {
-                compressed.push((blob, layer_label(layer)));
+            if !tars.iter().any(|(b, _)| b.sha256 == blob.sha256) {
+                tars.push((blob, layer_label(layer)));
             }
         }
-        if compressed.len() < 2 {
-            return Ok(());
+        if tars.len() < 2 {
+            return Ok(BTreeMap::new());
         }
-        let plain = crate::parallel::map(self.jobs, &compressed, |(blob, label)| {
+        let plain = crate::parallel::map(self.jobs, &tars, |(blob, label)| {
             self.plain_tar(blob, label)
         });
-        let digests: Vec<Sha256Digest> = compressed.iter().map(|(b, _)| b.sha256).collect();
-        for (digest, path) in digests.into_iter().zip(plain) {
-            inputs.plain.insert(digest, path?);
-        }
-        Ok(())
+        tars.iter()
+            .zip(plain)
+            .map(|((blob, _), path)| Ok((blob.sha256, path?)))
+            .collect()
     }
 
     /// Build one platform's image as `plan` says: each layer taken from the layer cache or
