@@ -181,7 +181,18 @@ pub fn write_layer(
         store: store.root().to_path_buf(),
         source,
     };
-    let pending = store.begin().map_err(err)?;
+    let mut pending = store.begin().map_err(err)?;
+    if c == Compression::None {
+        // The blob is the tar: hash it once, as the store does, not twice.
+        produce(&mut pending).map_err(err)?;
+        let (digest, size) = pending.commit().map_err(err)?;
+        return Ok(LayerBlob {
+            media_type: layer_media_type(c).to_string(),
+            digest,
+            size,
+            diff_id: digest,
+        });
+    }
     let compressor = compressed_writer(c, jobs, pending).map_err(err)?;
     let mut tar = HashingWriter::new(compressor);
     produce(&mut tar).map_err(err)?;
