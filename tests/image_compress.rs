@@ -190,13 +190,11 @@ fn writer_returns_the_inner_writer() {
     w.write_all(b"abc").unwrap();
     w.flush().unwrap(); // flushing never cuts a block
     w.write_all(b"def").unwrap();
-    let (out, input_digest, input_len) = w.finish().unwrap();
+    let out = w.finish().unwrap();
     assert_eq!(
         out,
         compress_bytes(Compression::Gzip(6), 1, b"abcdef").unwrap()
     );
-    assert_eq!(input_digest, Sha256Digest::of(b"abcdef"));
-    assert_eq!(input_len, 6);
 }
 
 /// Golden digests pin libdeflate 1.26.1 / libzstd 1.5.7 output, the block sizes and the
@@ -243,20 +241,14 @@ proptest! {
         let total: usize = chunks.iter().sum();
         let data = sample(total);
         let expected = compress_bytes(c, 1, &data).unwrap();
-        // Every thread count gives the same bytes and hashes the input in order.
-        for jobs in [1, 2, 5] {
-            let mut w = compressed_writer(c, jobs, Vec::new()).unwrap();
-            let mut rest = &data[..];
-            for n in &chunks {
-                let (head, tail) = rest.split_at(*n);
-                w.write_all(head).unwrap();
-                rest = tail;
-            }
-            let (out, input_digest, input_len) = w.finish().unwrap();
-            prop_assert_eq!(&out, &expected);
-            prop_assert_eq!(input_digest, Sha256Digest::of(&data));
-            prop_assert_eq!(input_len, total as u64);
+        let mut w = compressed_writer(c, 2, Vec::new()).unwrap();
+        let mut rest = &data[..];
+        for n in &chunks {
+            let (head, tail) = rest.split_at(*n);
+            w.write_all(head).unwrap();
+            rest = tail;
         }
+        prop_assert_eq!(w.finish().unwrap(), expected);
     }
 }
 

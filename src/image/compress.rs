@@ -9,11 +9,8 @@
 //! [`crate::COMPAT_LEVEL`].
 
 use crate::compression::Compression;
-use crate::digest::{HashingWriter, Sha256Digest};
-use sha2::{Digest as _, Sha256};
 use std::collections::BTreeMap;
 use std::io::{self, Write};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -118,118 +115,52 @@ impl Codec {
     }
 }
 
-/// What becomes of each compressed block, in order: its input goes into the digest of
-/// everything written (a layer's diff_id) and its output to `out`.
-struct Sink<W> {
-    out: W,
-    input: Sha256,
-    input_len: u64,
-    /// Compressed blocks written.
-    written: u64,
-}
-
-impl<W: Write> Sink<W> {
-    fn new(out: W) -> Self {
-        Sink {
-            out,
-            input: Sha256::new(),
-            input_len: 0,
-            written: 0,
-        }
-    }
-
-    fn input(&mut self, block: &[u8]) {
-        self.input.update(block);
-        self.input_len += block.len() as u64;
-    }
-
-    fn output(&mut self, compressed: &[u8]) -> io::Result<()> {
-        self.written += 1;
-        self.out.write_all(compressed)
-    }
-
-    fn finish(mut self) -> io::Result<Compressed<W>> {
-        self.out.flush()?;
-        Ok((
-            self.out,
-            Sha256Digest(self.input.finalize().into()),
-            self.input_len,
-        ))
-    }
-}
-
-/// The inner writer, the sha256 of the uncompressed input, and its length.
-pub type Compressed<W> = (W, Sha256Digest, u64);
-
-/// What the collector is sent.
-enum ToCollector {
-    /// The next block, from the writer as it is cut, to be hashed right away.
-    Input(Arc<Vec<u8>>),
-    /// A block's compressed form, from a worker, and its place in the stream.
-    Output(u64, io::Result<Vec<u8>>),
-}
+type BlockResult = (u64, io::Result<Vec<u8>>);
 /// The shared end of the work queue the workers take blocks from.
-type WorkQueue = Arc<Mutex<Receiver<(u64, Arc<Vec<u8>>)>>>;
+type WorkQueue = Arc<Mutex<Receiver<(u64, Vec<u8>)>>>;
 
-/// Worker threads that compress blocks, and a collector thread that writes them in order.
-///
-/// The tar writer (the caller's thread) only cuts blocks and hands each to a worker and
-/// to the collector, which hashes it (the diff_id) while it is compressed, then hashes
-/// and writes the compressed blocks in order. sha256 is sequential: on the writer's
-/// thread it capped a layer at about 680 MB/s whatever the core count.
+/// Worker threads fed through a bounded queue; results are reordered by sequence number.
 ///
 /// Workers start only as they are needed: a block finding every worker busy starts one
 /// more, up to `jobs`. Each costs memory (a compressor of about 300 KiB, a block in and
 /// one out), so where the tar being written cannot keep `jobs` workers busy (many cores,
 /// or a fast level), the ones it could not use are never started, and a small layer
 /// starts no more workers than it has blocks.
-struct Pool<W> {
+struct Pool {
     compression: Compression,
     jobs: usize,
-    work: Option<Sender<(u64, Arc<Vec<u8>>)>>,
+    work: Option<SyncSender<(u64, Vec<u8>)>>,
     work_rx: WorkQueue,
-    /// To the collector; cloned for each worker; dropped first when the pool closes.
-    collector_tx: Option<Sender<ToCollector>>,
-    /// One token per block handed out and not yet written: `jobs + 2` at most, each
-    /// worker busy and two blocks queued, so memory stays bounded.
-    slots: Option<SyncSender<()>>,
+    results: Receiver<BlockResult>,
+    results_tx: Sender<BlockResult>,
     threads: Vec<JoinHandle<()>>,
-    /// Workers running (started and not yet returned), for the collector to notice that
-    /// none is left to bring the block it waits for.
-    alive: Arc<AtomicUsize>,
-    /// Blocks compressed so far, for the start policy.
-    compressed: Arc<AtomicU64>,
-    submitted: u64,
-    collector: Option<JoinHandle<io::Result<Sink<W>>>>,
+    /// Blocks submitted whose results have not been received: queued, being compressed,
+    /// or done and waiting in `results`.
+    in_flight: usize,
+    max_in_flight: usize,
+    ready: BTreeMap<u64, io::Result<Vec<u8>>>,
 }
 
-impl<W: Write + Send + 'static> Pool<W> {
+impl Pool {
     /// A pool with one worker, started now so that a bad setting fails here.
-    fn new(c: Compression, jobs: usize, out: W) -> io::Result<Pool<W>> {
-        let (work_tx, work_rx) = mpsc::channel::<(u64, Arc<Vec<u8>>)>();
-        let (collector_tx, collector_rx) = mpsc::channel::<ToCollector>();
-        let (slots_tx, slots_rx) = mpsc::sync_channel::<()>(jobs + 2);
-        let alive = Arc::new(AtomicUsize::new(0));
+    fn new(c: Compression, jobs: usize) -> io::Result<Pool> {
+        let (work_tx, work_rx) = mpsc::sync_channel::<(u64, Vec<u8>)>(jobs);
+        let (results_tx, results) = mpsc::channel::<BlockResult>();
         let mut pool = Pool {
             compression: c,
             jobs,
             work: Some(work_tx),
             work_rx: Arc::new(Mutex::new(work_rx)),
-            collector_tx: Some(collector_tx),
-            slots: Some(slots_tx),
+            results,
+            results_tx,
             threads: Vec::with_capacity(jobs),
-            alive: Arc::clone(&alive),
-            compressed: Arc::default(),
-            submitted: 0,
-            collector: None,
+            in_flight: 0,
+            // Each worker busy and two blocks queued: enough to keep them fed, as the
+            // writer fills a block faster than a worker compresses one.
+            max_in_flight: jobs + 2,
+            ready: BTreeMap::new(),
         };
         pool.start_worker()?;
-        let sink = Sink::new(out);
-        pool.collector = Some(
-            std::thread::Builder::new()
-                .name("compress-out".into())
-                .spawn(move || collect(sink, collector_rx, slots_rx, alive))?,
-        );
         Ok(pool)
     }
 
@@ -238,81 +169,64 @@ impl<W: Write + Send + 'static> Pool<W> {
     fn start_worker(&mut self) -> io::Result<()> {
         let codec = Codec::new(self.compression)?;
         let rx = Arc::clone(&self.work_rx);
-        let tx = self.collector_tx.clone().ok_or_else(pool_gone)?;
-        let compressed = Arc::clone(&self.compressed);
-        self.alive.fetch_add(1, Ordering::SeqCst);
-        let alive = Alive(Arc::clone(&self.alive));
+        let tx = self.results_tx.clone();
         match std::thread::Builder::new()
             .name("compress".into())
-            .spawn(move || worker(alive, codec, rx, tx, compressed))
+            .spawn(move || worker(codec, rx, tx))
         {
             Ok(t) => self.threads.push(t),
-            // The closure, and with it the `Alive` guard, is dropped with the error.
             Err(e) if self.threads.is_empty() => return Err(e),
             Err(_) => self.jobs = self.threads.len(),
         }
         Ok(())
     }
 
-    fn submit(&mut self, block: Vec<u8>) -> io::Result<()> {
-        // Wait for a free slot: the collector frees one per block written.
-        let slots = self.slots.as_ref().ok_or_else(pool_gone)?;
-        if slots.send(()).is_err() {
-            return Err(self.failure());
+    fn submit(&mut self, seq: u64, block: Vec<u8>) -> io::Result<()> {
+        // Collect what is done, so that `in_flight` counts only the busy workers' blocks.
+        while let Ok((done, r)) = self.results.try_recv() {
+            self.in_flight -= 1;
+            self.ready.insert(done, r);
         }
-        let busy = self.submitted - self.compressed.load(Ordering::SeqCst);
-        if busy >= self.threads.len() as u64 && self.threads.len() < self.jobs {
+        if self.in_flight >= self.threads.len() && self.threads.len() < self.jobs {
             self.start_worker()?;
         }
-        let block = Arc::new(block);
-        let (Some(work), Some(collector)) = (&self.work, &self.collector_tx) else {
-            return Err(pool_gone());
-        };
-        if collector
-            .send(ToCollector::Input(Arc::clone(&block)))
-            .is_err()
-            || work.send((self.submitted, block)).is_err()
-        {
-            return Err(self.failure());
-        }
-        self.submitted += 1;
+        let tx = self.work.as_ref().ok_or_else(pool_gone)?;
+        tx.send((seq, block)).map_err(|_| pool_gone())?;
+        self.in_flight += 1;
         Ok(())
     }
-}
 
-impl<W> Pool<W> {
-    /// Why the pool stopped taking blocks: the collector's error (a write failed, a
-    /// block could not be compressed), which it stopped on.
-    fn failure(&mut self) -> io::Error {
-        match self.close() {
-            Err(e) => e,
-            Ok(_) => pool_gone(),
+    /// Wait for one more result. The pool holds a sender itself (to start workers), so
+    /// the channel never reports that the workers are gone: that is checked on a timeout.
+    fn receive(&mut self) -> io::Result<()> {
+        loop {
+            match self.results.recv_timeout(Duration::from_millis(100)) {
+                Ok((seq, r)) => {
+                    self.in_flight -= 1;
+                    self.ready.insert(seq, r);
+                    return Ok(());
+                }
+                Err(RecvTimeoutError::Timeout) => {
+                    if self.threads.iter().all(|t| t.is_finished()) {
+                        return Err(pool_gone());
+                    }
+                }
+                Err(RecvTimeoutError::Disconnected) => return Err(pool_gone()),
+            }
         }
     }
 
-    /// Let the workers and the collector finish; the collector's result, which holds
-    /// every block submitted when all went well.
-    fn close(&mut self) -> io::Result<Sink<W>> {
-        self.collector_tx = None;
+    fn shutdown(&mut self) {
         self.work = None;
-        self.slots = None;
         for t in self.threads.drain(..) {
             let _ = t.join();
         }
-        let collector = self.collector.take().ok_or_else(pool_gone)?;
-        let sink = collector
-            .join()
-            .unwrap_or_else(|_| Err(io::Error::other("the compression output thread panicked")))?;
-        if sink.written != self.submitted {
-            return Err(pool_gone());
-        }
-        Ok(sink)
     }
 }
 
-impl<W> Drop for Pool<W> {
+impl Drop for Pool {
     fn drop(&mut self) {
-        let _ = self.close();
+        self.shutdown();
     }
 }
 
@@ -320,130 +234,103 @@ fn pool_gone() -> io::Error {
     io::Error::other("a compression worker thread stopped unexpectedly")
 }
 
-/// Counts a worker as running until it returns, however it returns.
-struct Alive(Arc<AtomicUsize>);
-
-impl Drop for Alive {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
-    }
-}
-
-fn worker(
-    _alive: Alive,
-    mut codec: Codec,
-    rx: WorkQueue,
-    tx: Sender<ToCollector>,
-    compressed: Arc<AtomicU64>,
-) {
+fn worker(mut codec: Codec, rx: WorkQueue, tx: Sender<BlockResult>) {
     loop {
         let next = match rx.lock() {
             Ok(guard) => guard.recv(),
             Err(_) => return,
         };
         let Ok((seq, block)) = next else { return };
-        // A panic must not leave the collector waiting for a block that never comes.
+        // A panic must not leave the writer waiting for a block that never comes.
         let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| codec.compress(&block)))
             .unwrap_or_else(|_| Err(io::Error::other("a compression worker thread panicked")));
-        compressed.fetch_add(1, Ordering::SeqCst);
-        drop(block);
-        if tx.send(ToCollector::Output(seq, out)).is_err() {
+        if tx.send((seq, out)).is_err() {
             return;
         }
     }
 }
 
-/// The collector: hash each block as it is cut, put the compressed blocks back in order
-/// and write them, freeing a slot for each. Stops at the first error, which the writer
-/// then reports; returns the sink once the workers are gone.
-fn collect<W: Write>(
-    mut sink: Sink<W>,
-    from: Receiver<ToCollector>,
-    slots: Receiver<()>,
-    alive: Arc<AtomicUsize>,
-) -> io::Result<Sink<W>> {
-    let mut ready: BTreeMap<u64, io::Result<Vec<u8>>> = BTreeMap::new();
-    loop {
-        match from.recv_timeout(Duration::from_millis(100)) {
-            Ok(ToCollector::Input(block)) => sink.input(&block),
-            Ok(ToCollector::Output(seq, out)) => {
-                ready.insert(seq, out);
-                while let Some(out) = ready.remove(&sink.written) {
-                    sink.output(&out?)?;
-                    // The writer may already be gone (an error on its side).
-                    let _ = slots.try_recv();
-                }
-            }
-            // The pool keeps a sender to start workers with, so the channel closes only
-            // when the pool does: a pool whose workers all returned is checked for here.
-            Err(RecvTimeoutError::Timeout) if alive.load(Ordering::SeqCst) == 0 => {
-                return Err(pool_gone())
-            }
-            Err(RecvTimeoutError::Timeout) => continue,
-            Err(RecvTimeoutError::Disconnected) => break,
-        }
-    }
-    match ready.is_empty() {
-        true => Ok(sink),
-        false => Err(pool_gone()),
-    }
-}
-
-enum Workers<W> {
-    /// `jobs <= 1`: compress on the caller's thread, the same bytes as the pool.
-    Here(Codec, Sink<W>),
-    Pool(Pool<W>),
-}
-
-/// Fixed-size block splitting, on one thread or a pool.
-struct Blocks<W> {
+/// Fixed-size block splitting and in-order emission, on one thread or a pool.
+struct Blocks<W: Write> {
+    out: W,
     block_size: usize,
     buf: Vec<u8>,
-    workers: Workers<W>,
-    blocks: u64,
+    /// Used when `jobs <= 1`: compress on the caller's thread, same bytes as the pool.
+    local: Option<Codec>,
+    pool: Option<Pool>,
+    next_seq: u64,
+    next_emit: u64,
 }
 
-impl<W: Write + Send + 'static> Blocks<W> {
+impl<W: Write> Blocks<W> {
     fn new(c: Compression, jobs: usize, out: W, block_size: usize) -> io::Result<Self> {
-        let workers = if jobs <= 1 {
-            Workers::Here(Codec::new(c)?, Sink::new(out))
+        let (local, pool) = if jobs <= 1 {
+            (Some(Codec::new(c)?), None)
         } else {
-            Workers::Pool(Pool::new(c, jobs, out)?)
+            (None, Some(Pool::new(c, jobs)?))
         };
         Ok(Blocks {
+            out,
             block_size,
             buf: Vec::with_capacity(block_size),
-            workers,
-            blocks: 0,
+            local,
+            pool,
+            next_seq: 0,
+            next_emit: 0,
         })
     }
 
     /// Hand the (full or final) buffer to a compressor.
     fn dispatch(&mut self) -> io::Result<()> {
         let block = std::mem::replace(&mut self.buf, Vec::with_capacity(self.block_size));
-        self.blocks += 1;
-        match &mut self.workers {
-            Workers::Here(codec, sink) => {
-                sink.input(&block);
-                sink.output(&codec.compress(&block)?)
-            }
-            Workers::Pool(pool) => pool.submit(block),
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        if let Some(codec) = self.local.as_mut() {
+            let bytes = codec.compress(&block)?;
+            self.out.write_all(&bytes)?;
+            self.next_emit += 1;
+            return Ok(());
         }
+        let Some(pool) = self.pool.as_mut() else {
+            return Err(pool_gone());
+        };
+        while pool.in_flight >= pool.max_in_flight {
+            pool.receive()?;
+            Self::emit_ready(pool, &mut self.out, &mut self.next_emit)?;
+        }
+        pool.submit(seq, block)?;
+        Self::emit_ready(pool, &mut self.out, &mut self.next_emit)
     }
 
-    fn finish(mut self) -> io::Result<Compressed<W>> {
+    fn emit_ready(pool: &mut Pool, out: &mut W, next_emit: &mut u64) -> io::Result<()> {
+        while let Some(r) = pool.ready.remove(next_emit) {
+            out.write_all(&r?)?;
+            *next_emit += 1;
+        }
+        Ok(())
+    }
+
+    fn finish(mut self) -> io::Result<W> {
         // An empty input still yields one valid member/frame.
-        if !self.buf.is_empty() || self.blocks == 0 {
+        if !self.buf.is_empty() || self.next_seq == 0 {
             self.dispatch()?;
         }
-        match self.workers {
-            Workers::Here(_, sink) => sink.finish(),
-            Workers::Pool(mut pool) => pool.close()?.finish(),
+        if let Some(pool) = self.pool.as_mut() {
+            while self.next_emit < self.next_seq {
+                if !pool.ready.contains_key(&self.next_emit) {
+                    pool.receive()?;
+                }
+                Self::emit_ready(pool, &mut self.out, &mut self.next_emit)?;
+            }
+            pool.shutdown();
         }
+        self.out.flush()?;
+        let Blocks { out, .. } = self;
+        Ok(out)
     }
 }
 
-impl<W: Write + Send + 'static> Write for Blocks<W> {
+impl<W: Write> Write for Blocks<W> {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
         let mut rest = data;
         while !rest.is_empty() {
@@ -465,32 +352,30 @@ impl<W: Write + Send + 'static> Write for Blocks<W> {
 }
 
 enum Inner<W: Write> {
-    Plain(HashingWriter<W>),
+    Plain(W),
     Blocks(Box<Blocks<W>>),
 }
 
-/// A writer that compresses a layer tar deterministically and hashes what it is given.
-/// Call [`LayerCompressor::finish`] to write the last block and get the inner writer
-/// back; dropping it loses data.
+/// A writer that compresses a layer tar deterministically. Call [`LayerCompressor::finish`]
+/// to write the last block and get the inner writer back; dropping it loses data.
 pub struct LayerCompressor<W: Write> {
     inner: Inner<W>,
 }
 
-impl<W: Write + Send + 'static> LayerCompressor<W> {
-    /// Write the last block, wait for the workers, and return the inner writer with the
-    /// sha256 and length of everything written (for a layer: its diff_id).
-    pub fn finish(self) -> io::Result<Compressed<W>> {
+impl<W: Write + Send> LayerCompressor<W> {
+    /// Write the last block, wait for the workers, and return the inner writer.
+    pub fn finish(self) -> io::Result<W> {
         match self.inner {
             Inner::Plain(mut w) => {
                 w.flush()?;
-                Ok(w.finish())
+                Ok(w)
             }
             Inner::Blocks(b) => (*b).finish(),
         }
     }
 }
 
-impl<W: Write + Send + 'static> Write for LayerCompressor<W> {
+impl<W: Write + Send> Write for LayerCompressor<W> {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
         match &mut self.inner {
             Inner::Plain(w) => w.write(data),
@@ -509,13 +394,13 @@ impl<W: Write + Send + 'static> Write for LayerCompressor<W> {
 /// A compressing writer over `out` using `jobs` threads (0 or 1: the caller's thread).
 /// The bytes written to `out` do not depend on `jobs` nor on how the input is chunked.
 /// Fails only when the level is out of range or threads cannot be started.
-pub fn compressed_writer<W: Write + Send + 'static>(
+pub fn compressed_writer<W: Write + Send>(
     c: Compression,
     jobs: usize,
     out: W,
 ) -> io::Result<LayerCompressor<W>> {
     let inner = match c {
-        Compression::None => Inner::Plain(HashingWriter::new(out)),
+        Compression::None => Inner::Plain(out),
         Compression::Gzip(_) => {
             Inner::Blocks(Box::new(Blocks::new(c, jobs, out, GZIP_BLOCK_SIZE)?))
         }
@@ -530,7 +415,7 @@ pub fn compressed_writer<W: Write + Send + 'static>(
 pub fn compress_bytes(c: Compression, jobs: usize, data: &[u8]) -> io::Result<Vec<u8>> {
     let mut w = compressed_writer(c, jobs, Vec::new())?;
     w.write_all(data)?;
-    Ok(w.finish()?.0)
+    w.finish()
 }
 
 #[cfg(test)]
@@ -552,10 +437,7 @@ mod tests {
     }
 
     fn workers(b: &Blocks<Vec<u8>>) -> usize {
-        match &b.workers {
-            Workers::Pool(p) => p.threads.len(),
-            Workers::Here(..) => 0,
-        }
+        b.pool.as_ref().map_or(0, |p| p.threads.len())
     }
 
     /// Varied bytes, so that compressing them takes a while.
@@ -581,20 +463,20 @@ mod tests {
             std::thread::sleep(Duration::from_millis(30));
         }
         assert!(workers(&slow) <= 2, "{} workers", workers(&slow));
-        let slow_bytes = slow.finish().unwrap().0;
+        let slow_bytes = slow.finish().unwrap();
 
         // A burst of blocks, each slow to compress, finds every worker busy: all start.
         let data = varied(24 * 4096, 99);
         let mut burst = Blocks::new(Compression::Gzip(12), 4, Vec::new(), 4096).unwrap();
         burst.write_all(&data).unwrap();
         assert_eq!(workers(&burst), 4);
-        let burst_bytes = burst.finish().unwrap().0;
+        let burst_bytes = burst.finish().unwrap();
 
         // However many started, the bytes are those of one thread.
         let one = |c: Compression, data: &[u8]| {
             let mut b = Blocks::new(c, 1, Vec::new(), 4096).unwrap();
             b.write_all(data).unwrap();
-            b.finish().unwrap().0
+            b.finish().unwrap()
         };
         let slow_data: Vec<u8> = (0..6).flat_map(|i| varied(4096, i)).collect();
         assert_eq!(slow_bytes, one(Compression::Gzip(1), &slow_data));

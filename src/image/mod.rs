@@ -22,7 +22,7 @@ pub use output::{archive_recipe, write_archive_to, write_output, OutputFormat};
 pub use reference::{ImageName, NameError};
 
 use crate::compression::Compression;
-use crate::digest::Sha256Digest;
+use crate::digest::{HashingWriter, Sha256Digest};
 use crate::epoch::Epoch;
 use crate::platform::Platform;
 use serde_json::{json, Map, Value};
@@ -193,9 +193,11 @@ pub fn write_layer(
             diff_id: digest,
         });
     }
-    let mut compressor = compressed_writer(c, jobs, pending).map_err(err)?;
-    produce(&mut compressor).map_err(err)?;
-    let (pending, diff_id, _) = compressor.finish().map_err(err)?;
+    let compressor = compressed_writer(c, jobs, pending).map_err(err)?;
+    let mut tar = HashingWriter::new(compressor);
+    produce(&mut tar).map_err(err)?;
+    let (compressor, diff_id, _) = tar.finish();
+    let pending = compressor.finish().map_err(err)?;
     let (digest, size) = pending.commit().map_err(err)?;
     Ok(LayerBlob {
         media_type: layer_media_type(c).to_string(),
