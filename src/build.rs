@@ -158,6 +158,9 @@ struct Inputs {
     /// Tar inputs already made plain (inflated when compressed) by this build, by the
     /// input's digest.
     plain: BTreeMap<Sha256Digest, PathBuf>,
+    /// Identified with memos (a build, not verify or lock): inflated inputs in the cache
+    /// are then verified with memos too.
+    remembered: bool,
 }
 
 impl Inputs {
@@ -359,7 +362,10 @@ impl Session {
             local_input(self.fetcher.cache(), path, input, remember, in_place)
         })
         .into_iter();
-        let mut inputs = Inputs::default();
+        let mut inputs = Inputs {
+            remembered: remember,
+            ..Inputs::default()
+        };
         let mut now = Vec::new();
         for p in wanted {
             let pin = if p.enforced() { p.sha256 } else { None };
@@ -1098,7 +1104,7 @@ impl Session {
             return Ok(BTreeMap::new());
         }
         let plain = crate::parallel::map(self.jobs, &tars, |(blob, label)| {
-            self.plain_tar(blob, label)
+            self.plain_tar(blob, label, inputs.remembered)
         });
         tars.iter()
             .zip(plain)
@@ -1226,8 +1232,9 @@ impl Session {
         })
     }
 
-    /// An input blob as a plain tar: itself, or decompressed once into the cache.
-    fn plain_tar(&self, blob: &Blob, label: &str) -> Result<PathBuf> {
+    /// An input blob as a plain tar: itself, or decompressed once into the cache (and
+    /// verified there with memos when `remember`).
+    fn plain_tar(&self, blob: &Blob, label: &str, remember: bool) -> Result<PathBuf> {
         let format = layer::detect_format(&blob.path)?;
         if format == InputFormat::Tar {
             return Ok(blob.path.clone());
@@ -1238,7 +1245,7 @@ impl Session {
         let derived = self
             .fetcher
             .cache()
-            .derived("tar", &blob.sha256.hex(), |mut w| {
+            .derived("tar", &blob.sha256.hex(), remember, |mut w| {
                 if let Err(e) = layer::decompress(&blob.path, format, &mut w, limit, label) {
                     let message = e.to_string();
                     input_error = Some(e);
@@ -1267,7 +1274,7 @@ impl Session {
             let tar = blob(InputKind::Tar, &t.location);
             let plain = match inputs.plain.get(&tar.sha256) {
                 Some(path) => path.clone(),
-                None => self.plain_tar(tar, label)?,
+                None => self.plain_tar(tar, label, inputs.remembered)?,
             };
             entries.extend(layer::read_tar(&plain, label)?);
         }

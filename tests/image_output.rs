@@ -509,7 +509,10 @@ fn history_must_match_the_layers() {
     let layer = write_layer(&store, Compression::None, 1, |w| w.write_all(&[0u8; 1024])).unwrap();
     assert_eq!(layer.diff_id, Sha256Digest::of(&[0u8; 1024]));
     assert_eq!(layer.digest, layer.diff_id);
-    assert_eq!(std::fs::read(store.path(&layer.digest)).unwrap(), [0u8; 1024]);
+    assert_eq!(
+        std::fs::read(store.path(&layer.digest)).unwrap(),
+        [0u8; 1024]
+    );
     assert_eq!(layer.media_type, "application/vnd.oci.image.layer.v1.tar");
     let img = PlatformImage {
         platform: Platform::linux_amd64(),

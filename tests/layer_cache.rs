@@ -592,6 +592,38 @@ fn remembered_digests_still_see_every_change() {
     assert!(repaired.built >= 1, "{}", repaired.stderr);
     assert_eq!(sha256_file(&cold_out), sha256_file(&out));
     assert_eq!(sha256_file(&blob), recs[0].1);
+
+    // Same size, other bytes: the inflated base, which the builds above read (to merge
+    // the layers over it) and, once settled, remembered.
+    let inflated: Vec<PathBuf> = fs::read_dir(cache.join("derived/tar"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_none())
+        .collect();
+    assert_eq!(inflated.len(), 1, "{inflated:?}");
+    let good = fs::read(&inflated[0]).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    edit(&app, "echo APP", "echo app");
+    build_in(&cache, &manifest, "oci-archive", &out, &[]);
+    let memo = cache.join("derived/stat").join(
+        scratch_compose::digest::Sha256Digest::of(inflated[0].as_os_str().as_encoded_bytes()).hex(),
+    );
+    assert!(memo.is_file(), "the inflated base is remembered");
+    let mut bad = good.clone();
+    bad[good.len() / 2] ^= 1;
+    fs::write(&inflated[0], &bad).unwrap();
+    // A variant not built before, so that the layers over the base must be merged.
+    edit(&app, "echo app", "echo ApP");
+    build_in(&cache, &manifest, "oci-archive", &out, &[]);
+    assert_eq!(fs::read(&inflated[0]).unwrap(), good, "inflated again");
+    build_in(
+        &dir.path().join("cold-cache-2"),
+        &manifest,
+        "oci-archive",
+        &cold_out,
+        &[],
+    );
+    assert_eq!(sha256_file(&cold_out), sha256_file(&out));
 }
 
 #[test]

@@ -473,11 +473,14 @@ impl Cache {
     /// Data derived from inputs (e.g. `("uncompressed", input digest)`), produced once by
     /// `produce` into a temporary file (hashed on the way) and renamed into place; its
     /// digest is recorded in `KEY.sha256` beside it and re-verified on every later use (a
-    /// mismatch reproduces it).
+    /// mismatch reproduces it). With `remember`, a file unchanged since an earlier
+    /// verification is not hashed again (see [`Cache::local_digest`]), as for cached
+    /// blobs: a build on top of an inflated base otherwise re-reads the whole base.
     pub fn derived(
         &self,
         namespace: &str,
         key: &str,
+        remember: bool,
         produce: impl FnOnce(&mut dyn Write) -> io::Result<()>,
     ) -> Result<PathBuf, FetchError> {
         check_name(namespace)?;
@@ -486,7 +489,7 @@ impl Cache {
         fs::create_dir_all(&dir).map_err(|e| FetchError::cache(&dir, e))?;
         let path = dir.join(key);
         let sidecar = dir.join(format!("{key}.sha256"));
-        if derived_is_valid(&path, &sidecar)? {
+        if self.derived_is_valid(&path, &sidecar, remember)? {
             return Ok(path);
         }
 
@@ -502,6 +505,28 @@ impl Cache {
         writeln!(side, "{}", digest.hex()).map_err(|e| FetchError::cache(&side_path, e))?;
         finish_file(side, &sidecar)?;
         Ok(path)
+    }
+
+    /// True when the derived file exists and hashes to what its sidecar records.
+    fn derived_is_valid(
+        &self,
+        path: &Path,
+        sidecar: &Path,
+        remember: bool,
+    ) -> Result<bool, FetchError> {
+        let recorded = match fs::read_to_string(sidecar) {
+            Ok(s) => s,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+            Err(e) => return Err(FetchError::cache(sidecar, e)),
+        };
+        let Ok(recorded) = recorded.trim().parse::<Sha256Digest>() else {
+            return Ok(false);
+        };
+        match self.local_digest(path, remember) {
+            Ok((actual, _)) => Ok(actual == recorded),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(FetchError::cache(path, e)),
+        }
     }
 }
 
@@ -603,26 +628,6 @@ fn parse_memo(text: &str, identity: &str) -> Option<Sha256Digest> {
         return None;
     }
     digest.parse().ok()
-}
-
-/// True when the derived file exists and hashes to what its sidecar records.
-fn derived_is_valid(path: &Path, sidecar: &Path) -> Result<bool, FetchError> {
-    let recorded = match fs::read_to_string(sidecar) {
-        Ok(s) => s,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
-        Err(e) => return Err(FetchError::cache(sidecar, e)),
-    };
-    let Ok(recorded) = recorded.trim().parse::<Sha256Digest>() else {
-        return Ok(false);
-    };
-    let file = match File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
-        Err(e) => return Err(FetchError::cache(path, e)),
-    };
-    let (actual, _) = Sha256Digest::of_reader(io::BufReader::new(file))
-        .map_err(|e| FetchError::cache(path, e))?;
-    Ok(actual == recorded)
 }
 
 /// Namespaces and keys are single path components.
@@ -790,7 +795,7 @@ mod tests {
         let mut calls = 0;
         let make = |calls: &mut i32| {
             cache
-                .derived("uncompressed", "abc", |f| {
+                .derived("uncompressed", "abc", false, |f| {
                     *calls += 1;
                     f.write_all(b"derived bytes")
                 })
@@ -808,11 +813,42 @@ mod tests {
     }
 
     #[test]
+    fn a_derived_file_is_remembered_once_settled_and_hashed_again_once_changed() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open(dir.path()).unwrap();
+        let mut calls = 0;
+        let make = |calls: &mut i32, remember: bool| {
+            cache
+                .derived("tar", "abc", remember, |f| {
+                    *calls += 1;
+                    f.write_all(b"inflated bytes")
+                })
+                .unwrap()
+        };
+        let p = make(&mut calls, true);
+        let memo = cache.memo_path("stat", &p).unwrap();
+        std::thread::sleep(Duration::from_millis(150));
+        // Without `remember` (verify, lock) the digest is not kept.
+        make(&mut calls, false);
+        assert!(!memo.exists());
+        // Settled: hashed once more and remembered by identity.
+        make(&mut calls, true);
+        assert!(memo.is_file());
+        assert_eq!(calls, 1);
+        // Any write changes the identity: the memo no longer applies, the file is hashed,
+        // found wrong and made again.
+        fs::write(&p, b"tampered bytes").unwrap();
+        make(&mut calls, true);
+        assert_eq!(calls, 2);
+        assert_eq!(fs::read(&p).unwrap(), b"inflated bytes");
+    }
+
+    #[test]
     fn derived_failure_leaves_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let cache = Cache::open(dir.path()).unwrap();
         let e = cache
-            .derived("ns", "k", |f| {
+            .derived("ns", "k", false, |f| {
                 f.write_all(b"partial")?;
                 Err(io::Error::other("boom"))
             })
@@ -828,7 +864,7 @@ mod tests {
         let cache = Cache::open(dir.path()).unwrap();
         for k in ["", "..", "a/b", "x.sha256"] {
             assert!(matches!(
-                cache.derived("ns", k, |_| Ok(())),
+                cache.derived("ns", k, false, |_| Ok(())),
                 Err(FetchError::BadKey(_))
             ));
         }
