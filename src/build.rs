@@ -1040,7 +1040,8 @@ impl Session {
                 s.compression
             ));
         }
-        let blob = image::write_layer(store, s.compression, self.jobs, |w| {
+        let jobs = image::compress::jobs_for(s.compression, self.jobs, total);
+        let blob = image::write_layer(store, s.compression, jobs, |w| {
             write_tar(entries, s.epoch, &mut bar.wrap_write(w))
         })?;
         bar.finish_and_clear();

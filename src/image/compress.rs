@@ -25,6 +25,23 @@ pub const GZIP_BLOCK_SIZE: usize = 256 << 10;
 /// Input bytes per zstd frame (part of the compat level).
 pub const ZSTD_BLOCK_SIZE: usize = 4 << 20;
 
+/// How many threads to compress a layer of about `size` bytes with, given `jobs`: a layer
+/// that fits in one block is compressed on the caller's thread, since a worker would add
+/// only its start and a hand-off (twenty small layers: about 2% of the build). The bytes are
+/// the same for any count, so a wrong estimate only costs time.
+pub fn jobs_for(c: Compression, jobs: usize, size: u64) -> usize {
+    let block = match c {
+        Compression::Gzip(_) => GZIP_BLOCK_SIZE,
+        Compression::Zstd(_) => ZSTD_BLOCK_SIZE,
+        Compression::None => return 1,
+    };
+    if size <= block as u64 {
+        1
+    } else {
+        jobs
+    }
+}
+
 /// The OCI media type of a layer compressed with `c`.
 pub fn layer_media_type(c: Compression) -> &'static str {
     match c {
@@ -428,6 +445,20 @@ mod tests {
         assert_eq!(gzip_xfl(6), 0);
         assert_eq!(gzip_xfl(9), 2);
         assert_eq!(gzip_xfl(12), 2);
+    }
+
+    #[test]
+    fn one_block_is_compressed_on_the_callers_thread() {
+        let gz = Compression::Gzip(6);
+        assert_eq!(jobs_for(gz, 8, 0), 1);
+        assert_eq!(jobs_for(gz, 8, GZIP_BLOCK_SIZE as u64), 1);
+        assert_eq!(jobs_for(gz, 8, GZIP_BLOCK_SIZE as u64 + 1), 8);
+        assert_eq!(
+            jobs_for(Compression::Zstd(3), 8, GZIP_BLOCK_SIZE as u64 + 1),
+            1
+        );
+        assert_eq!(jobs_for(Compression::Zstd(3), 8, 1 << 30), 8);
+        assert_eq!(jobs_for(Compression::None, 8, 1 << 30), 1);
     }
 
     #[test]
