@@ -482,13 +482,27 @@ impl Session {
             }
         }
         let mut fetched = self.fetcher.fetch_all(&requests)?.into_iter();
+        // Local directories are packed (and files copied) on up to `jobs` threads at once:
+        // twenty small directories took a millisecond or more each, one after another.
+        let locals: Vec<(&Path, &InputRef)> = inputs
+            .iter()
+            .filter_map(|(input, _)| match &input.location {
+                Location::Local { path, .. } => Some((path.as_path(), *input)),
+                Location::Url(_) => None,
+            })
+            .collect();
+        let mut packed =
+            crate::parallel::map(self.jobs, &locals, |(path, input)| match input.kind {
+                InputKind::Dir => self.pack_dir(path, input),
+                _ => self.local_file(path, input),
+            })
+            .into_iter();
         let mut blobs = Blobs::new();
         let mut in_order = Vec::with_capacity(inputs.len());
         for (input, pin) in inputs {
-            let blob = match (&input.location, input.kind) {
-                (Location::Url(_), _) => fetched.next().expect("one blob per request"),
-                (Location::Local { path, .. }, InputKind::Dir) => self.pack_dir(path, input)?,
-                (Location::Local { path, .. }, _) => self.local_file(path, input)?,
+            let blob = match &input.location {
+                Location::Url(_) => fetched.next().expect("one blob per request"),
+                Location::Local { .. } => packed.next().expect("one blob per local input")?,
             };
             check_pin(input, pin, &blob.sha256)?;
             blobs.insert((input.kind, input.key.clone()), blob.clone());

@@ -366,3 +366,57 @@ fn local_files_hashed_in_parallel_pin_and_fail_as_one_at_a_time() {
         );
     }
 }
+
+/// A project of `n` local directories, one layer each, with different contents.
+fn local_dirs_project(dir: &Path, n: usize) -> PathBuf {
+    let mut m = String::from("[image]\nname = \"many-dirs\"\nsource_date_epoch = 1\n");
+    for i in 0..n {
+        let d = dir.join(format!("d{i}"));
+        std::fs::create_dir_all(d.join("sub")).unwrap();
+        std::fs::write(d.join("a.txt"), format!("dir {i}\n").repeat(500 * (i + 1))).unwrap();
+        std::fs::write(d.join("sub/b.txt"), format!("{i}")).unwrap();
+        m.push_str(&format!(
+            "[[layer]]\n[[layer.dir]]\nsrc = \"d{i}\"\ndest = \"/srv/{i}\"\n"
+        ));
+    }
+    let path = dir.join("scratch.toml");
+    std::fs::write(&path, m).unwrap();
+    path
+}
+
+#[test]
+fn local_dirs_packed_in_parallel_pin_and_fail_as_one_at_a_time() {
+    let mut locks = Vec::new();
+    for jobs in ["1", "4"] {
+        let work = tempfile::tempdir().unwrap();
+        let m = local_dirs_project(work.path(), 6);
+        run_ok(
+            compose(&work.path().join("cache"))
+                .args(["-j", jobs, "-f"])
+                .arg(&m)
+                .arg("lock"),
+        );
+        locks.push(std::fs::read_to_string(work.path().join("scratch.lock")).unwrap());
+    }
+    assert_eq!(locks[0], locks[1]);
+    assert_eq!(locks[0].matches("sha256 = ").count(), 6, "{}", locks[0]);
+
+    let work = tempfile::tempdir().unwrap();
+    let m = local_dirs_project(work.path(), 6);
+    for gone in ["d4", "d2", "d5"] {
+        std::fs::remove_dir_all(work.path().join(gone)).unwrap();
+    }
+    for jobs in ["1", "4"] {
+        let o = run(compose(&work.path().join("cache"))
+            .args(["-j", jobs, "-f"])
+            .arg(&m)
+            .arg("build"));
+        assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+        let err = stderr(&o);
+        assert!(err.contains("/d2 is not a directory"), "-j {jobs}: {err}");
+        assert!(
+            !err.contains("d4") && !err.contains("d5"),
+            "-j {jobs}: {err}"
+        );
+    }
+}
