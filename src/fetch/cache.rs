@@ -507,7 +507,8 @@ impl Cache {
         Ok(path)
     }
 
-    /// True when the derived file exists and hashes to what its sidecar records.
+    /// True when the derived file exists and hashes to what its sidecar records (by its
+    /// remembered digest, with `remember`, while the file is unchanged).
     fn derived_is_valid(
         &self,
         path: &Path,
