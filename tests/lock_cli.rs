@@ -310,113 +310,107 @@ fn cache_prune_keeps_what_the_lock_pins() {
     assert_eq!(v.status.code(), Some(0), "{}", stderr(&v));
 }
 
-/// A project of `n` local files, one layer each, with different contents.
-fn local_files_project(dir: &Path, n: usize) -> PathBuf {
-    let mut m = String::from("[image]\nname = \"many-files\"\nsource_date_epoch = 1\n");
+/// What the local inputs of [`local_inputs_project`] are.
+#[derive(Clone, Copy)]
+enum Local {
+    /// `[[layer.file]]` sources `f0`, `f1`, …
+    Files,
+    /// `[[layer.dir]]` sources `d0`, `d1`, …
+    Dirs,
+}
+
+/// A project of `n` local inputs, one layer each, with different contents.
+fn local_inputs_project(dir: &Path, kind: Local, n: usize) -> PathBuf {
+    let name = match kind {
+        Local::Files => "many-files",
+        Local::Dirs => "many-dirs",
+    };
+    let mut m = format!("[image]\nname = \"{name}\"\nsource_date_epoch = 1\n");
     for i in 0..n {
-        std::fs::write(
-            dir.join(format!("f{i}")),
-            format!("file {i}\n").repeat(1000 * (i + 1)),
-        )
-        .unwrap();
-        m.push_str(&format!(
-            "[[layer]]\n[[layer.file]]\nsrc = \"f{i}\"\ndest = \"/opt/{i}\"\n"
-        ));
+        match kind {
+            Local::Files => {
+                std::fs::write(
+                    dir.join(format!("f{i}")),
+                    format!("file {i}\n").repeat(1000 * (i + 1)),
+                )
+                .unwrap();
+                m.push_str(&format!(
+                    "[[layer]]\n[[layer.file]]\nsrc = \"f{i}\"\ndest = \"/opt/{i}\"\n"
+                ));
+            }
+            Local::Dirs => {
+                let d = dir.join(format!("d{i}"));
+                std::fs::create_dir_all(d.join("sub")).unwrap();
+                std::fs::write(d.join("a.txt"), format!("dir {i}\n").repeat(500 * (i + 1)))
+                    .unwrap();
+                std::fs::write(d.join("sub/b.txt"), format!("{i}")).unwrap();
+                m.push_str(&format!(
+                    "[[layer]]\n[[layer.dir]]\nsrc = \"d{i}\"\ndest = \"/srv/{i}\"\n"
+                ));
+            }
+        }
     }
     let path = dir.join("scratch.toml");
     std::fs::write(&path, m).unwrap();
     path
+}
+
+/// Inputs handled on several threads act as one at a time: the project locked with one
+/// job and with four gives the same lock, and with the inputs `gone` missing, the error
+/// names only `first` (the first of them in the manifest), as "/`first` `problem`".
+fn check_parallel_acts_as_one_at_a_time(kind: Local, gone: [&str; 3], first: &str, problem: &str) {
+    let mut locks = Vec::new();
+    for jobs in ["1", "4"] {
+        let work = tempfile::tempdir().unwrap();
+        let m = local_inputs_project(work.path(), kind, 6);
+        run_ok(
+            compose(&work.path().join("cache"))
+                .args(["-j", jobs, "-f"])
+                .arg(&m)
+                .arg("lock"),
+        );
+        locks.push(std::fs::read_to_string(work.path().join("scratch.lock")).unwrap());
+    }
+    assert_eq!(locks[0], locks[1]);
+    assert_eq!(locks[0].matches("sha256 = ").count(), 6, "{}", locks[0]);
+
+    let work = tempfile::tempdir().unwrap();
+    let m = local_inputs_project(work.path(), kind, 6);
+    for g in gone {
+        let p = work.path().join(g);
+        match kind {
+            Local::Files => std::fs::remove_file(p).unwrap(),
+            Local::Dirs => std::fs::remove_dir_all(p).unwrap(),
+        }
+    }
+    for jobs in ["1", "4"] {
+        let o = run(compose(&work.path().join("cache"))
+            .args(["-j", jobs, "-f"])
+            .arg(&m)
+            .arg("build"));
+        assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+        let err = stderr(&o);
+        assert!(
+            err.contains(&format!("/{first} {problem}")),
+            "-j {jobs}: {err}"
+        );
+        for g in gone.iter().filter(|g| **g != first) {
+            assert!(!err.contains(g), "-j {jobs}: {err}");
+        }
+    }
 }
 
 #[test]
 fn local_files_hashed_in_parallel_pin_and_fail_as_one_at_a_time() {
-    // The same project locked with one job and with four gives the same lock.
-    let mut locks = Vec::new();
-    for jobs in ["1", "4"] {
-        let work = tempfile::tempdir().unwrap();
-        let m = local_files_project(work.path(), 6);
-        run_ok(
-            compose(&work.path().join("cache"))
-                .args(["-j", jobs, "-f"])
-                .arg(&m)
-                .arg("lock"),
-        );
-        locks.push(std::fs::read_to_string(work.path().join("scratch.lock")).unwrap());
-    }
-    assert_eq!(locks[0], locks[1]);
-    assert_eq!(locks[0].matches("sha256 = ").count(), 6, "{}", locks[0]);
-
-    // With several inputs missing, the error names the first in the manifest.
-    let work = tempfile::tempdir().unwrap();
-    let m = local_files_project(work.path(), 6);
-    for gone in ["f4", "f1", "f3"] {
-        std::fs::remove_file(work.path().join(gone)).unwrap();
-    }
-    for jobs in ["1", "4"] {
-        let o = run(compose(&work.path().join("cache"))
-            .args(["-j", jobs, "-f"])
-            .arg(&m)
-            .arg("build"));
-        assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
-        let err = stderr(&o);
-        assert!(err.contains("/f1 is not a file"), "-j {jobs}: {err}");
-        assert!(
-            !err.contains("f3") && !err.contains("f4"),
-            "-j {jobs}: {err}"
-        );
-    }
-}
-
-/// A project of `n` local directories, one layer each, with different contents.
-fn local_dirs_project(dir: &Path, n: usize) -> PathBuf {
-    let mut m = String::from("[image]\nname = \"many-dirs\"\nsource_date_epoch = 1\n");
-    for i in 0..n {
-        let d = dir.join(format!("d{i}"));
-        std::fs::create_dir_all(d.join("sub")).unwrap();
-        std::fs::write(d.join("a.txt"), format!("dir {i}\n").repeat(500 * (i + 1))).unwrap();
-        std::fs::write(d.join("sub/b.txt"), format!("{i}")).unwrap();
-        m.push_str(&format!(
-            "[[layer]]\n[[layer.dir]]\nsrc = \"d{i}\"\ndest = \"/srv/{i}\"\n"
-        ));
-    }
-    let path = dir.join("scratch.toml");
-    std::fs::write(&path, m).unwrap();
-    path
+    check_parallel_acts_as_one_at_a_time(Local::Files, ["f4", "f1", "f3"], "f1", "is not a file");
 }
 
 #[test]
 fn local_dirs_packed_in_parallel_pin_and_fail_as_one_at_a_time() {
-    let mut locks = Vec::new();
-    for jobs in ["1", "4"] {
-        let work = tempfile::tempdir().unwrap();
-        let m = local_dirs_project(work.path(), 6);
-        run_ok(
-            compose(&work.path().join("cache"))
-                .args(["-j", jobs, "-f"])
-                .arg(&m)
-                .arg("lock"),
-        );
-        locks.push(std::fs::read_to_string(work.path().join("scratch.lock")).unwrap());
-    }
-    assert_eq!(locks[0], locks[1]);
-    assert_eq!(locks[0].matches("sha256 = ").count(), 6, "{}", locks[0]);
-
-    let work = tempfile::tempdir().unwrap();
-    let m = local_dirs_project(work.path(), 6);
-    for gone in ["d4", "d2", "d5"] {
-        std::fs::remove_dir_all(work.path().join(gone)).unwrap();
-    }
-    for jobs in ["1", "4"] {
-        let o = run(compose(&work.path().join("cache"))
-            .args(["-j", jobs, "-f"])
-            .arg(&m)
-            .arg("build"));
-        assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
-        let err = stderr(&o);
-        assert!(err.contains("/d2 is not a directory"), "-j {jobs}: {err}");
-        assert!(
-            !err.contains("d4") && !err.contains("d5"),
-            "-j {jobs}: {err}"
-        );
-    }
+    check_parallel_acts_as_one_at_a_time(
+        Local::Dirs,
+        ["d4", "d2", "d5"],
+        "d2",
+        "is not a directory",
+    );
 }
