@@ -338,6 +338,7 @@ fn write_metadata(
 }
 
 fn main() -> ExitCode {
+    return_large_buffers();
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => code,
@@ -360,3 +361,31 @@ fn main() -> ExitCode {
         }
     }
 }
+
+/// Serve allocations of 1 MiB and more from `mmap`, so that they go back to the system when
+/// freed. By default glibc raises this threshold to the size of the first large block freed
+/// and from then on serves such blocks from per-thread heaps that keep them: peak RSS of the
+/// 1 GiB benchmark rootfs was 67 MiB with gzip and 94-105 MiB with zstd, and is 60 and 72
+/// MiB with this (and the compressor's buffer reuse). Fixing the threshold also fixes
+/// glibc's trim threshold at 128 KiB, which returned pages on almost every free at the top
+/// of a heap (1,900 `madvise` calls on that rootfs); 4 MiB keeps that rare, as before.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn return_large_buffers() {
+    // Whoever sets glibc's own malloc variables keeps them.
+    let tuned = std::env::vars_os().any(|(k, _)| {
+        k.to_str()
+            .is_some_and(|k| k.starts_with("MALLOC_") || k == "GLIBC_TUNABLES")
+    });
+    if tuned {
+        return;
+    }
+    // SAFETY: `mallopt` only sets an allocator parameter, and this runs before any other
+    // thread exists.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 4 << 20);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn return_large_buffers() {}
