@@ -151,15 +151,12 @@ struct Buffers {
     outputs: Spares,
 }
 
-/// One kind of spare buffer.
+/// One kind of spare buffer. A new one is made only when none is spare, so there are
+/// never more than a layer has had in use at once.
 #[derive(Clone, Default)]
 struct Spares(Arc<Mutex<Vec<Vec<u8>>>>);
 
 impl Spares {
-    /// More than a layer ever has in use at once (blocks in flight, results waiting, the
-    /// block being filled); a spare beyond that is freed.
-    const MAX: usize = 64;
-
     /// An empty buffer with room for `capacity` bytes.
     fn take(&self, capacity: usize) -> Vec<u8> {
         let mut v = self
@@ -175,9 +172,7 @@ impl Spares {
 
     fn give(&self, v: Vec<u8>) {
         if let Ok(mut s) = self.0.lock() {
-            if s.len() < Self::MAX {
-                s.push(v);
-            }
+            s.push(v);
         }
     }
 }
