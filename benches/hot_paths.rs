@@ -13,7 +13,7 @@ use scratch_compose::compression::Compression;
 use scratch_compose::digest::{HashingWriter, Sha256Digest};
 use scratch_compose::entry::{Content, Entry, ImagePath, Kind};
 use scratch_compose::epoch::Epoch;
-use scratch_compose::image::compress::{compress_bytes, GZIP_BLOCK_SIZE};
+use scratch_compose::image::{compress_bytes, GZIP_BLOCK_SIZE};
 use scratch_compose::layer::{read_tar, TarWriter};
 use scratch_compose::merge::{MergeOptions, Tree};
 use std::hint::black_box;

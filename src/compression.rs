@@ -4,7 +4,7 @@ use std::fmt;
 use std::str::FromStr;
 
 /// How image layers are compressed. The implementations behind each are pinned and tied
-/// to [`crate::COMPAT_LEVEL`].
+/// to [`crate::compat::COMPAT_LEVEL`].
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Hash)]
 pub enum Compression {
     /// gzip at a level 1..=12 (libdeflate levels; 6 is the default).

@@ -20,6 +20,10 @@ pub enum Error {
     Image(#[from] crate::image::ImageError),
     #[error(transparent)]
     Diff(#[from] crate::diff::DiffError),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error(transparent)]
+    Build(#[from] crate::session::BuildError),
     /// An I/O failure on a named file.
     #[error("{}: {source}", path.display())]
     Io {
@@ -27,7 +31,7 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-    /// A usage or settings problem found by the front end or the build orchestration.
+    /// A mistake in how compose was called (options that do not fit together or the manifest).
     #[error("{message}")]
     Usage {
         message: String,
@@ -49,6 +53,8 @@ impl Error {
             Error::Merge(e) => e.hint(),
             Error::Image(e) => e.hint(),
             Error::Diff(e) => e.hint(),
+            Error::Store(e) => e.hint(),
+            Error::Build(e) => e.hint(),
             Error::Io { .. } => None,
             Error::Usage { hint, .. } => hint.clone(),
         }

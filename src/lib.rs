@@ -7,10 +7,14 @@
 //! manifest ─▶ lock ─▶ fetch ─▶ layer (read inputs) ─▶ merge ─▶ image (write) ─▶ verify
 //! ```
 //!
-//! `src/main.rs` is a thin command-line front end over [`build`] and friends, so tests
-//! and other programs drive the same code.
+//! Beside the stages: [`store`] keeps what lasts between runs (blobs, memos, the layer
+//! cache); [`session`] holds what the commands share (settings, pins, inputs, the recipe
+//! of a layer, producing images); [`command`] has one small file per command. `src/main.rs`
+//! is a thin command-line front end over [`command`], so tests and other programs drive
+//! the same code. [`compat`] is the ground floor: the output format's version.
 
-pub mod build;
+pub mod command;
+pub mod compat;
 pub mod compression;
 pub mod diff;
 pub mod digest;
@@ -20,19 +24,14 @@ pub mod error;
 pub mod fetch;
 pub mod image;
 pub mod layer;
-pub mod layer_cache;
 pub mod lock;
 pub mod manifest;
 pub mod merge;
 pub mod parallel;
 pub mod platform;
+pub mod session;
+pub mod store;
 pub mod ui;
 
+pub use compat::COMPAT_LEVEL;
 pub use error::{Error, Result};
-
-/// The version of the output format. Bumped whenever the bytes of any output can change
-/// for the same inputs (tar canonical form, compressor, block size, JSON shape). A lock
-/// recorded at another level is refused rather than silently rebuilt differently.
-///
-/// History: 1, the first format; 2, gzip members of 256 KiB instead of 1 MiB.
-pub const COMPAT_LEVEL: u32 = 2;

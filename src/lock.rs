@@ -36,7 +36,7 @@ pub fn lock_path(manifest: &Manifest) -> PathBuf {
 pub struct Lock {
     /// The file format version, [`LOCK_VERSION`].
     pub version: u32,
-    /// The output format level the pins were made for, [`crate::COMPAT_LEVEL`].
+    /// The output format level the pins were made for, [`crate::compat::COMPAT_LEVEL`].
     pub compat_level: u32,
     /// The build epoch recorded when locking.
     pub source_date_epoch: u64,
@@ -301,7 +301,7 @@ impl Lock {
     pub fn new(source_date_epoch: u64, compression: Compression, inputs: Vec<LockedInput>) -> Lock {
         let mut lock = Lock {
             version: LOCK_VERSION,
-            compat_level: crate::COMPAT_LEVEL,
+            compat_level: crate::compat::COMPAT_LEVEL,
             source_date_epoch,
             compression: compression.to_string(),
             inputs,
@@ -338,16 +338,16 @@ impl Lock {
     }
 
     /// Read the lock at `path`: `None` when there is none. Refuses an unknown format
-    /// version and a `compat_level` other than [`crate::COMPAT_LEVEL`].
+    /// version and a `compat_level` other than [`crate::compat::COMPAT_LEVEL`].
     pub fn read(path: &Path) -> Result<Option<Lock>, LockError> {
         let Some(lock) = Lock::read_any_level(path)? else {
             return Ok(None);
         };
-        if lock.compat_level != crate::COMPAT_LEVEL {
+        if lock.compat_level != crate::compat::COMPAT_LEVEL {
             return Err(LockError::CompatLevel {
                 path: path.to_path_buf(),
                 found: lock.compat_level,
-                current: crate::COMPAT_LEVEL,
+                current: crate::compat::COMPAT_LEVEL,
             });
         }
         Ok(Some(lock))

@@ -3,12 +3,15 @@
 //! stdout carries results only (one digest line for `build`); logs, warnings and progress
 //! go to stderr. Exit codes: 0 success, 1 a check found a difference, 2 any error.
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
-use scratch_compose::build::{self, BuildOptions, Format, LockOptions, Session, Update};
+use clap::{Args, Parser, Subcommand};
+use scratch_compose::command::{self, BuildOptions, LockOptions, PruneOptions};
 use scratch_compose::compression::Compression;
 use scratch_compose::diff::{self, DiffOptions};
 use scratch_compose::fetch::MirrorRule;
+use scratch_compose::image::OutputFormat;
 use scratch_compose::platform::Platform;
+use scratch_compose::session::pins::Update;
+use scratch_compose::session::{Session, SessionOptions};
 use scratch_compose::Error;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -146,8 +149,8 @@ struct DiffArgs {
 #[derive(Args, Debug)]
 struct BuildArgs {
     /// Output format.
-    #[arg(long, value_enum, default_value_t = FormatArg::Oci)]
-    format: FormatArg,
+    #[arg(long, value_enum, default_value_t = OutputFormat::Oci)]
+    format: OutputFormat,
     /// Output path [default: `out` for oci, `out.tar` otherwise]; `-` writes a tar format to
     /// stdout.
     #[arg(short, long, value_name = "PATH")]
@@ -169,27 +172,8 @@ struct BuildArgs {
     metadata_file: Option<PathBuf>,
 }
 
-#[derive(ValueEnum, Clone, Copy, Debug)]
-enum FormatArg {
-    Oci,
-    OciArchive,
-    DockerArchive,
-    Rootfs,
-}
-
-impl From<FormatArg> for Format {
-    fn from(f: FormatArg) -> Format {
-        match f {
-            FormatArg::Oci => Format::Oci,
-            FormatArg::OciArchive => Format::OciArchive,
-            FormatArg::DockerArchive => Format::DockerArchive,
-            FormatArg::Rootfs => Format::Rootfs,
-        }
-    }
-}
-
 fn session(g: Global) -> Result<Session, Error> {
-    Session::new(build::SessionOptions {
+    Session::new(SessionOptions {
         manifest: g.file,
         cache_dir: g.cache_dir,
         mirrors: g.mirrors,
@@ -209,7 +193,7 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
                 Some(u) if u.is_empty() => Update::All,
                 Some(u) => Update::Input(u),
             };
-            let outcome = s.lock(&LockOptions { check, update })?;
+            let outcome = command::lock(&s, &LockOptions { check, update })?;
             Ok(if check && outcome.changed {
                 ExitCode::from(1)
             } else {
@@ -218,7 +202,7 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
         }
         Command::Verify => {
             let s = session(cli.global)?;
-            let outcome = s.verify()?;
+            let outcome = command::verify(&s)?;
             if outcome.reproduced {
                 println!("{}", outcome.report);
                 Ok(ExitCode::SUCCESS)
@@ -229,41 +213,19 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
         }
         Command::Cache(CacheCommand::Prune { blobs }) => {
             let g = cli.global;
-            let dir = g
+            let cache_dir = g
                 .cache_dir
-                .unwrap_or_else(scratch_compose::fetch::default_cache_dir);
-            let cache = scratch_compose::fetch::Cache::open(&dir)?;
-            let mut keep = std::collections::BTreeSet::new();
-            if g.file.exists() {
-                let lock = scratch_compose::manifest::Manifest::load(&g.file)
-                    .map_err(scratch_compose::Error::from)
-                    .and_then(|m| {
-                        Ok(scratch_compose::lock::Lock::read(
-                            &scratch_compose::lock::lock_path(&m),
-                        )?)
-                    });
-                // Without --blobs only cached layers are at stake: an unreadable manifest
-                // or lock just keeps none of them.
-                match lock {
-                    Ok(Some(l)) => {
-                        keep.extend(l.inputs.iter().map(|i| i.sha256));
-                        for o in l.outputs.values() {
-                            keep.extend([o.manifest, o.config]);
-                            keep.extend(o.layers.iter().map(|x| x.digest));
-                        }
-                    }
-                    Ok(None) => {}
-                    Err(e) if blobs => return Err(e),
-                    Err(_) => {}
-                }
-            }
-            let (layer_files, layer_bytes) =
-                scratch_compose::layer_cache::LayerCache::new(cache.clone()).prune(&keep)?;
-            let (files, bytes) = cache.prune(&keep, blobs)?;
-            let (files, bytes) = (files + layer_files, bytes + layer_bytes);
+                .unwrap_or_else(scratch_compose::store::default_cache_dir);
+            let freed = command::prune(&PruneOptions {
+                cache_dir: cache_dir.clone(),
+                manifest: g.file,
+                blobs,
+            })?;
             println!(
-                "freed {bytes} bytes in {files} files from {}",
-                dir.display()
+                "freed {} bytes in {} files from {}",
+                freed.bytes,
+                freed.files,
+                cache_dir.display()
             );
             Ok(ExitCode::SUCCESS)
         }
@@ -285,16 +247,19 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
         }
         Command::Build(b) => {
             let s = session(cli.global)?;
-            let format: Format = b.format.into();
+            let format = b.format;
             let output = b.output.clone().unwrap_or_else(|| format.default_output());
             let to_stdout = output.as_os_str() == "-";
-            let result = s.build(&BuildOptions {
-                format,
-                output,
-                platform: b.platform,
-                locked: b.locked,
-                compression: b.compression,
-            })?;
+            let result = command::build(
+                &s,
+                &BuildOptions {
+                    format,
+                    output,
+                    platform: b.platform,
+                    locked: b.locked,
+                    compression: b.compression,
+                },
+            )?;
             if let Some(path) = &b.metadata_file {
                 write_metadata(path, format, &result)?;
             }
@@ -311,8 +276,8 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
 /// `--metadata-file`: the build's digests as canonical JSON.
 fn write_metadata(
     path: &std::path::Path,
-    format: Format,
-    r: &build::BuildResult,
+    format: OutputFormat,
+    r: &command::BuildResult,
 ) -> Result<(), Error> {
     let platforms: serde_json::Map<String, serde_json::Value> = r
         .outputs
@@ -327,13 +292,7 @@ fn write_metadata(
             (p.clone(), v)
         })
         .collect();
-    let format = match format {
-        Format::Oci => "oci",
-        Format::OciArchive => "oci-archive",
-        Format::DockerArchive => "docker-archive",
-        Format::Rootfs => "rootfs",
-    };
-    let doc = serde_json::json!({"digest": r.digest.to_string(), "format": format, "platforms": platforms});
+    let doc = serde_json::json!({"digest": r.digest.to_string(), "format": format.name(), "platforms": platforms});
     std::fs::write(path, format!("{doc}\n")).map_err(|e| Error::io(path, e))
 }
 

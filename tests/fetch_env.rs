@@ -6,9 +6,8 @@ mod fetch_support;
 
 use fetch_support::Env;
 use scratch_compose::digest::Sha256Digest;
-use scratch_compose::fetch::{
-    default_cache_dir, mirrors_from_env, FetchError, FetchRequest, Fetcher, MirrorRule,
-};
+use scratch_compose::fetch::{mirrors_from_env, FetchError, FetchRequest, Fetcher, MirrorRule};
+use scratch_compose::store::default_cache_dir;
 use std::path::PathBuf;
 
 #[test]

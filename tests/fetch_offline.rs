@@ -5,7 +5,8 @@ mod fetch_support;
 
 use fetch_support::*;
 use scratch_compose::digest::Sha256Digest;
-use scratch_compose::fetch::{Cache, FetchError, FetchRequest, Fetcher, MirrorRule};
+use scratch_compose::fetch::{FetchError, FetchRequest, Fetcher, MirrorRule};
+use scratch_compose::store::{Cache, StoreError};
 
 #[test]
 fn offline_with_warm_cache_needs_no_network() {
@@ -174,7 +175,7 @@ fn unwritable_cache_is_a_clear_error() {
     let src = dir.path().join("in");
     std::fs::write(&src, b"x").unwrap();
     let e = cache.insert_file(&src).unwrap_err();
-    assert!(matches!(e, FetchError::Cache { .. }), "{e:?}");
+    assert!(matches!(e, StoreError::Cache { .. }), "{e:?}");
     assert!(e.to_string().contains(tmp.to_str().unwrap()), "{e}");
     assert!(e.hint().unwrap().contains("--cache-dir"));
 
@@ -184,6 +185,9 @@ fn unwritable_cache_is_a_clear_error() {
         Err(e) => e,
         Ok(_) => panic!("a cache under a regular file must fail"),
     };
-    assert!(matches!(e, FetchError::Cache { .. }), "{e:?}");
+    assert!(
+        matches!(e, FetchError::Store(StoreError::Cache { .. })),
+        "{e:?}"
+    );
     assert!(e.to_string().contains(src.to_str().unwrap()), "{e}");
 }

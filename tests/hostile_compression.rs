@@ -6,8 +6,8 @@
 mod hostile_support;
 use hostile_support::*;
 
-use scratch_compose::layer::decompress::{default_limit, DEFAULT_LIMIT_RATIO, MIN_DEFAULT_LIMIT};
 use scratch_compose::layer::{self, InputFormat, LayerError};
+use scratch_compose::layer::{default_limit, DEFAULT_LIMIT_RATIO, MIN_DEFAULT_LIMIT};
 use std::io::Write;
 use std::process::{Command, Stdio};
 

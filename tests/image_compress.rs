@@ -4,9 +4,7 @@
 use proptest::prelude::*;
 use scratch_compose::compression::Compression;
 use scratch_compose::digest::Sha256Digest;
-use scratch_compose::image::compress::{
-    compress_bytes, compressed_writer, GZIP_BLOCK_SIZE, ZSTD_BLOCK_SIZE,
-};
+use scratch_compose::image::{compress_bytes, compressed_writer, GZIP_BLOCK_SIZE, ZSTD_BLOCK_SIZE};
 use std::io::{Read, Write};
 use std::process::{Command, Stdio};
 

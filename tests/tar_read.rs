@@ -3,9 +3,9 @@
 
 use scratch_compose::entry::{Content, Entry, ImagePath, Kind};
 use scratch_compose::epoch::Epoch;
-use scratch_compose::layer::decompress::{default_limit, MIN_DEFAULT_LIMIT};
 use scratch_compose::layer::TarWriter;
 use scratch_compose::layer::{decompress, detect_format, read_tar, InputFormat, LayerError};
+use scratch_compose::layer::{default_limit, MIN_DEFAULT_LIMIT};
 use sha2::{Digest, Sha256};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};

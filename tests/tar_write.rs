@@ -2,7 +2,7 @@
 
 use scratch_compose::entry::{Content, Entry, ImagePath, Kind};
 use scratch_compose::epoch::Epoch;
-use scratch_compose::layer::write::{entry_headers, split_ustar_name, TarWriter, PAX_HEADER_NAME};
+use scratch_compose::layer::{entry_headers, split_ustar_name, TarWriter, PAX_HEADER_NAME};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::io::Read;

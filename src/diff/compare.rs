@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::report::{Difference, Field, Report};
-use super::source::{Blob, Opened, OpenedImage, Source};
+use super::source::{Opened, OpenedImage, Source};
+use super::span::Span;
 use super::{config, unpack, DiffError, DiffOptions};
 use crate::digest::Sha256Digest;
 use crate::entry::{Content, Entry, ImagePath, Kind};
@@ -355,7 +356,7 @@ fn compare_views(
 /// Check that every blob `img` names by a sha256 digest (its manifest, config and layers)
 /// holds those bytes, so that equal digests may be trusted to mean equal contents.
 fn check_blobs(side: &Opened, img: &OpenedImage, hasher: &mut Hasher) -> Result<(), DiffError> {
-    let mut named: Vec<(String, Option<&String>, Option<&Blob>)> = vec![
+    let mut named: Vec<(String, Option<&String>, Option<&Span>)> = vec![
         (
             "image manifest".into(),
             img.manifest_digest.as_ref(),
@@ -406,7 +407,7 @@ fn check_blobs(side: &Opened, img: &OpenedImage, hasher: &mut Hasher) -> Result<
 }
 
 /// Whether a blob is an uncompressed tar, from its first bytes.
-fn is_plain_tar(blob: &Blob) -> Result<bool, DiffError> {
+fn is_plain_tar(blob: &Span) -> Result<bool, DiffError> {
     let mut head = Vec::with_capacity(512);
     blob.open()?
         .take(512)

@@ -16,6 +16,7 @@ mod config;
 mod digests;
 mod report;
 mod source;
+mod span;
 mod unpack;
 
 use std::io::Write;
@@ -23,7 +24,8 @@ use std::path::{Path, PathBuf};
 
 pub use digests::{first_mismatch, ImageDigests};
 pub use report::{Difference, Field, Report};
-pub use source::{open, Blob, Format, LayerRef, Opened, OpenedImage, Source};
+pub use source::{open, Format, LayerRef, Opened, OpenedImage, Source};
+pub use span::Span;
 
 use crate::platform::Platform;
 

@@ -2,21 +2,19 @@
 //! and rootfs tars, each seen as images (config + layer blobs) found by platform.
 
 use std::collections::HashMap;
-use std::fs::File;
-use std::io::{self, Read, Seek, SeekFrom};
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde_json::Value;
 
+use super::span::Span;
 use super::unpack;
 use super::DiffError;
 use crate::entry::Entry;
 use crate::layer::LayerError;
 use crate::platform::Platform;
 
-/// The largest JSON document (index, manifest, config) we read into memory.
-const MAX_JSON: u64 = 16 << 20;
 /// How deep nested indexes may go.
 const MAX_NESTING: usize = 4;
 
@@ -41,49 +39,10 @@ impl Format {
     }
 }
 
-/// A run of bytes in a file: a blob in a layout folder, or a member of an archive.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Blob {
-    pub file: Arc<PathBuf>,
-    pub offset: u64,
-    pub len: u64,
-}
-
-impl Blob {
-    /// A reader over exactly these bytes.
-    pub fn open(&self) -> Result<io::Take<File>, DiffError> {
-        let mut f =
-            File::open(self.file.as_path()).map_err(|e| DiffError::io(self.file.as_path(), e))?;
-        f.seek(SeekFrom::Start(self.offset))
-            .map_err(|e| DiffError::io(self.file.as_path(), e))?;
-        Ok(f.take(self.len))
-    }
-
-    /// The bytes of a small JSON document.
-    fn json(&self, what: &str) -> Result<Value, DiffError> {
-        if self.len > MAX_JSON {
-            return Err(DiffError::format(
-                self.file.as_path(),
-                format!(
-                    "{what} is {} bytes, too large for a JSON document",
-                    self.len
-                ),
-            ));
-        }
-        let mut buf = Vec::with_capacity(self.len as usize);
-        self.open()?
-            .read_to_end(&mut buf)
-            .map_err(|e| DiffError::io(self.file.as_path(), e))?;
-        serde_json::from_slice(&buf).map_err(|e| {
-            DiffError::format(self.file.as_path(), format!("{what}: not valid JSON: {e}"))
-        })
-    }
-}
-
 /// One layer of an image.
 #[derive(Debug, Clone)]
 pub struct LayerRef {
-    pub blob: Blob,
+    pub blob: Span,
     /// The uncompressed digest from the config, when known.
     pub diff_id: Option<String>,
     /// The blob digest from the manifest, when known.
@@ -104,9 +63,9 @@ pub struct OpenedImage {
     pub config: Value,
     pub layers: Vec<LayerRef>,
     /// The image manifest's bytes, when it was found by digest (to check them against it).
-    pub manifest_blob: Option<Blob>,
+    pub manifest_blob: Option<Span>,
     /// The config's bytes.
-    pub config_blob: Option<Blob>,
+    pub config_blob: Option<Span>,
 }
 
 /// What one input holds for one platform.
@@ -134,7 +93,7 @@ enum Container {
     Dir(PathBuf),
     Archive {
         path: PathBuf,
-        members: HashMap<String, Blob>,
+        members: HashMap<String, Span>,
         links: HashMap<String, String>,
     },
 }
@@ -147,7 +106,7 @@ impl Container {
         }
     }
 
-    fn member(&self, name: &str) -> Result<Blob, DiffError> {
+    fn member(&self, name: &str) -> Result<Span, DiffError> {
         let missing = || DiffError::Missing {
             path: self.path().to_path_buf(),
             what: name.to_string(),
@@ -162,7 +121,7 @@ impl Container {
             Container::Dir(dir) => {
                 let p = dir.join(&clean);
                 let len = std::fs::metadata(&p).map_err(|_| missing())?.len();
-                Ok(Blob {
+                Ok(Span {
                     file: Arc::new(p),
                     offset: 0,
                     len,
@@ -191,7 +150,7 @@ impl Container {
         }
     }
 
-    fn blob(&self, digest: &str) -> Result<Blob, DiffError> {
+    fn blob(&self, digest: &str) -> Result<Span, DiffError> {
         let (alg, hex) = digest
             .split_once(':')
             .ok_or_else(|| DiffError::format(self.path(), format!("{digest:?} is not a digest")))?;
@@ -241,7 +200,7 @@ pub fn open(path: &Path, platform: Option<&Platform>, scratch: &Path) -> Result<
         }
         (Format::OciLayout, Container::Dir(path.to_path_buf()))
     } else {
-        let whole = Blob {
+        let whole = Span {
             file: Arc::new(path.to_path_buf()),
             offset: 0,
             len: meta.len(),

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use super::source::Blob;
+use super::span::Span;
 use super::DiffError;
 use crate::entry::{Content, Entry, Kind};
 use crate::layer::{self, InputFormat};
@@ -27,7 +27,7 @@ fn scratch_file(scratch: &Path, ext: &str) -> PathBuf {
 /// The blob as a file of its own, since the layer reader reads whole files: the file
 /// itself when the blob is all of it (a layout's blob, a standalone tar), else a copy of
 /// the blob's bytes (an archive member) in `scratch`. The flag says whether it copied.
-fn standalone(blob: &Blob, scratch: &Path) -> Result<(PathBuf, bool), DiffError> {
+fn standalone(blob: &Span, scratch: &Path) -> Result<(PathBuf, bool), DiffError> {
     let path = blob.file.as_path();
     let whole = std::fs::metadata(path)
         .map_err(|e| DiffError::io(path, e))?
@@ -46,7 +46,7 @@ fn standalone(blob: &Blob, scratch: &Path) -> Result<(PathBuf, bool), DiffError>
 /// entries they are. A compressed blob is decompressed into `scratch`, which must outlive
 /// the entries (their contents point into it). `input` and `label` name it in errors.
 pub(crate) fn entries(
-    blob: &Blob,
+    blob: &Span,
     scratch: &Path,
     input: &Path,
     label: &str,
@@ -64,7 +64,7 @@ pub(crate) fn entries(
 
 /// The regular files (as blobs) and links (name → target; hard link targets from the
 /// root, with a leading `/`) of an archive's entries, by normalised name.
-pub(crate) type Members = (HashMap<String, Blob>, HashMap<String, String>);
+pub(crate) type Members = (HashMap<String, Span>, HashMap<String, String>);
 
 /// Index an outer archive's entries (as read by [`entries`]) by member name.
 pub(crate) fn members(archive: &Path, entries: &[Entry]) -> Members {
@@ -76,7 +76,7 @@ pub(crate) fn members(archive: &Path, entries: &[Entry]) -> Members {
             Kind::File(Content::Range { file, offset, len }) => {
                 files.insert(
                     name,
-                    Blob {
+                    Span {
                         file: file.clone(),
                         offset: *offset,
                         len: *len,
@@ -86,7 +86,7 @@ pub(crate) fn members(archive: &Path, entries: &[Entry]) -> Members {
             Kind::File(_) => {
                 files.insert(
                     name,
-                    Blob {
+                    Span {
                         file: Arc::new(archive.to_path_buf()),
                         offset: 0,
                         len: 0,

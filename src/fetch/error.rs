@@ -71,22 +71,26 @@ pub enum FetchError {
         #[source]
         source: std::io::Error,
     },
-    /// The cache directory or a file in it could not be read or written.
-    #[error("cache {}: {source}", .path.display())]
-    Cache {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    /// A cache key or namespace that is not a plain file name.
-    #[error("invalid cache key `{0}`: use a plain name without `/`, `\\` or `..`")]
-    BadKey(String),
+    /// The store (the cache directory) failed.
+    #[error(transparent)]
+    Store(crate::store::StoreError),
     /// The HTTP client could not be set up (TLS roots, proxy settings).
     #[error("setting up the HTTP client: {0}")]
     Client(String),
     /// Several inputs failed; each error in input order.
     #[error("{} inputs failed:{}", .0.len(), .0.iter().map(|e| format!("\n  - {}", e.to_string().replace('\n', "\n    "))).collect::<String>())]
     Several(Vec<FetchError>),
+}
+
+impl From<crate::store::StoreError> for FetchError {
+    /// A local file the store could not read is the fetch's `Local` error, as when the
+    /// fetcher reads it itself; anything else is the store's.
+    fn from(e: crate::store::StoreError) -> FetchError {
+        match e {
+            crate::store::StoreError::Local { path, source } => FetchError::Local { path, source },
+            e => FetchError::Store(e),
+        }
+    }
 }
 
 impl FetchError {
@@ -122,10 +126,7 @@ impl FetchError {
                 "write mirror rules as PREFIX=REPLACEMENT, e.g. --mirror https://dl-cdn.alpinelinux.org/=https://mirror.example.org/ (SCRATCH_MIRRORS takes several, separated by whitespace)".to_string()
             }
             FetchError::Local { .. } => "check that the file exists and is readable".to_string(),
-            FetchError::Cache { .. } => {
-                "check the permissions and free space of the cache directory, or choose another with --cache-dir or SCRATCH_CACHE_DIR".to_string()
-            }
-            FetchError::BadKey(_) => return None,
+            FetchError::Store(e) => return e.hint(),
             FetchError::Client(m) if m.contains(super::HTTP_TIMEOUT_ENV) => {
                 format!("set {} to a number of seconds, e.g. 60, or unset it", super::HTTP_TIMEOUT_ENV)
             }
@@ -149,10 +150,7 @@ impl FetchError {
 
     /// A cache I/O error about `path`.
     pub(crate) fn cache(path: impl Into<PathBuf>, source: std::io::Error) -> FetchError {
-        FetchError::Cache {
-            path: path.into(),
-            source,
-        }
+        FetchError::Store(crate::store::StoreError::cache(path, source))
     }
 }
 

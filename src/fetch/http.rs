@@ -1,9 +1,9 @@
 //! Downloads over http(s): one client per fetcher, retries with exponential backoff for
 //! transient failures, redirects only to http(s), bodies streamed into the cache.
 
-use super::cache::{Blob, Cache, CopyError};
 use super::FetchError;
 use crate::digest::Sha256Digest;
+use crate::store::{Blob, Cache, CopyError};
 use crate::ui::Ui;
 use reqwest::blocking::Client;
 use std::error::Error as StdError;
@@ -212,7 +212,7 @@ impl Download<'_> {
         if let Some(multi) = self.bars {
             multi.remove(&bar);
         }
-        let (tmp, res) = received.map_err(Failure::Fatal)?;
+        let (tmp, res) = received.map_err(|e| Failure::Fatal(e.into()))?;
         let (digest, size) = match res {
             Ok(v) => v,
             Err(CopyError::Read(e)) => {

@@ -1,28 +1,26 @@
 //! The fetcher: brings every input (http, https, `file://`, local path) into the
-//! content-addressed cache, verified against its pin.
+//! content-addressed store ([`crate::store`]), verified against its pin.
 //!
-//! - [`mirror`]: `PREFIX=REPLACEMENT` rules applied to URLs before fetching.
-//! - [`cache`]: the cache itself (blobs by sha256, derived data, temporary files).
+//! - `mirror`: `PREFIX=REPLACEMENT` rules ([`MirrorRule`]) applied to URLs before fetching.
+//! - `netrc`: credentials for hosts, from `~/.netrc` ([`Netrc`]).
 //! - `http`: downloads with retries, backoff, timeouts and a strict redirect policy.
 //!
 //! Nothing unverified ever appears under `blobs/`: downloads stream into a temporary file
 //! while being hashed and are renamed into place only when they match.
 
-pub mod cache;
 mod error;
 mod http;
-pub mod mirror;
-pub mod netrc;
+mod mirror;
+mod netrc;
 
-pub use cache::{default_cache_dir, Blob, Cache};
 pub use error::FetchError;
 pub use http::MAX_REDIRECTS;
 pub use mirror::{mirrors_from_env, MirrorRule, MIRRORS_ENV};
 pub use netrc::Netrc;
 
 use crate::digest::Sha256Digest;
+use crate::store::{Blob, Cache, CopyError, Lookup};
 use crate::ui::Ui;
-use cache::{CopyError, Lookup};
 use reqwest::blocking::Client;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -309,7 +307,7 @@ impl Fetcher {
             source: e,
         };
         let Some(pin) = pin else {
-            return self.cache.insert_file(path);
+            return Ok(self.cache.insert_file(path)?);
         };
         let mut f = std::fs::File::open(path).map_err(local)?;
         let (tmp, res) = self.cache.receive(&mut f, &mut |_| {})?;
@@ -326,7 +324,7 @@ impl Fetcher {
                 actual: digest,
             });
         }
-        self.cache.commit(tmp, &digest, size)
+        Ok(self.cache.commit(tmp, &digest, size)?)
     }
 }
 

@@ -6,7 +6,7 @@
 //! order: the output is byte-identical for every `jobs` value and every pattern of
 //! `write()` sizes. The compressors (libdeflate, libzstd) are pinned exactly in
 //! `Cargo.toml`; their versions, the block sizes and the header below belong to
-//! [`crate::COMPAT_LEVEL`].
+//! [`crate::compat::COMPAT_LEVEL`].
 
 use crate::compression::Compression;
 use std::collections::BTreeMap;

@@ -4,22 +4,32 @@
 //! The flow is: [`write_layer`] turns each canonical layer tar into a blob in a
 //! [`BlobStore`]; [`assemble`] writes the config, manifest and (for several platforms)
 //! nested index blobs next to them; [`write_output`] lays the blobs out in the requested
-//! format. Every JSON document goes through [`json::to_canonical`], every compressed
-//! byte through [`compress`], so the same inputs always give the same bytes.
+//! format ([`write_rootfs`] writes the merged tree without an image;
+//! [`layout_from_blobs`] lays out an image whose blobs exist elsewhere). Every JSON
+//! document goes through [`to_canonical`], every compressed byte through the block
+//! compressor ([`compressed_writer`]), so the same inputs always give the same bytes.
 
-pub mod blobs;
-pub mod compress;
-pub mod config;
-pub mod docker;
-pub mod json;
-pub mod output;
-pub mod reference;
+mod blobs;
+mod compress;
+mod config;
+mod docker;
+mod json;
+mod layout;
+mod output;
+mod reference;
+mod rootfs;
 
-pub use blobs::BlobStore;
-pub use compress::{compressed_writer, layer_media_type, LayerCompressor};
-pub use config::{HistoryEntry, ImageConfig};
-pub use output::{archive_recipe, write_archive_to, write_output, OutputFormat};
+pub use blobs::{BlobStore, PendingBlob};
+pub use compress::{
+    compress_bytes, compressed_writer, jobs_for, layer_media_type, LayerCompressor,
+    GZIP_BLOCK_SIZE, ZSTD_BLOCK_SIZE,
+};
+pub use config::{config_json, platform_json, HistoryEntry, ImageConfig};
+pub use json::{canonical_value, to_canonical};
+pub use layout::layout_from_blobs;
+pub use output::{archive_recipe, write_archive_to, write_output, OutputFormat, OCI_LAYOUT};
 pub use reference::{ImageName, NameError};
+pub use rootfs::write_rootfs;
 
 use crate::compression::Compression;
 use crate::digest::{HashingWriter, Sha256Digest};
@@ -90,6 +100,9 @@ pub enum ImageError {
     OutputExists(PathBuf),
     #[error("the `oci` format is a directory and cannot be written to stdout")]
     DirectoryToStdout,
+    /// A format that is not an image asked of the image writer.
+    #[error("--format {0} is not an image layout")]
+    NotAnImageFormat(&'static str),
 }
 
 impl ImageError {
@@ -123,6 +136,9 @@ impl ImageError {
             ),
             ImageError::OutputExists(_) => {
                 Some("choose another `-o/--output` path, or remove it first".into())
+            }
+            ImageError::NotAnImageFormat(_) => {
+                Some("this is a bug in scratch-compose; please report it".into())
             }
             ImageError::DirectoryToStdout => Some(
                 "use `--format oci-archive` or `docker-archive` with `-o -`, or give a directory"

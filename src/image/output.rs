@@ -12,7 +12,7 @@ use super::{docker, Assembled, BlobStore, ImageError, ImageName};
 use crate::digest::Sha256Digest;
 use crate::entry::{Content, Entry, ImagePath, Kind};
 use crate::epoch::Epoch;
-use crate::layer::write::TarWriter;
+use crate::layer::TarWriter;
 use std::fs;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -21,8 +21,9 @@ use std::sync::Arc;
 /// The `oci-layout` file's content.
 pub const OCI_LAYOUT: &[u8] = br#"{"imageLayoutVersion":"1.0.0"}"#;
 
-/// Which layout to write.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The output formats of `compose build`: the one enum the command line, the build and
+/// the writers share.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum OutputFormat {
     /// An OCI image layout directory.
     Oci,
@@ -30,6 +31,33 @@ pub enum OutputFormat {
     OciArchive,
     /// The OCI layout plus `manifest.json` and `repositories`, as one tar.
     DockerArchive,
+    /// The merged filesystem as one tar, no image ([`super::write_rootfs`]).
+    Rootfs,
+}
+
+impl OutputFormat {
+    /// `out` for a layout directory, `out.tar` for the tar formats.
+    pub fn default_output(&self) -> PathBuf {
+        match self {
+            OutputFormat::Oci => PathBuf::from("out"),
+            _ => PathBuf::from("out.tar"),
+        }
+    }
+
+    /// The name the command line and `--metadata-file` use.
+    pub fn name(&self) -> &'static str {
+        match self {
+            OutputFormat::Oci => "oci",
+            OutputFormat::OciArchive => "oci-archive",
+            OutputFormat::DockerArchive => "docker-archive",
+            OutputFormat::Rootfs => "rootfs",
+        }
+    }
+
+    /// True for a tar of an image (oci-archive, docker-archive).
+    pub fn is_image_archive(&self) -> bool {
+        matches!(self, OutputFormat::OciArchive | OutputFormat::DockerArchive)
+    }
 }
 
 /// Write the output atomically to `out`, or to stdout for the archive formats when `out`
@@ -54,21 +82,22 @@ pub fn write_output(
             let files = archive_files(a, format, name)?;
             write_file_atomically(out, |w| write_archive(store, a, &files, epoch, w))
         }
+        OutputFormat::Rootfs => Err(ImageError::NotAnImageFormat(format.name())),
     }
 }
 
 /// A digest of everything an archive's bytes depend on: this writer (the crate version
-/// and [`crate::COMPAT_LEVEL`]), the format, the epoch, and each member's name, size and
+/// and [`crate::compat::COMPAT_LEVEL`]), the format, the epoch, and each member's name, size and
 /// content digest. Equal recipes mean byte-identical archives, so a build may leave alone
-/// an output it knows to hold this recipe ([`crate::fetch::Cache::output_unchanged`])
-/// instead of reading it back to compare. `None` for `Oci`, a directory.
+/// an output it knows to hold this recipe ([`crate::store::Cache::output_unchanged`])
+/// instead of reading it back to compare. `None` for `Oci`, a directory, and `Rootfs`.
 pub fn archive_recipe(
     a: &Assembled,
     format: OutputFormat,
     name: &ImageName,
     epoch: Epoch,
 ) -> Result<Option<Sha256Digest>, ImageError> {
-    if format == OutputFormat::Oci {
+    if !format.is_image_archive() {
         return Ok(None);
     }
     let mut members: Vec<(String, u64, Sha256Digest)> = a
@@ -87,7 +116,7 @@ pub fn archive_recipe(
     let mut text = format!(
         "scratch-compose archive recipe 1\nversion {}\ncompat_level {}\nformat {format:?}\nepoch {}\n",
         env!("CARGO_PKG_VERSION"),
-        crate::COMPAT_LEVEL,
+        crate::compat::COMPAT_LEVEL,
         epoch.0
     );
     for (path, size, digest) in members {
@@ -107,8 +136,10 @@ pub fn write_archive_to<W: Write>(
     epoch: Epoch,
     w: W,
 ) -> Result<W, ImageError> {
-    if format == OutputFormat::Oci {
-        return Err(ImageError::DirectoryToStdout);
+    match format {
+        OutputFormat::Oci => return Err(ImageError::DirectoryToStdout),
+        OutputFormat::Rootfs => return Err(ImageError::NotAnImageFormat(format.name())),
+        OutputFormat::OciArchive | OutputFormat::DockerArchive => {}
     }
     let files = archive_files(a, format, name)?;
     write_archive(store, a, &files, epoch, w).map_err(|e| ImageError::io("<archive stream>", e))

@@ -1,18 +1,25 @@
 //! Layer formats: reading input archives into normalised [`crate::entry::Entry`] values and
 //! writing the canonical tar form every output uses.
 //!
-//! * [`mod@decompress`]: detect and undo the input compression (gzip, xz, zstd, bzip2), bounded.
-//! * [`read`]: a plain tar (ustar, GNU, PAX) into entries whose file bytes stay on disk.
-//! * [`mod@write`]: the canonical tar writer ("ctar-1").
+//! * `decompress`: detect and undo the input compression (gzip, xz, zstd, bzip2), bounded
+//!   ([`decompress()`], [`detect_format`]).
+//! * `read`: a plain tar (ustar, GNU, PAX) into entries whose file bytes stay on disk
+//!   ([`read_tar`]).
+//! * `write`: the canonical tar writer ("ctar-1", [`TarWriter`]).
+//! * [`local`]: local directories packed as canonical tars, local file modes.
 
-pub mod decompress;
+mod decompress;
 pub mod local;
-pub mod read;
-pub mod write;
+mod read;
+mod write;
 
-pub use decompress::{decompress, detect_format, InputFormat};
-pub use read::read_tar;
-pub use write::TarWriter;
+pub use decompress::{
+    decompress, default_limit, detect_format, InputFormat, DEFAULT_LIMIT_RATIO, MIN_DEFAULT_LIMIT,
+};
+pub use read::{keep_xattr, parse_pax, read_tar, MAX_EXTENSION};
+pub use write::{
+    entry_headers, pax_records, split_ustar_name, write_entries, TarWriter, BLOCK, PAX_HEADER_NAME,
+};
 
 use std::path::PathBuf;
 

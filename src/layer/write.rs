@@ -60,6 +60,16 @@ pub struct TarWriter<W: Write> {
     open: Option<(Arc<PathBuf>, File)>,
 }
 
+/// Write `entries` as one canonical tar stream to `out`, end marker included.
+pub fn write_entries<W: Write>(entries: &[Entry], epoch: Epoch, out: W) -> io::Result<()> {
+    let mut t = TarWriter::new(out, epoch);
+    for e in entries {
+        t.append(e)?;
+    }
+    t.finish()?;
+    Ok(())
+}
+
 impl<W: Write> TarWriter<W> {
     /// A writer stamping every entry with `epoch`.
     pub fn new(out: W, epoch: Epoch) -> Self {

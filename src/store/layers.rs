@@ -3,7 +3,7 @@
 //!
 //! A layer's [`LayerKey`] is a sha256 over a length-prefixed description of:
 //!
-//! * the format: [`crate::COMPAT_LEVEL`], the crate version, the compression and level,
+//! * the format: [`crate::compat::COMPAT_LEVEL`], the crate version, the compression and level,
 //!   the gzip and zstd block sizes, the epoch and the platform;
 //! * the layer itself: each input's content digest (a remote input's pin, a local file's
 //!   or packed directory's sha256), every `remove`, `dir`, `file` and `symlink` with its
@@ -26,13 +26,13 @@
 //! `compose build` and `compose lock` use the cache; `compose verify` never does, so it
 //! proves the recorded digests from the inputs alone.
 
+use super::blobs::{remove_if_present, Cache, Lookup};
+use super::StoreError;
 use crate::compression::Compression;
 use crate::digest::Sha256Digest;
 use crate::epoch::Epoch;
-use crate::fetch::cache::{remove_if_present, Lookup};
-use crate::fetch::{Cache, FetchError};
-use crate::image::compress::{GZIP_BLOCK_SIZE, ZSTD_BLOCK_SIZE};
 use crate::image::LayerBlob;
+use crate::image::{GZIP_BLOCK_SIZE, ZSTD_BLOCK_SIZE};
 use crate::platform::Platform;
 use sha2::{Digest as _, Sha256};
 use std::collections::BTreeSet;
@@ -82,7 +82,7 @@ impl KeyBuilder {
         platform: &Platform,
     ) -> KeyBuilder {
         let mut k = KeyBuilder::new("layer");
-        k.number("compat_level", u64::from(crate::COMPAT_LEVEL));
+        k.number("compat_level", u64::from(crate::compat::COMPAT_LEVEL));
         k.field("version", env!("CARGO_PKG_VERSION").as_bytes());
         k.field("compression", compression.to_string().as_bytes());
         k.number("gzip_block", GZIP_BLOCK_SIZE as u64);
@@ -170,12 +170,12 @@ impl LayerCache {
 
     /// The layer stored under `key`, its blob re-hashed; `None` when there is none or it
     /// is damaged (then the damaged files are removed, so the layer is built again).
-    pub fn get(&self, key: &LayerKey) -> Result<Option<CachedLayer>, FetchError> {
+    pub fn get(&self, key: &LayerKey) -> Result<Option<CachedLayer>, StoreError> {
         let path = self.record_path(key);
         let text = match fs::read(&path) {
             Ok(t) => t,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(FetchError::cache(&path, e)),
+            Err(e) => return Err(StoreError::cache(&path, e)),
         };
         let Ok(r) = serde_json::from_slice::<Record>(&text) else {
             remove_if_present(&path)?;
@@ -207,7 +207,7 @@ impl LayerCache {
         blob: &LayerBlob,
         src: &Path,
         warnings: &[String],
-    ) -> Result<(), FetchError> {
+    ) -> Result<(), StoreError> {
         self.cache.keep_blob(src, &blob.digest)?;
         let record = Record {
             media_type: blob.media_type.clone(),
@@ -216,31 +216,31 @@ impl LayerCache {
             diff_id: blob.diff_id,
             warnings: warnings.to_vec(),
         };
-        let bytes = crate::image::json::to_canonical(&record)
-            .map_err(|e| FetchError::cache(self.dir(), io::Error::other(e)))?;
+        let bytes = crate::image::to_canonical(&record)
+            .map_err(|e| StoreError::cache(self.dir(), io::Error::other(e)))?;
         let dir = self.dir();
-        fs::create_dir_all(&dir).map_err(|e| FetchError::cache(&dir, e))?;
+        fs::create_dir_all(&dir).map_err(|e| StoreError::cache(&dir, e))?;
         let mut tmp = self.cache.temp_file()?;
         tmp.write_all(&bytes)
-            .map_err(|e| FetchError::cache(tmp.path(), e))?;
+            .map_err(|e| StoreError::cache(tmp.path(), e))?;
         let dest = self.record_path(key);
         tmp.persist(&dest)
-            .map_err(|e| FetchError::cache(&dest, e.error))?;
+            .map_err(|e| StoreError::cache(&dest, e.error))?;
         Ok(())
     }
 
     /// `compose cache prune`: remove every record and the blobs they name, except the
     /// records whose blob is in `keep` (the blobs the lock pins or records), which stay
     /// usable. Unreadable records go too. Returns the files and bytes freed.
-    pub fn prune(&self, keep: &BTreeSet<Sha256Digest>) -> Result<(u64, u64), FetchError> {
+    pub fn prune(&self, keep: &BTreeSet<Sha256Digest>) -> Result<(u64, u64), StoreError> {
         let dir = self.dir();
         let rd = match fs::read_dir(&dir) {
             Ok(rd) => rd,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok((0, 0)),
-            Err(e) => return Err(FetchError::cache(&dir, e)),
+            Err(e) => return Err(StoreError::cache(&dir, e)),
         };
         let mut freed = (0u64, 0u64);
-        let mut free = |p: &Path| -> Result<(), FetchError> {
+        let mut free = |p: &Path| -> Result<(), StoreError> {
             if let Ok(m) = fs::symlink_metadata(p) {
                 freed.0 += 1;
                 freed.1 += m.len();

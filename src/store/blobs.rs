@@ -1,16 +1,12 @@
-//! The content-addressed cache: fetched inputs under `blobs/sha256/<hex>` and data derived
-//! from them under `derived/<namespace>/<key>`.
+//! The content-addressed store: inputs and outputs under `blobs/sha256/<hex>` and data
+//! derived from them under `derived/<namespace>/<key>`.
 //!
 //! Everything is written to a uniquely named temporary file in `tmp/` and renamed into
-//! place, so several processes can share one cache and no partial file is ever visible.
-//! Everything is re-hashed before use: a corrupt entry is removed and produced again. The
-//! one shortcut: [`Cache::local_digest`] remembers a file's digest under `derived/stat/`
-//! with its identity (device, inode, size, mtime, ctime), so a cached layer blob or a
-//! local input that no one wrote to since it was hashed is not hashed again; likewise
-//! [`Cache::output_unchanged`] remembers under `derived/output/` which build an archive
-//! output holds, so an unchanged one is not read back.
+//! place, so several processes can share one store and no partial file is ever visible.
+//! Everything is re-hashed before use: a corrupt entry is removed and produced again (the
+//! one shortcut, remembered digests, lives in `memo.rs`).
 
-use super::FetchError;
+use super::StoreError;
 use crate::digest::{hash_in_background, HashingWriter, Sha256Digest};
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Read, Write};
@@ -80,7 +76,7 @@ pub struct Cache {
 
 impl Cache {
     /// Opens (creating as needed) the cache at `root`.
-    pub fn open(root: &Path) -> Result<Cache, FetchError> {
+    pub fn open(root: &Path) -> Result<Cache, StoreError> {
         let cache = Cache {
             root: root.to_path_buf(),
         };
@@ -89,7 +85,7 @@ impl Cache {
             cache.tmp_dir(),
             cache.root.join("derived"),
         ] {
-            fs::create_dir_all(&dir).map_err(|e| FetchError::cache(&dir, e))?;
+            fs::create_dir_all(&dir).map_err(|e| StoreError::cache(&dir, e))?;
         }
         cache.remove_stale_temps(STALE_TEMP_AGE);
         Ok(cache)
@@ -124,7 +120,7 @@ impl Cache {
         &self,
         keep: &std::collections::BTreeSet<Sha256Digest>,
         blobs: bool,
-    ) -> Result<(u64, u64), FetchError> {
+    ) -> Result<(u64, u64), StoreError> {
         let mut freed = (0u64, 0u64);
         let mut count = |p: &Path| {
             let (files, bytes) = usage(p);
@@ -134,7 +130,7 @@ impl Cache {
         let hour_ago = SystemTime::now() - Duration::from_secs(3600);
         for dir in [self.tmp_dir(), self.root.join("derived")] {
             for e in fs::read_dir(&dir)
-                .map_err(|e| FetchError::cache(&dir, e))?
+                .map_err(|e| StoreError::cache(&dir, e))?
                 .flatten()
             {
                 let recent = e
@@ -145,13 +141,13 @@ impl Cache {
                     continue;
                 }
                 count(&e.path());
-                remove_any(&e.path()).map_err(|err| FetchError::cache(e.path(), err))?;
+                remove_any(&e.path()).map_err(|err| StoreError::cache(e.path(), err))?;
             }
         }
         if blobs {
             let dir = self.blobs_dir();
             for e in fs::read_dir(&dir)
-                .map_err(|e| FetchError::cache(&dir, e))?
+                .map_err(|e| StoreError::cache(&dir, e))?
                 .flatten()
             {
                 let name = e.file_name().to_string_lossy().into_owned();
@@ -162,7 +158,7 @@ impl Cache {
                     continue;
                 }
                 count(&e.path());
-                remove_any(&e.path()).map_err(|err| FetchError::cache(e.path(), err))?;
+                remove_any(&e.path()).map_err(|err| StoreError::cache(e.path(), err))?;
             }
         }
         Ok(freed)
@@ -173,11 +169,11 @@ impl Cache {
         &self.root
     }
 
-    fn blobs_dir(&self) -> PathBuf {
+    pub(super) fn blobs_dir(&self) -> PathBuf {
         self.root.join("blobs").join("sha256")
     }
 
-    fn tmp_dir(&self) -> PathBuf {
+    pub(super) fn tmp_dir(&self) -> PathBuf {
         self.root.join("tmp")
     }
 
@@ -187,7 +183,7 @@ impl Cache {
     }
 
     /// The blob `d` after re-hashing it; `None` when absent or corrupt (then removed).
-    pub fn get_verified(&self, d: &Sha256Digest) -> Result<Option<PathBuf>, FetchError> {
+    pub fn get_verified(&self, d: &Sha256Digest) -> Result<Option<PathBuf>, StoreError> {
         Ok(match self.lookup(d)? {
             Lookup::Hit(b) => Some(b.path),
             Lookup::Miss | Lookup::Corrupt => None,
@@ -195,15 +191,15 @@ impl Cache {
     }
 
     /// Like [`Cache::get_verified`], telling a corrupt entry apart from a missing one.
-    pub(crate) fn lookup(&self, d: &Sha256Digest) -> Result<Lookup, FetchError> {
+    pub(crate) fn lookup(&self, d: &Sha256Digest) -> Result<Lookup, StoreError> {
         let path = self.blob_path(d);
         let file = match File::open(&path) {
             Ok(f) => f,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Lookup::Miss),
-            Err(e) => return Err(FetchError::cache(&path, e)),
+            Err(e) => return Err(StoreError::cache(&path, e)),
         };
         let (actual, size) = Sha256Digest::of_reader(io::BufReader::new(file))
-            .map_err(|e| FetchError::cache(&path, e))?;
+            .map_err(|e| StoreError::cache(&path, e))?;
         if actual == *d {
             return Ok(Lookup::Hit(Blob {
                 path,
@@ -218,7 +214,7 @@ impl Cache {
     /// Like [`Cache::lookup`], but the digest of a blob unchanged since an earlier
     /// verification (same inode, size, mtime and ctime; see [`Cache::local_digest`]) is
     /// not computed again. A blob written to, truncated or replaced is re-hashed.
-    pub(crate) fn lookup_remembered(&self, d: &Sha256Digest) -> Result<Lookup, FetchError> {
+    pub(crate) fn lookup_remembered(&self, d: &Sha256Digest) -> Result<Lookup, StoreError> {
         let path = self.blob_path(d);
         match self.local_digest(&path, true) {
             Ok((actual, size)) if actual == *d => Ok(Lookup::Hit(Blob {
@@ -231,33 +227,33 @@ impl Cache {
                 Ok(Lookup::Corrupt)
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Lookup::Miss),
-            Err(e) => Err(FetchError::cache(&path, e)),
+            Err(e) => Err(StoreError::cache(&path, e)),
         }
     }
 
     /// A new, uniquely named temporary file in the cache's `tmp/`; removed when dropped.
-    pub fn temp_file(&self) -> Result<NamedTempFile, FetchError> {
+    pub fn temp_file(&self) -> Result<NamedTempFile, StoreError> {
         let dir = self.tmp_dir();
         tempfile::Builder::new()
             .prefix(".part-")
             .tempfile_in(&dir)
-            .map_err(|e| FetchError::cache(&dir, e))
+            .map_err(|e| StoreError::cache(&dir, e))
     }
 
     /// A new, uniquely named temporary directory in the cache's `tmp/` (a build's staging
     /// area); removed when dropped.
-    pub fn temp_dir(&self) -> Result<tempfile::TempDir, FetchError> {
+    pub fn temp_dir(&self) -> Result<tempfile::TempDir, StoreError> {
         let dir = self.tmp_dir();
         tempfile::Builder::new()
             .prefix(".stage-")
             .tempdir_in(&dir)
-            .map_err(|e| FetchError::cache(&dir, e))
+            .map_err(|e| StoreError::cache(&dir, e))
     }
 
     /// Keep a file the caller already knows to have digest `d` (a blob this process
     /// wrote, such as an output of `compose lock`) as a blob: hard-linked when it can be,
     /// copied otherwise; nothing happens when the blob is already there.
-    pub fn keep_blob(&self, src: &Path, d: &Sha256Digest) -> Result<(), FetchError> {
+    pub fn keep_blob(&self, src: &Path, d: &Sha256Digest) -> Result<(), StoreError> {
         let dest = self.blob_path(d);
         if dest.exists() {
             return Ok(());
@@ -275,7 +271,7 @@ impl Cache {
         &self,
         src: &mut dyn Read,
         progress: &mut dyn FnMut(u64),
-    ) -> Result<Received, FetchError> {
+    ) -> Result<Received, StoreError> {
         let tmp = self.temp_file()?;
         let res = copy_hashing(src, tmp.as_file(), progress);
         Ok((tmp, res))
@@ -287,7 +283,7 @@ impl Cache {
         tmp: NamedTempFile,
         digest: &Sha256Digest,
         size: u64,
-    ) -> Result<Blob, FetchError> {
+    ) -> Result<Blob, StoreError> {
         let path = self.blob_path(digest);
         finish_file(tmp, &path)?;
         Ok(Blob {
@@ -296,166 +292,13 @@ impl Cache {
             size,
         })
     }
+}
 
-    /// The sha256 and size of the local file `path`, read in place. With `remember`, the
-    /// digest is kept with the file's identity and reused while it is unchanged (see
-    /// `Cache::remember`).
-    pub fn local_digest(&self, path: &Path, remember: bool) -> io::Result<(Sha256Digest, u64)> {
-        let started = SystemTime::now();
-        let (file, identity) = open_regular(path)?;
-        let memo = remember.then(|| self.memo_path("stat", path)).flatten();
-        if let Some(d) = memo.as_deref().and_then(|m| read_memo(m, &identity)) {
-            return Ok((d, file.metadata()?.len()));
-        }
-        let (digest, size) = Sha256Digest::of_reader(&file)?;
-        if let (Some(m), Ok(after)) = (&memo, file.metadata()) {
-            self.remember(m, &after, &identity, started, &digest);
-        }
-        Ok((digest, size))
-    }
-
-    /// A local input, as cheaply as it can be had. With `remember`, the digest of a file
-    /// unchanged since an earlier build ([`LocalInput::Known`]). With `in_place`, a file
-    /// left alone for a while ([`settle_time`]) is hashed where it is and read from there
-    /// by the build ([`LocalInput::InPlace`]), which checks afterwards that it did not
-    /// change ([`Snapshot::unchanged`]): any write moves its ctime past the one taken
-    /// here; a file changed just now is only hashed ([`LocalInput::Hashed`]), to be
-    /// copied if its bytes are needed. Without `in_place` it is copied into `blobs/` while
-    /// it is hashed (one read for both).
-    pub fn local_input(
-        &self,
-        path: &Path,
-        remember: bool,
-        in_place: bool,
-    ) -> Result<LocalInput, FetchError> {
-        let local = |e| FetchError::Local {
-            path: path.to_path_buf(),
-            source: e,
-        };
-        let started = SystemTime::now();
-        let (file, identity) = open_regular(path).map_err(local)?;
-        let before = file.metadata().map_err(local)?;
-        let snapshot = Snapshot {
-            path: path.to_path_buf(),
-            identity: identity.clone(),
-        };
-        let memo = remember.then(|| self.memo_path("stat", path)).flatten();
-        if let Some(d) = memo.as_deref().and_then(|m| read_memo(m, &identity)) {
-            let blob = Blob {
-                path: path.to_path_buf(),
-                sha256: d,
-                size: before.len(),
-            };
-            return Ok(LocalInput::Known(blob, snapshot));
-        }
-        if in_place {
-            let (digest, size) = Sha256Digest::of_reader(&file).map_err(local)?;
-            if !settled(&before, started) {
-                return Ok(LocalInput::Hashed(digest, size));
-            }
-            if let (Some(m), Ok(after)) = (&memo, file.metadata()) {
-                self.remember(m, &after, &identity, started, &digest);
-            }
-            let blob = Blob {
-                path: path.to_path_buf(),
-                sha256: digest,
-                size,
-            };
-            return Ok(LocalInput::InPlace(blob, snapshot));
-        }
-        let (tmp, res) = self.receive(&mut &file, &mut |_| {})?;
-        let (digest, size) = match res {
-            Ok(v) => v,
-            Err(CopyError::Read(e)) => return Err(local(e)),
-            Err(CopyError::Write(e)) => return Err(FetchError::cache(tmp.path(), e)),
-        };
-        if let (Some(m), Ok(after)) = (&memo, file.metadata()) {
-            self.remember(m, &after, &identity, started, &digest);
-        }
-        Ok(LocalInput::Stored(self.commit(tmp, &digest, size)?))
-    }
-
-    /// Where a memo about the file at `path` lives: `derived/stat/` for digest memos,
-    /// `derived/output/` for output memos (what an output was built from, which is not
-    /// the digest of its bytes and must never be taken for one).
-    fn memo_path(&self, namespace: &str, path: &Path) -> Option<PathBuf> {
-        use std::os::unix::ffi::OsStrExt;
-        let abs = std::path::absolute(path).ok()?;
-        let name = Sha256Digest::of(abs.as_os_str().as_bytes()).hex();
-        Some(self.root.join("derived").join(namespace).join(name))
-    }
-
-    /// Keep `digest` in the memo file `memo` for the file that had `identity` when it was
-    /// opened (just after `started`) and has metadata `after` once read, as Bazel and git
-    /// remember digests: by the file's identity (device, inode, size, mtime and ctime, to
-    /// the nanosecond). Any write to a file moves its ctime to the current time, which no
-    /// user can set back, so a changed file is never taken for the remembered one,
-    /// provided the write cannot fall in the clock tick of the remembered ctime: only a
-    /// file last changed [`settle_time`] or more before `started`, and unchanged since,
-    /// is remembered. Best effort: a digest not remembered is computed again.
-    fn remember(
-        &self,
-        memo: &Path,
-        after: &fs::Metadata,
-        identity: &str,
-        started: SystemTime,
-        digest: &Sha256Digest,
-    ) {
-        if settled(after, started) && file_identity(after) == identity {
-            let _ = self.write_memo(memo, &format!("{identity} {}\n", digest.hex()));
-        }
-    }
-
-    /// True when the file at `path` is untouched since [`Cache::remember_output`] saw it
-    /// hold the output whose bytes `recipe` decides, so it need not be written, nor read to
-    /// compare: a rebuild with nothing changed costs the same for any image size.
-    pub fn output_unchanged(&self, path: &Path, recipe: &Sha256Digest) -> bool {
-        let Some(memo) = self.memo_path("output", path) else {
-            return false;
-        };
-        fs::symlink_metadata(path).is_ok_and(|m| {
-            m.is_file() && read_memo(&memo, &file_identity(&m)).as_ref() == Some(recipe)
-        })
-    }
-
-    /// Remember that the file at `path` holds the output `recipe` decides, when it is the
-    /// very file that was there (`before`) when the build began writing at `started`
-    /// (the writer found it already right and left it alone) and it had settled by then:
-    /// the same rule as digest memos (`Cache::remember`). A file written just now is
-    /// remembered by the next build that finds it unchanged. Best effort.
-    pub fn remember_output(
-        &self,
-        path: &Path,
-        before: &fs::Metadata,
-        started: SystemTime,
-        recipe: &Sha256Digest,
-    ) {
-        if !before.is_file() {
-            return;
-        }
-        let (Some(memo), Ok(after)) = (self.memo_path("output", path), fs::symlink_metadata(path))
-        else {
-            return;
-        };
-        self.remember(&memo, &after, &file_identity(before), started, recipe);
-    }
-
-    fn write_memo(&self, dest: &Path, text: &str) -> io::Result<()> {
-        if let Some(dir) = dest.parent() {
-            fs::create_dir_all(dir)?;
-        }
-        let mut tmp = tempfile::Builder::new()
-            .prefix(".part-")
-            .tempfile_in(self.tmp_dir())?;
-        tmp.write_all(text.as_bytes())?;
-        tmp.persist(dest).map_err(|e| e.error)?;
-        Ok(())
-    }
-
+impl Cache {
     /// Hashes the local file `src` and copies it into `blobs/` (replacing any copy there,
     /// which is the same bytes or corrupt).
-    pub fn insert_file(&self, src: &Path) -> Result<Blob, FetchError> {
-        let local = |e| FetchError::Local {
+    pub fn insert_file(&self, src: &Path) -> Result<Blob, StoreError> {
+        let local = |e| StoreError::Local {
             path: src.to_path_buf(),
             source: e,
         };
@@ -464,7 +307,7 @@ impl Cache {
         let (digest, size) = match res {
             Ok(v) => v,
             Err(CopyError::Read(e)) => return Err(local(e)),
-            Err(CopyError::Write(e)) => return Err(FetchError::cache(tmp.path(), e)),
+            Err(CopyError::Write(e)) => return Err(StoreError::cache(tmp.path(), e)),
         };
         // Renaming over an existing blob is atomic and leaves the same (or repaired) bytes.
         self.commit(tmp, &digest, size)
@@ -482,11 +325,11 @@ impl Cache {
         key: &str,
         remember: bool,
         produce: impl FnOnce(&mut dyn Write) -> io::Result<()>,
-    ) -> Result<PathBuf, FetchError> {
+    ) -> Result<PathBuf, StoreError> {
         check_name(namespace)?;
         check_name(key)?;
         let dir = self.root.join("derived").join(namespace);
-        fs::create_dir_all(&dir).map_err(|e| FetchError::cache(&dir, e))?;
+        fs::create_dir_all(&dir).map_err(|e| StoreError::cache(&dir, e))?;
         let path = dir.join(key);
         let sidecar = dir.join(format!("{key}.sha256"));
         if self.derived_is_valid(&path, &sidecar, remember)? {
@@ -497,12 +340,12 @@ impl Cache {
         let tmp_path = tmp.path().to_path_buf();
         // Hashing and writing overlap with producing (often inflating an input).
         let (_, _, digest, _) = hash_in_background(tmp.as_file_mut(), produce)
-            .map_err(|e| FetchError::cache(&tmp_path, e))?;
+            .map_err(|e| StoreError::cache(&tmp_path, e))?;
         finish_file(tmp, &path)?;
 
         let mut side = self.temp_file()?;
         let side_path = side.path().to_path_buf();
-        writeln!(side, "{}", digest.hex()).map_err(|e| FetchError::cache(&side_path, e))?;
+        writeln!(side, "{}", digest.hex()).map_err(|e| StoreError::cache(&side_path, e))?;
         finish_file(side, &sidecar)?;
         Ok(path)
     }
@@ -514,11 +357,11 @@ impl Cache {
         path: &Path,
         sidecar: &Path,
         remember: bool,
-    ) -> Result<bool, FetchError> {
+    ) -> Result<bool, StoreError> {
         let recorded = match fs::read_to_string(sidecar) {
             Ok(s) => s,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
-            Err(e) => return Err(FetchError::cache(sidecar, e)),
+            Err(e) => return Err(StoreError::cache(sidecar, e)),
         };
         let Ok(recorded) = recorded.trim().parse::<Sha256Digest>() else {
             return Ok(false);
@@ -526,120 +369,20 @@ impl Cache {
         match self.local_digest(path, remember) {
             Ok((actual, _)) => Ok(actual == recorded),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
-            Err(e) => Err(FetchError::cache(path, e)),
+            Err(e) => Err(StoreError::cache(path, e)),
         }
     }
 }
 
-/// How long a file must have been left alone before its digest is remembered: 100 ms
-/// (many clock ticks) where timestamps have sub-second precision, 2 s on file systems
-/// whose timestamps are whole seconds (or two, as FAT's are).
-pub fn settle_time(m: &fs::Metadata) -> Duration {
-    use std::os::unix::fs::MetadataExt;
-    if m.mtime_nsec() == 0 && m.ctime_nsec() == 0 {
-        Duration::from_secs(2)
-    } else {
-        Duration::from_millis(100)
-    }
-}
-
-/// A local input as [`Cache::local_input`] found it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum LocalInput {
-    /// Unchanged since an earlier build: its digest, not read. The blob is the file
-    /// itself, to be read in place (then checked with the snapshot) or copied.
-    Known(Blob, Snapshot),
-    /// Hashed in place: the blob is the file itself, to be checked with the snapshot
-    /// after the build has read it.
-    InPlace(Blob, Snapshot),
-    /// Changed moments ago: hashed in place, to be copied into the cache if needed.
-    Hashed(Sha256Digest, u64),
-    /// Read, and now a blob of the cache.
-    Stored(Blob),
-}
-
-/// A file's identity when it was hashed: a build that reads it in place checks that it
-/// still has it afterwards.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Snapshot {
-    pub path: PathBuf,
-    identity: String,
-}
-
-impl Snapshot {
-    /// True when the file at the path is still the one that was hashed (same device,
-    /// inode, size, mtime and ctime).
-    pub fn unchanged(&self) -> bool {
-        fs::metadata(&self.path).is_ok_and(|m| file_identity(&m) == self.identity)
-    }
-}
-
-/// True when the file was last changed [`settle_time`] or more before `started`.
-fn settled(m: &fs::Metadata, started: SystemTime) -> bool {
-    started
-        .checked_sub(settle_time(m))
-        .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
-        .is_some_and(|limit| last_change(m) <= limit)
-}
-
-/// Open a regular file (following symlinks) and take its identity.
-fn open_regular(path: &Path) -> io::Result<(File, String)> {
-    let file = File::open(path)?;
-    let m = file.metadata()?;
-    if !m.is_file() {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("{} is not a file", path.display()),
-        ));
-    }
-    Ok((file, file_identity(&m)))
-}
-
-/// The later of a file's mtime and ctime, since the Unix epoch.
-fn last_change(m: &fs::Metadata) -> Duration {
-    use std::os::unix::fs::MetadataExt;
-    let at = |s: i64, ns: i64| Duration::new(s.max(0) as u64, ns.clamp(0, 999_999_999) as u32);
-    at(m.ctime(), m.ctime_nsec()).max(at(m.mtime(), m.mtime_nsec()))
-}
-
-/// The digest a memo file records for a file of this identity.
-fn read_memo(memo: &Path, identity: &str) -> Option<Sha256Digest> {
-    parse_memo(&fs::read_to_string(memo).ok()?, identity)
-}
-
-/// What identifies one version of a file's bytes, in the form a digest memo records.
-fn file_identity(m: &fs::Metadata) -> String {
-    use std::os::unix::fs::MetadataExt;
-    format!(
-        "v1 {} {} {} {}.{:09} {}.{:09}",
-        m.dev(),
-        m.ino(),
-        m.len(),
-        m.mtime(),
-        m.mtime_nsec(),
-        m.ctime(),
-        m.ctime_nsec()
-    )
-}
-
-/// The digest a memo records for a file of this identity.
-fn parse_memo(text: &str, identity: &str) -> Option<Sha256Digest> {
-    let (id, digest) = text.trim_end().rsplit_once(' ')?;
-    if id != identity {
-        return None;
-    }
-    digest.parse().ok()
-}
-
 /// Namespaces and keys are single path components.
-fn check_name(name: &str) -> Result<(), FetchError> {
+fn check_name(name: &str) -> Result<(), StoreError> {
     let bad = name.is_empty()
         || name == "."
         || name == ".."
         || name.contains(['/', '\\', '\0'])
         || name.ends_with(".sha256");
     if bad {
-        return Err(FetchError::BadKey(name.to_string()));
+        return Err(StoreError::BadKey(name.to_string()));
     }
     Ok(())
 }
@@ -670,25 +413,25 @@ fn copy_hashing(
 /// Makes a finished temporary file world-readable and renames it to `dest`. There is no
 /// fsync: every entry is re-hashed before use, so one a crash left damaged is produced
 /// again, and the rename alone keeps a killed process from leaving a partial one.
-fn finish_file(tmp: NamedTempFile, dest: &Path) -> Result<(), FetchError> {
+fn finish_file(tmp: NamedTempFile, dest: &Path) -> Result<(), StoreError> {
     let tmp_path = tmp.path().to_path_buf();
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
         fs::set_permissions(&tmp_path, fs::Permissions::from_mode(0o644))
-            .map_err(|e| FetchError::cache(&tmp_path, e))?;
+            .map_err(|e| StoreError::cache(&tmp_path, e))?;
     }
     tmp.persist(dest)
-        .map_err(|e| FetchError::cache(dest, e.error))?;
+        .map_err(|e| StoreError::cache(dest, e.error))?;
     Ok(())
 }
 
 /// Remove the file at `path` if there is one.
-pub(crate) fn remove_if_present(path: &Path) -> Result<(), FetchError> {
+pub(crate) fn remove_if_present(path: &Path) -> Result<(), StoreError> {
     match fs::remove_file(path) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(FetchError::cache(path, e)),
+        Err(e) => Err(StoreError::cache(path, e)),
     }
 }
 
@@ -749,42 +492,11 @@ mod tests {
     }
 
     #[test]
-    fn a_settled_local_input_is_read_in_place_and_a_fresh_one_only_hashed() {
-        let dir = tempfile::tempdir().unwrap();
-        let cache = Cache::open(&dir.path().join("c")).unwrap();
-        let src = dir.path().join("in");
-        fs::write(&src, b"local input").unwrap();
-        // Just written: not settled, so only hashed, to be copied when needed.
-        assert_eq!(
-            cache.local_input(&src, true, true).unwrap(),
-            LocalInput::Hashed(Sha256Digest::of(b"local input"), 11)
-        );
-        assert_eq!(fs::read_dir(cache.blobs_dir()).unwrap().count(), 0);
-        std::thread::sleep(Duration::from_millis(150));
-        let LocalInput::InPlace(blob, snapshot) = cache.local_input(&src, false, true).unwrap()
-        else {
-            panic!("a settled file is read in place");
-        };
-        assert_eq!(blob.path, src);
-        assert_eq!(blob.sha256, Sha256Digest::of(b"local input"));
-        assert_eq!(fs::read_dir(cache.blobs_dir()).unwrap().count(), 0);
-        assert!(snapshot.unchanged());
-        fs::write(&src, b"local inpuT").unwrap();
-        assert!(!snapshot.unchanged(), "a write of the same size is seen");
-        // Without in_place (lock, verify) it is always copied.
-        std::thread::sleep(Duration::from_millis(150));
-        assert!(matches!(
-            cache.local_input(&src, false, false).unwrap(),
-            LocalInput::Stored(_)
-        ));
-    }
-
-    #[test]
     fn missing_local_file_names_path() {
         let dir = tempfile::tempdir().unwrap();
         let cache = Cache::open(dir.path()).unwrap();
         let e = cache.insert_file(&dir.path().join("nope")).unwrap_err();
-        assert!(matches!(e, FetchError::Local { .. }));
+        assert!(matches!(e, StoreError::Local { .. }));
         assert!(e.to_string().contains("nope"), "{e}");
         assert_eq!(tmp_entries(&cache), 0);
     }
@@ -866,7 +578,7 @@ mod tests {
         for k in ["", "..", "a/b", "x.sha256"] {
             assert!(matches!(
                 cache.derived("ns", k, false, |_| Ok(())),
-                Err(FetchError::BadKey(_))
+                Err(StoreError::BadKey(_))
             ));
         }
     }
@@ -896,7 +608,7 @@ mod tests {
         let file = dir.path().join("not-a-dir");
         fs::write(&file, b"").unwrap();
         let e = Cache::open(&file.join("cache")).unwrap_err();
-        assert!(matches!(e, FetchError::Cache { .. }));
+        assert!(matches!(e, StoreError::Cache { .. }));
         assert!(e.to_string().contains("not-a-dir"), "{e}");
         assert!(e.hint().unwrap().contains("--cache-dir"));
     }

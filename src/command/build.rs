@@ -1,0 +1,173 @@
+//! `compose build`: identify the inputs, check the lock, produce the image (or merge the
+//! rootfs) and write the output.
+
+use crate::compression::Compression;
+use crate::digest::Sha256Digest;
+use crate::image::{self, BlobStore, OutputFormat};
+use crate::lock::{self, Lock, OutputRecord};
+use crate::manifest::LayerSpec;
+use crate::platform::Platform;
+use crate::session::produce::Built;
+use crate::session::{OutputSettings, Session};
+use crate::{Error, Result};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// The options of one `compose build`.
+#[derive(Debug, Clone)]
+pub struct BuildOptions {
+    pub format: OutputFormat,
+    pub output: PathBuf,
+    pub platform: Option<Platform>,
+    pub locked: bool,
+    pub compression: Option<Compression>,
+}
+
+/// What a build produced.
+#[derive(Debug, Clone)]
+pub struct BuildResult {
+    /// The image manifest digest (the nested index with several platforms; the tar for rootfs).
+    pub digest: Sha256Digest,
+    /// Per platform, the digests written (empty for rootfs), as the lock records them.
+    pub outputs: BTreeMap<String, OutputRecord>,
+}
+
+/// `compose build`: fetch, merge, write; returns the digest to print.
+pub fn build(s: &Session, o: &BuildOptions) -> Result<BuildResult> {
+    if o.output.as_os_str() == "-" && o.format == OutputFormat::Oci {
+        return Err(Error::usage(
+            "-o - writes to stdout, which cannot hold an OCI layout directory",
+            Some("use --format oci-archive (the same layout as one tar) with -o -"),
+        ));
+    }
+    let settings = OutputSettings::current(s, o.compression)?;
+    if o.format == OutputFormat::DockerArchive
+        && matches!(settings.compression, Compression::Zstd(_))
+    {
+        return Err(Error::usage(
+            "docker-archive cannot hold zstd layers: Docker 20.10 fails to load them",
+            Some("use --compression gzip, or --format oci-archive for zstd"),
+        ));
+    }
+    let platforms = select_platforms(s, o)?;
+    let lock = Lock::read(s.lock_path())?;
+    // Local inputs are read in place (and checked afterwards) except for a rootfs,
+    // which is written before such a check could stop it.
+    let in_place = o.format != OutputFormat::Rootfs;
+    let (mut inputs, mut stale) = s.identify(lock.as_ref(), &platforms, true, in_place)?;
+    s.ui().debug("inputs identified");
+    if let Some(l) = &lock {
+        stale.extend(lock::settings_staleness(
+            l,
+            settings.epoch.0,
+            settings.compression,
+        ));
+    }
+    if !stale.is_empty() {
+        if o.locked {
+            return Err(lock::LockError::Stale(stale).into());
+        }
+        for st in &stale {
+            s.ui().warn(format!("stale lock: {st}"));
+        }
+    }
+    if o.format == OutputFormat::Rootfs {
+        s.ensure_blobs(&mut inputs)?;
+        let specs: Vec<&LayerSpec> = s.manifest().layers_for(&platforms[0]).collect();
+        let tree = s
+            .merge_layers(&specs, &inputs, true, |_, _, _| Ok(()))?
+            .unwrap_or_default();
+        let digest = image::write_rootfs(&tree.entries(), settings.epoch, &o.output)?;
+        return Ok(BuildResult {
+            digest,
+            outputs: BTreeMap::new(),
+        });
+    }
+    let staging = s.store().temp_dir()?;
+    let store = BlobStore::new(staging.path()).map_err(|e| Error::io(staging.path(), e))?;
+    let built = s.produce(
+        &platforms,
+        settings,
+        &mut inputs,
+        &store,
+        Some(&s.layer_cache()),
+    )?;
+    inputs.check_unchanged()?;
+    let outputs = built.records();
+    s.ui().debug("image assembled");
+    write_output(s, &store, &built, o.format, settings, &o.output)?;
+    Ok(BuildResult {
+        digest: built.assembled.top.digest,
+        outputs,
+    })
+}
+
+/// The platforms to build: `--platform` (which must be one of the manifest's), else all.
+fn select_platforms(s: &Session, o: &BuildOptions) -> Result<Vec<Platform>> {
+    let all = &s.manifest().image.platforms;
+    match &o.platform {
+        Some(p) if all.contains(p) => Ok(vec![p.clone()]),
+        Some(p) => Err(Error::usage(
+            format!(
+                "--platform {p} is not one of the manifest's platforms ({})",
+                join(all)
+            ),
+            Some("pick one of [image] platforms, or add it there"),
+        )),
+        None if all.len() > 1
+            && matches!(o.format, OutputFormat::DockerArchive | OutputFormat::Rootfs) =>
+        {
+            Err(Error::usage(
+                format!(
+                    "the manifest lists several platforms ({}); --format {} holds one",
+                    join(all),
+                    o.format.name()
+                ),
+                Some("add --platform, for example --platform linux/amd64"),
+            ))
+        }
+        None => Ok(all.clone()),
+    }
+}
+
+/// Write the output, unless it is an archive file this store saw holding exactly these
+/// bytes and nobody has touched since (then a rebuild with nothing changed reads and
+/// writes nothing, whatever the image's size).
+fn write_output(
+    s: &Session,
+    store: &BlobStore,
+    built: &Built,
+    format: OutputFormat,
+    settings: OutputSettings,
+    out: &Path,
+) -> Result<()> {
+    let name = s.image_name()?;
+    let assembled = &built.assembled;
+    let epoch = settings.epoch;
+    let recipe = match out.as_os_str() == "-" {
+        true => None,
+        false => image::archive_recipe(assembled, format, &name, epoch)?,
+    };
+    if let Some(r) = &recipe {
+        if s.store().output_unchanged(out, r) {
+            s.ui()
+                .debug(format!("{} unchanged since it was written", out.display()));
+            return Ok(());
+        }
+    }
+    let started = std::time::SystemTime::now();
+    let before = std::fs::symlink_metadata(out).ok();
+    image::write_output(store, assembled, format, &name, epoch, out)?;
+    if let (Some(r), Some(before)) = (&recipe, &before) {
+        s.store().remember_output(out, before, started, r);
+    }
+    s.ui().debug(format!("{} written", out.display()));
+    Ok(())
+}
+
+fn join(ps: &[Platform]) -> String {
+    ps.iter()
+        .map(|p| p.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}

@@ -1,0 +1,89 @@
+//! `compose lock`: pin every input, build every platform to record the output digests,
+//! and write the lock (or, with `--check`, say whether it would change).
+
+use crate::image::BlobStore;
+use crate::lock::{self, Lock, Staleness};
+use crate::session::inputs::Inputs;
+use crate::session::pins::{self, Update};
+use crate::session::{OutputSettings, Session};
+use crate::{Error, Result};
+
+/// The options of `compose lock`.
+#[derive(Debug, Clone, Default)]
+pub struct LockOptions {
+    /// Write nothing; report whether the lock would change.
+    pub check: bool,
+    pub update: Update,
+}
+
+/// What `compose lock` found.
+#[derive(Debug, Clone)]
+pub struct LockOutcome {
+    /// True when the lock file differs (or would differ, with `--check`) from before.
+    pub changed: bool,
+    pub lock: Lock,
+}
+
+/// `compose lock`: pin every input, build every platform to record the output digests,
+/// and write the lock (unless `check`).
+pub fn lock(s: &Session, o: &LockOptions) -> Result<LockOutcome> {
+    let settings = OutputSettings::current(s, None)?;
+    let lock_path = s.lock_path();
+    // An old lock at another compat level still supplies pins.
+    let old = Lock::read_any_level(lock_path)?;
+    let wanted = pins::for_lock(s.manifest(), old.as_ref(), &o.update);
+    if let Update::Input(name) = &o.update {
+        if !wanted.iter().any(|(i, _)| o.update.covers(i)) {
+            return Err(Error::usage(
+                format!("--update {name}: no input of the manifest has that source"),
+                Some("name an input by its URL or path as written in scratch.toml"),
+            ));
+        }
+    }
+    let blobs = s.materialise(wanted.iter().map(|(i, p)| (i, *p)))?;
+    let mut resolved = Inputs::complete(&wanted, &blobs);
+    let locked = wanted
+        .iter()
+        .zip(&blobs)
+        .map(|((input, _), blob)| lock::locked_input(input, blob.sha256, blob.size))
+        .collect();
+    let mut new = Lock::new(settings.epoch.0, settings.compression, locked);
+    let staging = s.store().temp_dir()?;
+    let store = BlobStore::new(staging.path()).map_err(|e| Error::io(staging.path(), e))?;
+    let built = s.produce(
+        &s.manifest().image.platforms,
+        settings,
+        &mut resolved,
+        &store,
+        Some(&s.layer_cache()),
+    )?;
+    new.outputs = built.records();
+    new.normalise();
+    // The recorded image stays in the store, so `verify` can later name the entries and
+    // config fields a rebuild changed.
+    for (d, _) in &built.assembled.blobs {
+        s.store().keep_blob(&store.path(d), d)?;
+    }
+    let changes = match &old {
+        Some(old) => lock::staleness(old, &new),
+        None => vec![Staleness::NoLock],
+    };
+    let changed = !changes.is_empty()
+        || std::fs::read_to_string(lock_path).ok().as_deref() != Some(new.to_toml().as_str());
+    if o.check {
+        if changed {
+            for c in &changes {
+                s.ui().warn(format!("stale lock: {c}"));
+            }
+        } else {
+            s.ui()
+                .info(format!("{} is up to date", lock_path.display()));
+        }
+    } else if new.write(lock_path)? {
+        s.ui().info(format!("wrote {}", lock_path.display()));
+    } else {
+        s.ui()
+            .info(format!("{} is up to date", lock_path.display()));
+    }
+    Ok(LockOutcome { changed, lock: new })
+}

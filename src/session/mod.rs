@@ -1,0 +1,123 @@
+//! What every command shares: one manifest, its lock's path, the store and fetcher, the
+//! user interface and the thread budget, and the stages they run in common.
+//!
+//! * [`settings`]: the epoch and compression, from the command line, manifest and
+//!   environment, or as a lock recorded them;
+//! * [`pins`]: the pins of each input, from the manifest and the lock;
+//! * [`inputs`]: identifying each input (its digest, as cheaply as it can be known) and
+//!   bringing it into the store when a layer must be built: one map of input states;
+//! * [`recipe`]: a layer spec as entries, and its layer-cache description, side by side;
+//! * [`produce`]: layers merged, written or taken from the layer cache, and assembled
+//!   into images.
+//!
+//! The commands (`crate::command`) are small verbs over a [`Session`]; none reaches into
+//! another.
+
+mod error;
+pub mod inputs;
+pub mod pins;
+pub mod produce;
+pub mod recipe;
+pub mod settings;
+
+pub use error::BuildError;
+pub use settings::OutputSettings;
+
+use crate::fetch::{self, FetchOptions, Fetcher, MirrorRule};
+use crate::image::{self, ImageName};
+use crate::manifest::Manifest;
+use crate::store::{Cache, LayerCache};
+use crate::ui::Ui;
+use crate::Result;
+use std::path::{Path, PathBuf};
+
+/// What the front end passes in: the global command-line options.
+#[derive(Debug, Clone, Default)]
+pub struct SessionOptions {
+    pub manifest: PathBuf,
+    pub cache_dir: Option<PathBuf>,
+    pub mirrors: Vec<MirrorRule>,
+    pub offline: bool,
+    pub jobs: Option<usize>,
+    pub quiet: bool,
+    pub verbose: bool,
+}
+
+/// One manifest, its store and settings: the state every command works on.
+pub struct Session {
+    manifest: Manifest,
+    lock_path: PathBuf,
+    fetcher: Fetcher,
+    ui: Ui,
+    jobs: usize,
+}
+
+impl Session {
+    /// Load the manifest and open the store.
+    pub fn new(o: SessionOptions) -> Result<Session> {
+        let ui = Ui::new(o.quiet, o.verbose);
+        let manifest = Manifest::load(&o.manifest)?;
+        let lock_path = crate::lock::lock_path(&manifest);
+        let jobs = o
+            .jobs
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+            .max(1);
+        let mut mirrors = fetch::mirrors_from_env()?;
+        mirrors.extend(o.mirrors);
+        let mut fetch_options =
+            FetchOptions::new(o.cache_dir.unwrap_or_else(crate::store::default_cache_dir));
+        fetch_options.mirrors = mirrors;
+        fetch_options.offline = o.offline;
+        fetch_options.jobs = jobs;
+        fetch_options.ui = ui.clone();
+        let fetcher = Fetcher::new(fetch_options)?;
+        Ok(Session {
+            manifest,
+            lock_path,
+            fetcher,
+            ui,
+            jobs,
+        })
+    }
+
+    /// The manifest this session works on.
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    /// Where the manifest's lock lives.
+    pub fn lock_path(&self) -> &Path {
+        &self.lock_path
+    }
+
+    /// The store (the cache directory).
+    pub fn store(&self) -> &Cache {
+        self.fetcher.cache()
+    }
+
+    /// The fetcher of remote inputs.
+    pub fn fetcher(&self) -> &Fetcher {
+        &self.fetcher
+    }
+
+    /// Where logs, warnings and progress go.
+    pub fn ui(&self) -> &Ui {
+        &self.ui
+    }
+
+    /// Worker threads, at most.
+    pub fn jobs(&self) -> usize {
+        self.jobs
+    }
+
+    /// The layer cache in this session's store.
+    pub fn layer_cache(&self) -> LayerCache {
+        LayerCache::new(self.store().clone())
+    }
+
+    /// The image's name and tag from `[image]`.
+    pub fn image_name(&self) -> Result<ImageName> {
+        ImageName::new(&self.manifest.image.name, &self.manifest.image.tag)
+            .map_err(|e| crate::Error::Image(image::ImageError::Name(e)))
+    }
+}

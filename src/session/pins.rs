@@ -1,0 +1,98 @@
+//! The pins of each input, from the manifest and the lock: what a build must find, what
+//! `compose lock` keeps, and the check that bytes have the digest pinned for them. The
+//! rules themselves (which side wins, what is stale) are `crate::lock`'s.
+
+use super::BuildError;
+use crate::digest::Sha256Digest;
+use crate::lock::{self, InputKind, Lock, PinnedInput, Staleness};
+use crate::manifest::{InputRef, Manifest};
+use crate::platform::Platform;
+use crate::Result;
+
+/// What `compose lock` should download again instead of keeping the old lock's pin.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Update {
+    /// Keep every pin the old lock has.
+    #[default]
+    Nothing,
+    /// Re-pin every input the manifest does not pin itself.
+    All,
+    /// Re-pin inputs whose source is, or ends with, this string.
+    Input(String),
+}
+
+impl Update {
+    /// True when `input` is to be downloaded again.
+    pub fn covers(&self, input: &InputRef) -> bool {
+        match self {
+            Update::Nothing => false,
+            Update::All => true,
+            Update::Input(s) => input.key == *s || input.key.ends_with(s.as_str()),
+        }
+    }
+}
+
+/// The inputs of the layers that apply to `platforms`, each once, with the pins of the
+/// manifest and `lock`, and everything stale about `lock` found without reading them.
+pub fn wanted(
+    manifest: &Manifest,
+    lock: Option<&Lock>,
+    platforms: &[Platform],
+) -> Result<(Vec<PinnedInput>, Vec<Staleness>)> {
+    let pins = lock::resolve_pins(manifest, lock)?;
+    let stale = lock::stale_report(manifest, lock, &pins);
+    let mut wanted: Vec<PinnedInput> = Vec::new();
+    for p in pins {
+        let used = p
+            .input
+            .platforms
+            .as_ref()
+            .is_none_or(|ps| ps.iter().any(|x| platforms.contains(x)));
+        if used
+            && !wanted
+                .iter()
+                .any(|w| w.input.kind == p.input.kind && w.input.key == p.input.key)
+        {
+            wanted.push(p);
+        }
+    }
+    Ok((wanted, stale))
+}
+
+/// Every input of the manifest, once, with the pin `compose lock` must enforce: the
+/// manifest's, else the old lock's for a remote input not being updated (local inputs are
+/// always hashed again).
+pub fn for_lock(
+    manifest: &Manifest,
+    old: Option<&Lock>,
+    update: &Update,
+) -> Vec<(InputRef, Option<Sha256Digest>)> {
+    let mut seen: Vec<(InputKind, String)> = Vec::new();
+    let mut inputs = Vec::new();
+    for input in manifest.inputs() {
+        if seen.contains(&(input.kind, input.key.clone())) {
+            continue;
+        }
+        seen.push((input.kind, input.key.clone()));
+        let old_pin = old
+            .and_then(|l| l.find(input.kind, &input.key))
+            .filter(|_| !update.covers(&input) && input.location.is_remote())
+            .map(|e| e.sha256);
+        let pin = input.pin.or(old_pin);
+        inputs.push((input, pin));
+    }
+    inputs
+}
+
+/// An error when `actual` is not the `pin` (when there is one).
+pub fn check(input: &InputRef, pin: Option<Sha256Digest>, actual: &Sha256Digest) -> Result<()> {
+    match pin {
+        Some(pin) if pin != *actual => Err(BuildError::PinMismatch {
+            input: input.describe(),
+            pinned: pin,
+            actual: *actual,
+        }
+        .into()),
+        _ => Ok(()),
+    }
+}

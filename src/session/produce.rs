@@ -1,0 +1,402 @@
+//! Producing images: each platform's layers taken from the layer cache or merged and
+//! written, then assembled with the config into images and an index, in a blob store.
+//! `build`, `lock` and `verify` all produce; they differ in what they do with the result.
+
+use super::inputs::Inputs;
+use super::recipe::{created_by, describe_layer, layer_label};
+use super::{OutputSettings, Session};
+use crate::entry::Entry;
+use crate::image::{self, BlobStore, HistoryEntry, LayerBlob, PlatformImage};
+use crate::layer::write_entries;
+use crate::lock::{LayerRecord, OutputRecord};
+use crate::manifest::LayerSpec;
+use crate::merge::{MergeOptions, Tree};
+use crate::platform::Platform;
+use crate::store::{CachedLayer, KeyBuilder, LayerCache, LayerKey};
+use crate::Result;
+use std::collections::BTreeMap;
+
+/// The images of one build, in a blob store, and the index that ties them together.
+pub struct Built {
+    pub images: Vec<PlatformImage>,
+    pub assembled: image::Assembled,
+}
+
+impl Built {
+    /// The digests a lock records for each platform.
+    pub fn records(&self) -> BTreeMap<String, OutputRecord> {
+        self.assembled
+            .images
+            .iter()
+            .zip(&self.images)
+            .map(|(img, platform_image)| {
+                let layers = platform_image
+                    .layers
+                    .iter()
+                    .map(|l| LayerRecord {
+                        diff_id: l.diff_id,
+                        digest: l.digest,
+                        size: l.size,
+                    })
+                    .collect();
+                (
+                    img.platform.to_string(),
+                    OutputRecord {
+                        manifest: img.manifest.digest,
+                        config: img.config.digest,
+                        layers,
+                    },
+                )
+            })
+            .collect()
+    }
+}
+
+/// One platform's layers, their layer-cache keys and what the layer cache has of them
+/// (with `squash`, one entry: the squashed layer).
+struct Plan<'m> {
+    specs: Vec<&'m LayerSpec>,
+    keys: Vec<LayerKey>,
+    found: Vec<Option<CachedLayer>>,
+}
+
+impl Plan<'_> {
+    /// How many of `found` must be built: every one up to the last one missing, as a
+    /// layer's canonical form depends on the tree below it.
+    fn missing(&self) -> usize {
+        self.found
+            .iter()
+            .rposition(Option::is_none)
+            .map_or(0, |i| i + 1)
+    }
+
+    /// The layers this platform must merge: with `squash`, all of them unless the
+    /// squashed layer is cached; otherwise those up to the last one missing.
+    fn to_merge(&self, squash: bool) -> &[&LayerSpec] {
+        match self.missing() {
+            0 => &[],
+            _ if squash => &self.specs,
+            n => &self.specs[..n],
+        }
+    }
+}
+
+/// Layers whose tar is at least this large get a log line when no progress bar is drawn:
+/// small builds stay quiet, long ones say what they are doing.
+const LOGGED_LAYER_SIZE: u64 = 64 << 20;
+
+impl Session {
+    /// Build every platform's image into `store` and assemble the index; layers come from
+    /// `layer_cache` when it has them, and go into it when built.
+    pub fn produce(
+        &self,
+        platforms: &[Platform],
+        settings: OutputSettings,
+        inputs: &mut Inputs,
+        store: &BlobStore,
+        layer_cache: Option<&LayerCache>,
+    ) -> Result<Built> {
+        let producer = Producer {
+            session: self,
+            s: settings,
+            store,
+            layer_cache,
+        };
+        producer.produce(platforms, inputs)
+    }
+
+    /// Merge `specs` in order, calling `on_layer` with each layer's position, the
+    /// warnings its merge gave (already shown) and its canonical entries. Returns the
+    /// merged tree with `keep_tree`; without, the tree is dropped before the last layer
+    /// is handed over, so writing it does not hold the whole tree in memory too.
+    pub fn merge_layers(
+        &self,
+        specs: &[&LayerSpec],
+        inputs: &Inputs,
+        keep_tree: bool,
+        mut on_layer: impl FnMut(usize, &[String], &[Entry]) -> Result<()>,
+    ) -> Result<Option<Tree>> {
+        let mut tree = Tree::new();
+        let opts = MergeOptions::default();
+        for (i, layer) in specs.iter().enumerate() {
+            let label = layer_label(layer);
+            let entries = self.layer_entries(layer, inputs, &label)?;
+            self.ui()
+                .debug(format!("{label}: {} entries read", entries.len()));
+            let applied = tree.apply(&label, entries, &opts)?;
+            self.ui().debug(format!("{label}: merged"));
+            let warnings: Vec<String> = applied
+                .warnings
+                .iter()
+                .map(|w| format!("{label}: {w}"))
+                .collect();
+            for w in &warnings {
+                self.ui().warn(w);
+            }
+            if !keep_tree && i + 1 == specs.len() {
+                drop(std::mem::take(&mut tree));
+            }
+            on_layer(i, &warnings, &applied.layer)?;
+        }
+        Ok(keep_tree.then_some(tree))
+    }
+}
+
+/// One production run: the session, the settings, the blob store the images go into and
+/// the layer cache (none for `verify`).
+struct Producer<'a> {
+    session: &'a Session,
+    s: OutputSettings,
+    store: &'a BlobStore,
+    layer_cache: Option<&'a LayerCache>,
+}
+
+impl Producer<'_> {
+    fn produce(&self, platforms: &[Platform], inputs: &mut Inputs) -> Result<Built> {
+        let session = self.session;
+        let plans = platforms
+            .iter()
+            .map(|p| self.plan(p, inputs))
+            .collect::<Result<Vec<_>>>()?;
+        let squash = session.manifest().image.squash;
+        let to_merge: Vec<&LayerSpec> = plans
+            .iter()
+            .flat_map(|pl| pl.to_merge(squash).iter().copied())
+            .collect();
+        if !to_merge.is_empty() {
+            session.ensure_blobs(inputs)?;
+            inputs.plain = session.inflate_ahead(&to_merge, inputs)?;
+        }
+        let mut images = Vec::with_capacity(platforms.len());
+        for (p, plan) in platforms.iter().zip(plans) {
+            images.push(self.build_platform(p, plan, inputs)?);
+        }
+        let assembled = image::assemble(
+            self.store,
+            &images,
+            &session.image_name()?,
+            self.s.epoch,
+            &session.manifest().image.annotations,
+        )?;
+        Ok(Built { images, assembled })
+    }
+
+    /// The cache key of each of `specs` (the layers of platform `p`, in order).
+    fn layer_keys(&self, p: &Platform, specs: &[&LayerSpec], inputs: &Inputs) -> Vec<LayerKey> {
+        let mut keys: Vec<LayerKey> = Vec::with_capacity(specs.len());
+        for layer in specs {
+            let mut k = KeyBuilder::layer(keys.last(), self.s.compression, self.s.epoch, p);
+            describe_layer(&mut k, layer, inputs);
+            keys.push(k.finish());
+        }
+        keys
+    }
+
+    /// The layer cached under `key`, linked into the blob store.
+    fn cached(&self, key: Option<&LayerKey>) -> Result<Option<CachedLayer>> {
+        let (Some(c), Some(k)) = (self.layer_cache, key) else {
+            return Ok(None);
+        };
+        let Some(hit) = c.get(k)? else {
+            return Ok(None);
+        };
+        self.store.link(&hit.path, &hit.blob.digest);
+        Ok(Some(hit))
+    }
+
+    /// Compress one layer's entries into the blob store, and keep it in the layer cache
+    /// under `key` with the merge warnings it gave (once the local inputs it was read from
+    /// are known not to have changed meanwhile). `label` names it in progress output.
+    fn write_layer(
+        &self,
+        entries: &[Entry],
+        inputs: &Inputs,
+        key: Option<&LayerKey>,
+        warnings: &[String],
+        label: &str,
+    ) -> Result<LayerBlob> {
+        let (ui, s) = (self.session.ui(), self.s);
+        let total = tar_size_estimate(entries);
+        let bar = ui.bytes_bar(Some(total), label);
+        let logged = !ui.has_bars() && total >= LOGGED_LAYER_SIZE;
+        if logged {
+            ui.info(format!(
+                "{label}: writing {} MiB ({})",
+                total >> 20,
+                s.compression
+            ));
+        }
+        let jobs = image::jobs_for(s.compression, self.session.jobs(), total);
+        let blob = image::write_layer(self.store, s.compression, jobs, |w| {
+            write_entries(entries, s.epoch, &mut bar.wrap_write(w))
+        })?;
+        bar.finish_and_clear();
+        if logged {
+            ui.info(format!("{label}: {} MiB written", blob.size >> 20));
+        }
+        if let (Some(c), Some(k)) = (self.layer_cache, key) {
+            inputs.check_unchanged()?;
+            c.put(k, &blob, &self.store.path(&blob.digest), warnings)?;
+        }
+        Ok(blob)
+    }
+
+    /// What one platform's build will take from the layer cache, and so what it must
+    /// merge: known for every platform before any is built, so that the inputs they will
+    /// read can be prepared together.
+    fn plan<'m>(&'m self, p: &'m Platform, inputs: &Inputs) -> Result<Plan<'m>> {
+        let manifest = self.session.manifest();
+        let specs: Vec<&LayerSpec> = manifest.layers_for(p).collect();
+        let keys = match self.layer_cache {
+            Some(_) => self.layer_keys(p, &specs, inputs),
+            None => Vec::new(),
+        };
+        let found = if manifest.image.squash {
+            let key = keys.last().map(LayerKey::squashed);
+            vec![self.cached(key.as_ref())?]
+        } else {
+            let mut found = Vec::with_capacity(specs.len());
+            for i in 0..specs.len() {
+                found.push(self.cached(keys.get(i))?);
+            }
+            found
+        };
+        Ok(Plan { specs, keys, found })
+    }
+
+    /// Build one platform's image as `plan` says: each layer taken from the layer cache or
+    /// written as it is merged (or one squashed layer).
+    fn build_platform(
+        &self,
+        p: &Platform,
+        plan: Plan,
+        inputs: &mut Inputs,
+    ) -> Result<PlatformImage> {
+        let (layers, history) = if self.session.manifest().image.squash {
+            self.squashed_layer(plan, inputs)?
+        } else {
+            self.layers_in_order(plan, inputs)?
+        };
+        Ok(PlatformImage {
+            platform: p.clone(),
+            config: self.session.manifest().config.clone(),
+            layers,
+            history,
+        })
+    }
+
+    /// The one layer of a squashed image, from the layer cache or merged and written.
+    fn squashed_layer(
+        &self,
+        plan: Plan,
+        inputs: &mut Inputs,
+    ) -> Result<(Vec<LayerBlob>, Vec<HistoryEntry>)> {
+        let ui = self.session.ui();
+        let Plan { specs, keys, found } = plan;
+        let key = keys.last().map(LayerKey::squashed);
+        let hit = found.into_iter().next().flatten();
+        let blob = match hit {
+            Some(hit) => {
+                ui.debug(format!(
+                    "squashed layer: from the layer cache ({})",
+                    hit.blob.digest
+                ));
+                for w in &hit.warnings {
+                    ui.warn(w);
+                }
+                hit.blob
+            }
+            None => {
+                self.session.ensure_blobs(inputs)?;
+                let mut warnings = Vec::new();
+                let entries = self
+                    .session
+                    .merge_layers(&specs, inputs, true, |_, w, _| {
+                        warnings.extend_from_slice(w);
+                        Ok(())
+                    })?
+                    .map(|tree| tree.entries())
+                    .unwrap_or_default();
+                let blob =
+                    self.write_layer(&entries, inputs, key.as_ref(), &warnings, "squashed layer")?;
+                ui.debug(format!("squashed layer: built ({})", blob.digest));
+                blob
+            }
+        };
+        let history = HistoryEntry {
+            created_by: format!("compose: {} layers squashed", specs.len()),
+            comment: None,
+            empty_layer: false,
+        };
+        Ok((vec![blob], vec![history]))
+    }
+
+    /// Every layer up to the last one missing from the layer cache merged (and the
+    /// missing ones written); cached layers above it used as they are.
+    fn layers_in_order(
+        &self,
+        plan: Plan,
+        inputs: &mut Inputs,
+    ) -> Result<(Vec<LayerBlob>, Vec<HistoryEntry>)> {
+        let ui = self.session.ui();
+        let merged = plan.missing();
+        let Plan { specs, keys, found } = plan;
+        let mut written: Vec<Option<LayerBlob>> = vec![None; specs.len()];
+        if merged > 0 {
+            self.session.ensure_blobs(inputs)?;
+            self.session.merge_layers(
+                &specs[..merged],
+                inputs,
+                false,
+                |i, warnings, entries| {
+                    if found[i].is_none() {
+                        let label = layer_label(specs[i]);
+                        let blob =
+                            self.write_layer(entries, inputs, keys.get(i), warnings, &label)?;
+                        ui.debug(format!("{label}: built ({})", blob.digest));
+                        written[i] = Some(blob);
+                    }
+                    Ok(())
+                },
+            )?;
+        }
+        let mut layers = Vec::new();
+        let mut history = Vec::new();
+        for (i, (hit, built)) in found.into_iter().zip(written).enumerate() {
+            let blob = match (hit, built) {
+                (_, Some(b)) => b,
+                (Some(hit), None) => {
+                    ui.debug(format!(
+                        "{}: from the layer cache ({})",
+                        layer_label(specs[i]),
+                        hit.blob.digest
+                    ));
+                    if i >= merged {
+                        for w in &hit.warnings {
+                            ui.warn(w);
+                        }
+                    }
+                    hit.blob
+                }
+                (None, None) => unreachable!("every layer up to the last miss is written"),
+            };
+            layers.push(blob);
+            history.push(HistoryEntry {
+                created_by: created_by(specs[i]),
+                comment: None,
+                empty_layer: false,
+            });
+        }
+        Ok((layers, history))
+    }
+}
+
+/// About how many bytes the canonical tar of `entries` has (headers, padded contents,
+/// the end marker); only for progress.
+fn tar_size_estimate(entries: &[Entry]) -> u64 {
+    let body: u64 = entries
+        .iter()
+        .map(|e| 512 + e.size().div_ceil(512) * 512)
+        .sum();
+    body + 1024
+}

@@ -1,0 +1,192 @@
+//! The recipe of a layer: its spec as entries, and the description of everything those
+//! entries are made from that keys it in the layer cache. The two live side by side so
+//! they cannot drift apart: a field that [`Session::layer_entries`] reads and
+//! [`describe_layer`] leaves out would make the layer cache serve stale layers.
+
+use super::inputs::Inputs;
+use super::Session;
+use crate::digest::Sha256Digest;
+use crate::entry::{Content, Entry, ImagePath, Kind};
+use crate::layer;
+use crate::lock::InputKind;
+use crate::manifest::{FileSource, FileSpec, LayerSpec, Location, SourceSpec};
+use crate::store::KeyBuilder;
+use crate::Result;
+
+impl Session {
+    /// The entries of one layer, in the order the merger applies them: the tar, then
+    /// `remove` whiteouts, directories, files and symlinks.
+    pub fn layer_entries(
+        &self,
+        layer: &LayerSpec,
+        inputs: &Inputs,
+        label: &str,
+    ) -> Result<Vec<Entry>> {
+        let mut entries = Vec::new();
+        if let Some(t) = &layer.tar {
+            let tar = inputs.blob(InputKind::Tar, &t.location);
+            let plain = match inputs.plain.get(&tar.sha256) {
+                Some(path) => path.clone(),
+                None => self.plain_tar(tar, label, inputs.remembered)?,
+            };
+            entries.extend(layer::read_tar(&plain, label)?);
+        }
+        for r in &layer.remove {
+            entries.push(whiteout(r));
+        }
+        for d in &layer.dirs {
+            let mut top = Entry::dir(d.dest.clone());
+            top.mode = d.mode.unwrap_or(0o755);
+            top.uid = d.uid.unwrap_or(0);
+            top.gid = d.gid.unwrap_or(0);
+            entries.push(top);
+            if let Some(src) = &d.src {
+                let packed = inputs.blob(InputKind::Dir, src);
+                for mut e in layer::read_tar(&packed.path, label)? {
+                    if e.path.is_root() {
+                        continue;
+                    }
+                    e.path = rebase(&d.dest, &e.path);
+                    if let Kind::HardLink(t) = &e.kind {
+                        e.kind = Kind::HardLink(rebase(&d.dest, t));
+                    }
+                    e.uid = d.uid.unwrap_or(e.uid);
+                    e.gid = d.gid.unwrap_or(e.gid);
+                    entries.push(e);
+                }
+            }
+        }
+        for f in &layer.files {
+            let content = match &f.source {
+                FileSource::Inline(text) => inline(text.as_bytes()),
+                FileSource::Source(spec) => {
+                    let b = inputs.blob(InputKind::File, &spec.location);
+                    Content::whole_file(b.path.clone(), b.size)
+                }
+            };
+            let mut e = Entry::new(f.dest.clone(), Kind::File(content), file_mode(f, inputs));
+            e.uid = f.uid.unwrap_or(0);
+            e.gid = f.gid.unwrap_or(0);
+            entries.push(e);
+        }
+        for s in &layer.symlinks {
+            let mut e = Entry::new(
+                s.dest.clone(),
+                Kind::Symlink(s.target.as_bytes().to_vec()),
+                0o777,
+            );
+            e.uid = s.uid.unwrap_or(0);
+            e.gid = s.gid.unwrap_or(0);
+            entries.push(e);
+        }
+        Ok(entries)
+    }
+}
+
+/// Describe into `k` everything [`Session::layer_entries`] makes a layer's entries from;
+/// the two must stay in step, or the layer cache would serve stale layers.
+pub fn describe_layer(k: &mut KeyBuilder, layer: &LayerSpec, inputs: &Inputs) {
+    let path = |p: &ImagePath| p.as_bytes().to_vec();
+    if let Some(t) = &layer.tar {
+        k.digest("tar", &inputs.digest(InputKind::Tar, &t.location));
+    }
+    for r in &layer.remove {
+        k.field("remove", &path(r));
+    }
+    for d in &layer.dirs {
+        k.field("dir", &path(&d.dest));
+        k.optional("mode", d.mode.map(u64::from));
+        k.optional("uid", d.uid);
+        k.optional("gid", d.gid);
+        match &d.src {
+            Some(src) => k.digest("dir-src", &inputs.digest(InputKind::Dir, src)),
+            None => k.field("dir-src", b""),
+        }
+    }
+    for f in &layer.files {
+        k.field("file", &path(&f.dest));
+        match &f.source {
+            FileSource::Inline(text) => {
+                k.digest("file-content", &Sha256Digest::of(text.as_bytes()))
+            }
+            FileSource::Source(spec) => {
+                k.digest("file-src", &inputs.digest(InputKind::File, &spec.location))
+            }
+        }
+        k.number("mode", u64::from(file_mode(f, inputs)));
+        k.optional("uid", f.uid);
+        k.optional("gid", f.gid);
+    }
+    for s in &layer.symlinks {
+        k.field("symlink", &path(&s.dest));
+        k.field("target", s.target.as_bytes());
+        k.optional("uid", s.uid);
+        k.optional("gid", s.gid);
+    }
+}
+
+/// The mode a `[[layer.file]]` gets: the manifest's, else 0755 for a local source its
+/// owner may execute, else 0644.
+fn file_mode(f: &FileSpec, inputs: &Inputs) -> u32 {
+    f.mode.unwrap_or(match &f.source {
+        FileSource::Source(SourceSpec {
+            location: location @ Location::Local { .. },
+            ..
+        }) => inputs.default_mode(location).unwrap_or(0o644),
+        _ => 0o644,
+    })
+}
+
+/// A layer's name in messages: its number and main source.
+pub fn layer_label(layer: &LayerSpec) -> String {
+    match &layer.tar {
+        Some(t) => format!("layer {} ({})", layer.index + 1, t.location.key()),
+        None => format!("layer {}", layer.index + 1),
+    }
+}
+
+/// The history `created_by` of a layer: its comment, else what it is made of.
+pub fn created_by(layer: &LayerSpec) -> String {
+    if let Some(c) = &layer.comment {
+        return c.clone();
+    }
+    let mut parts = Vec::new();
+    if let Some(t) = &layer.tar {
+        parts.push(format!("tar {}", t.location.key()));
+    }
+    if !layer.remove.is_empty() {
+        let r: Vec<String> = layer.remove.iter().map(|p| p.display()).collect();
+        parts.push(format!("remove {}", r.join(" ")));
+    }
+    for d in &layer.dirs {
+        parts.push(format!("dir {}", d.dest.display()));
+    }
+    for f in &layer.files {
+        parts.push(format!("file {}", f.dest.display()));
+    }
+    for s in &layer.symlinks {
+        parts.push(format!("symlink {} -> {}", s.dest.display(), s.target));
+    }
+    format!("compose: {}", parts.join(", "))
+}
+
+fn inline(bytes: &[u8]) -> Content {
+    if bytes.is_empty() {
+        Content::Empty
+    } else {
+        Content::Inline(bytes.into())
+    }
+}
+
+/// The whiteout entry that removes `path` from lower layers.
+fn whiteout(path: &ImagePath) -> Entry {
+    let mut name = b".wh.".to_vec();
+    name.extend_from_slice(path.file_name());
+    let parent = path.parent().unwrap_or_default();
+    Entry::new(parent.join(&name), Kind::File(Content::Empty), 0o644)
+}
+
+/// `inner` placed below `dest`.
+fn rebase(dest: &ImagePath, inner: &ImagePath) -> ImagePath {
+    inner.components().fold(dest.clone(), |p, c| p.join(c))
+}
