@@ -203,8 +203,16 @@ pub enum Staleness {
         recorded: String,
         current: String,
     },
-    /// A platform whose recorded output digests differ from the current ones.
-    OutputChanged { platform: String },
+    /// A platform whose recorded output digests differ from the current ones, with what
+    /// differs (config fields, layers, annotations) when it could be told.
+    OutputChanged {
+        platform: String,
+        details: Vec<String>,
+    },
+    /// A platform of the manifest the lock records no image for.
+    NoOutput { platform: String },
+    /// A platform the lock records an image for, which the manifest no longer builds.
+    PlatformRemoved { platform: String },
 }
 
 fn platforms_text(p: &[String]) -> String {
@@ -263,9 +271,22 @@ impl fmt::Display for Staleness {
                 f,
                 "{name}: {LOCK_FILE} records {recorded}, this build uses {current}"
             ),
-            Staleness::OutputChanged { platform } => write!(
+            Staleness::OutputChanged { platform, details } => {
+                write!(
+                    f,
+                    "the image for {platform} no longer has the digests {LOCK_FILE} records"
+                )?;
+                for d in details {
+                    write!(f, "\n      {d}")?;
+                }
+                Ok(())
+            }
+            Staleness::NoOutput { platform } => {
+                write!(f, "{LOCK_FILE} records no image for {platform}")
+            }
+            Staleness::PlatformRemoved { platform } => write!(
                 f,
-                "the image for {platform} no longer has the digests {LOCK_FILE} records"
+                "{LOCK_FILE} records an image for {platform}, which scratch.toml no longer builds"
             ),
         }
     }
@@ -787,6 +808,7 @@ pub fn staleness(recorded: &Lock, current: &Lock) -> Vec<Staleness> {
         if rec.outputs.get(platform) != Some(n) {
             out.push(Staleness::OutputChanged {
                 platform: platform.clone(),
+                details: Vec::new(),
             });
         }
     }

@@ -4,10 +4,12 @@
 use crate::compression::Compression;
 use crate::digest::Sha256Digest;
 use crate::image::{self, BlobStore, OutputFormat};
-use crate::lock::{self, Lock, OutputRecord};
+use crate::lock::{self, Lock, OutputRecord, Staleness};
 use crate::manifest::LayerSpec;
 use crate::platform::Platform;
+use crate::session::inputs::Inputs;
 use crate::session::produce::Built;
+use crate::session::staleness;
 use crate::session::{OutputSettings, Session};
 use crate::{Error, Result};
 use std::collections::BTreeMap;
@@ -54,24 +56,43 @@ pub fn build(s: &Session, o: &BuildOptions) -> Result<BuildResult> {
     // Local inputs are read in place (and checked afterwards) except for a rootfs,
     // which is written before such a check could stop it.
     let in_place = o.format != OutputFormat::Rootfs;
-    let (mut inputs, mut stale) = s.identify(lock.as_ref(), &platforms, true, in_place)?;
+    let mut inputs = s.identify(lock.as_ref(), &platforms, true, in_place)?;
     s.ui().debug("inputs identified");
-    if let Some(l) = &lock {
-        stale.extend(lock::settings_staleness(
-            l,
-            settings.epoch.0,
-            settings.compression,
-        ));
-    }
-    if !stale.is_empty() {
-        if o.locked {
-            return Err(lock::LockError::Stale(stale).into());
-        }
-        for st in &stale {
-            s.ui().warn(format!("stale lock: {st}"));
-        }
+    let judge = |inputs: &Inputs, outputs, built| {
+        let current = staleness::current_lock(s, lock.as_ref(), settings, inputs, outputs);
+        staleness::judge(s, lock.as_ref(), &current, built)
+    };
+    // Inputs and settings first: when they differ, so do the images, and building them
+    // only to say so would be wasted.
+    let stale = judge(&inputs, BTreeMap::new(), None);
+    report(s, o, &stale)?;
+    let staging = s.store().temp_dir()?;
+    let store = BlobStore::new(staging.path()).map_err(|e| Error::io(staging.path(), e))?;
+    let layer_cache = s.layer_cache();
+    // Then the images, once the inputs and settings are known to be the recorded ones:
+    // those of this build, and with `--locked` every other platform's too (the lock is
+    // law for all of them); a rootfs has no image of its own to compare.
+    let checked = match (&lock, stale.is_empty()) {
+        (Some(_), true) if o.locked => s.manifest().image.platforms.clone(),
+        (Some(_), true) => platforms.clone(),
+        _ => Vec::new(),
+    };
+    let others: Vec<Platform> = match o.format {
+        OutputFormat::Rootfs => checked,
+        _ => checked
+            .into_iter()
+            .filter(|p| !platforms.contains(p))
+            .collect(),
+    };
+    let mut outputs = BTreeMap::new();
+    if !others.is_empty() {
+        let built = s.produce(&others, settings, &mut inputs, &store, Some(&layer_cache))?;
+        outputs = built.records();
     }
     if o.format == OutputFormat::Rootfs {
+        if lock.is_some() && stale.is_empty() {
+            report(s, o, &judge(&inputs, outputs, Some(&store)))?;
+        }
         s.ensure_blobs(&mut inputs)?;
         let specs: Vec<&LayerSpec> = s.manifest().layers_for(&platforms[0]).collect();
         let tree = s
@@ -83,23 +104,39 @@ pub fn build(s: &Session, o: &BuildOptions) -> Result<BuildResult> {
             outputs: BTreeMap::new(),
         });
     }
-    let staging = s.store().temp_dir()?;
-    let store = BlobStore::new(staging.path()).map_err(|e| Error::io(staging.path(), e))?;
     let built = s.produce(
         &platforms,
         settings,
         &mut inputs,
         &store,
-        Some(&s.layer_cache()),
+        Some(&layer_cache),
     )?;
     inputs.check_unchanged()?;
-    let outputs = built.records();
+    let records = built.records();
     s.ui().debug("image assembled");
+    if lock.is_some() && stale.is_empty() {
+        outputs.extend(records.clone());
+        report(s, o, &judge(&inputs, outputs, Some(&store)))?;
+    }
     write_output(s, &store, &built, o.format, settings, &o.output)?;
     Ok(BuildResult {
         digest: built.assembled.top.digest,
-        outputs,
+        outputs: records,
     })
+}
+
+/// A stale lock: an error with `--locked`, else a warning per difference.
+fn report(s: &Session, o: &BuildOptions, stale: &[Staleness]) -> Result<()> {
+    if stale.is_empty() {
+        return Ok(());
+    }
+    if o.locked {
+        return Err(lock::LockError::Stale(stale.to_vec()).into());
+    }
+    for st in stale {
+        s.ui().warn(format!("stale lock: {st}"));
+    }
+    Ok(())
 }
 
 /// The platforms to build: `--platform` (which must be one of the manifest's), else all.

@@ -2,10 +2,10 @@
 //! and write the lock (or, with `--check`, say whether it would change).
 
 use crate::image::BlobStore;
-use crate::lock::{self, Lock, Staleness};
+use crate::lock::Lock;
 use crate::session::inputs::Inputs;
 use crate::session::pins::{self, Update};
-use crate::session::{OutputSettings, Session};
+use crate::session::{staleness, OutputSettings, Session};
 use crate::{Error, Result};
 
 /// The options of `compose lock`.
@@ -42,11 +42,8 @@ pub fn lock(s: &Session, o: &LockOptions) -> Result<LockOutcome> {
     }
     let blobs = s.materialise(wanted.iter().map(|(i, p)| (i, *p)))?;
     let mut resolved = Inputs::complete(&wanted, &blobs);
-    let locked = wanted
-        .iter()
-        .zip(&blobs)
-        .map(|((input, _), blob)| lock::locked_input(input, blob.sha256, blob.size))
-        .collect();
+    // Every use of an input, so that it is recorded for all the platforms using it.
+    let locked = staleness::locked_inputs(s.manifest(), None, |i| resolved.known(i.kind, &i.key));
     let mut new = Lock::new(settings.epoch.0, settings.compression, locked);
     let staging = s.store().temp_dir()?;
     let store = BlobStore::new(staging.path()).map_err(|e| Error::io(staging.path(), e))?;
@@ -64,16 +61,20 @@ pub fn lock(s: &Session, o: &LockOptions) -> Result<LockOutcome> {
     for (d, _) in &built.assembled.blobs {
         s.store().keep_blob(&store.path(d), d)?;
     }
-    let changes = match &old {
-        Some(old) => lock::staleness(old, &new),
-        None => vec![Staleness::NoLock],
-    };
-    let changed = !changes.is_empty()
-        || std::fs::read_to_string(lock_path).ok().as_deref() != Some(new.to_toml().as_str());
+    let changes = staleness::judge(s, old.as_ref(), &new, Some(&store));
+    let same_text =
+        std::fs::read_to_string(lock_path).ok().as_deref() == Some(new.to_toml().as_str());
+    let changed = !changes.is_empty() || !same_text;
     if o.check {
         if changed {
             for c in &changes {
                 s.ui().warn(format!("stale lock: {c}"));
+            }
+            if changes.is_empty() {
+                s.ui().warn(format!(
+                    "stale lock: {} records the same pins and digests in other text than `compose lock` writes",
+                    lock_path.display()
+                ));
             }
         } else {
             s.ui()

@@ -8,7 +8,7 @@ use crate::image::{self, BlobStore, OutputFormat};
 use crate::lock::{Lock, OutputRecord};
 use crate::platform::Platform;
 use crate::session::produce::Built;
-use crate::session::{BuildError, OutputSettings, Session};
+use crate::session::{staleness, BuildError, OutputSettings, Session};
 use crate::{Error, Result};
 use std::collections::BTreeMap;
 
@@ -32,22 +32,10 @@ pub fn verify(s: &Session) -> Result<VerifyOutcome> {
         return Err(BuildError::NoOutputs(lock_path.to_path_buf()).into());
     }
     let recorded = OutputSettings::recorded(&lock)?;
-    let mut differences = Vec::new();
     let current = OutputSettings::current(s, None)?;
-    if current.epoch != recorded.epoch {
-        differences.push(format!(
-            "setting source_date_epoch: scratch.lock records {}, the manifest and environment now give {}",
-            recorded.epoch.0, current.epoch.0
-        ));
-    }
-    if current.compression != recorded.compression {
-        differences.push(format!(
-            "setting compression: scratch.lock records {}, the manifest now gives {}",
-            recorded.compression, current.compression
-        ));
-    }
+    let mut differences = Vec::new();
     let platforms = &s.manifest().image.platforms;
-    let (mut inputs, stale) = match s.resolve(Some(&lock), platforms) {
+    let mut inputs = match s.resolve(Some(&lock), platforms) {
         Ok(v) => v,
         Err(Error::Fetch(e @ FetchError::Checksum { .. })) => {
             differences.push(format!("input changed: {e}"));
@@ -58,8 +46,11 @@ pub fn verify(s: &Session) -> Result<VerifyOutcome> {
         }
         Err(e) => return Err(e),
     };
-    for st in &stale {
-        differences.push(format!("input: {st}"));
+    // The lock's judgement of the settings and inputs; the images are compared below,
+    // rebuilt with the recorded settings, down to their entries.
+    let now = staleness::current_lock(s, Some(&lock), current, &inputs, BTreeMap::new());
+    for st in staleness::judge(s, Some(&lock), &now, None) {
+        differences.push(st.to_string());
     }
     let staging = s.store().temp_dir()?;
     let store = BlobStore::new(staging.path()).map_err(|e| Error::io(staging.path(), e))?;

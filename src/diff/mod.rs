@@ -139,6 +139,17 @@ impl DiffError {
     }
 }
 
+/// Compare two image configs field by field as `compose diff` does, calling `push` with
+/// each difference's location (`config.Entrypoint`, `config.history[0].created_by`),
+/// field, left and right value.
+pub(crate) fn compare_configs(
+    a: &serde_json::Value,
+    b: &serde_json::Value,
+    push: &mut dyn FnMut(String, Field, String, String),
+) {
+    config::compare(a, b, &DiffOptions::default(), push)
+}
+
 /// Compare two opened inputs: config, then layers, then merged filesystems.
 pub fn diff(a: &Opened, b: &Opened, o: &DiffOptions) -> Result<Report, DiffError> {
     compare::diff(a, b, o)

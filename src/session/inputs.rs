@@ -10,7 +10,7 @@ use super::{BuildError, Session};
 use crate::digest::Sha256Digest;
 use crate::fetch::FetchRequest;
 use crate::layer::{self, local, InputFormat};
-use crate::lock::{InputKind, Lock, Staleness};
+use crate::lock::{InputKind, Lock};
 use crate::manifest::{InputRef, LayerSpec, Location};
 use crate::platform::Platform;
 use crate::store::{Blob, LocalInput, Snapshot};
@@ -40,6 +40,9 @@ pub enum State {
 pub struct Input {
     /// The content digest the layer keys are made from.
     pub digest: Sha256Digest,
+    /// Its size in bytes, when known (a remote input pinned only in the manifest and not
+    /// fetched yet has none).
+    pub size: Option<u64>,
     /// For a local file: the mode a `[[layer.file]]` gets when the manifest leaves it to
     /// the file, read once so that the layer keys and the layers agree.
     pub default_mode: Option<u32>,
@@ -82,6 +85,7 @@ impl Inputs {
     fn insert_ready(&mut self, input: &InputRef, blob: Blob) {
         let i = Input {
             digest: blob.sha256,
+            size: Some(blob.size),
             default_mode: default_mode(input),
             state: State::Ready(blob, None),
         };
@@ -91,6 +95,13 @@ impl Inputs {
     /// The input of this kind at `loc`.
     pub fn get(&self, kind: InputKind, loc: &Location) -> &Input {
         &self.map[&(kind, loc.key().to_string())]
+    }
+
+    /// The digest and size of the input of this kind and source, when this command
+    /// identified it and knows both.
+    pub fn known(&self, kind: InputKind, key: &str) -> Option<(Sha256Digest, u64)> {
+        let i = self.map.get(&(kind, key.to_string()))?;
+        Some((i.digest, i.size?))
     }
 
     /// The mode a `[[layer.file]]` from the local file at `loc` gets when the manifest
@@ -136,16 +147,16 @@ impl Session {
     /// the file is unchanged (with `remember`), else hashed as it is copied into the store;
     /// a packed directory's.
     /// Pins in the manifest and pins of remote inputs are enforced (a mismatch is an
-    /// error); a local input that no longer matches the lock only makes it stale. Returns
-    /// the inputs and everything stale about `lock`.
+    /// error); a local input that no longer matches the lock only makes it stale (see
+    /// [`super::staleness`]).
     pub fn identify(
         &self,
         lock: Option<&Lock>,
         platforms: &[Platform],
         remember: bool,
         in_place: bool,
-    ) -> Result<(Inputs, Vec<Staleness>)> {
-        let (wanted, mut stale) = pins::wanted(self.manifest(), lock, platforms)?;
+    ) -> Result<Inputs> {
+        let wanted = pins::wanted(self.manifest(), lock, platforms)?;
         // Local files are hashed (when not remembered) on up to `jobs` threads at once.
         let locals: Vec<(&Path, &InputRef)> = wanted
             .iter()
@@ -164,28 +175,28 @@ impl Session {
             let pin = if p.enforced() { p.sha256 } else { None };
             let key = key_of(&p.input);
             let mode = default_mode(&p.input);
-            let input = |digest, state| Input {
+            let input = |digest, size, state| Input {
                 digest,
+                size,
                 default_mode: mode,
                 state,
             };
             match (&p.input.location, pin) {
                 (Location::Url(_), Some(pin)) => {
                     let state = State::Pending(p.input.clone(), Some(pin));
-                    inputs.map.insert(key, input(pin, state));
+                    inputs.map.insert(key, input(pin, p.size, state));
                 }
                 _ if local_file(&p.input).is_some() => {
                     let found = found_locals
                         .next()
                         .expect("one result for each local file")?;
-                    let digest = match &found {
+                    let (digest, size) = match &found {
                         LocalInput::Known(blob, _)
                         | LocalInput::InPlace(blob, _)
-                        | LocalInput::Stored(blob) => blob.sha256,
-                        LocalInput::Hashed(digest, _) => *digest,
+                        | LocalInput::Stored(blob) => (blob.sha256, blob.size),
+                        LocalInput::Hashed(digest, size) => (*digest, *size),
                     };
                     pins::check(&p.input, pin, &digest)?;
-                    stale.extend(p.check_local(&digest));
                     let state = match found {
                         LocalInput::Known(blob, snapshot) if in_place => {
                             State::Remembered(blob, snapshot)
@@ -196,29 +207,24 @@ impl Session {
                         LocalInput::InPlace(blob, snapshot) => State::Ready(blob, Some(snapshot)),
                         LocalInput::Stored(blob) => State::Ready(blob, None),
                     };
-                    inputs.map.insert(key, input(digest, state));
+                    inputs.map.insert(key, input(digest, Some(size), state));
                 }
                 _ => now.push((p, pin)),
             }
         }
         let actual = self.materialise(now.iter().map(|(p, pin)| (&p.input, *pin)))?;
         for ((p, _), blob) in now.iter().zip(actual) {
-            stale.extend(p.check_local(&blob.sha256));
             inputs.insert_ready(&p.input, blob);
         }
-        Ok((inputs, stale))
+        Ok(inputs)
     }
 
     /// Like [`Session::identify`], with every input fetched, copied (never remembered) or
     /// packed into the store right away.
-    pub fn resolve(
-        &self,
-        lock: Option<&Lock>,
-        platforms: &[Platform],
-    ) -> Result<(Inputs, Vec<Staleness>)> {
-        let (mut inputs, stale) = self.identify(lock, platforms, false, false)?;
+    pub fn resolve(&self, lock: Option<&Lock>, platforms: &[Platform]) -> Result<Inputs> {
+        let mut inputs = self.identify(lock, platforms, false, false)?;
         self.ensure_blobs(&mut inputs)?;
-        Ok((inputs, stale))
+        Ok(inputs)
     }
 
     /// Bring every input [`Session::identify`] only hashed into the store, verified, and

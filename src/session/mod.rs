@@ -8,7 +8,8 @@
 //!   bringing it into the store when a layer must be built: one map of input states;
 //! * [`recipe`]: a layer spec as entries, and its layer-cache description, side by side;
 //! * [`produce`]: layers merged, written or taken from the layer cache, and assembled
-//!   into images.
+//!   into images;
+//! * [`staleness`]: the one judgement of whether the lock still holds.
 //!
 //! The commands (`crate::command`) are small verbs over a [`Session`]; none reaches into
 //! another.
@@ -19,6 +20,7 @@ pub mod pins;
 pub mod produce;
 pub mod recipe;
 pub mod settings;
+pub mod staleness;
 
 pub use error::BuildError;
 pub use settings::OutputSettings;

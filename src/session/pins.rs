@@ -4,7 +4,7 @@
 
 use super::BuildError;
 use crate::digest::Sha256Digest;
-use crate::lock::{self, InputKind, Lock, PinnedInput, Staleness};
+use crate::lock::{self, InputKind, Lock, PinnedInput};
 use crate::manifest::{InputRef, Manifest};
 use crate::platform::Platform;
 use crate::Result;
@@ -33,14 +33,13 @@ impl Update {
 }
 
 /// The inputs of the layers that apply to `platforms`, each once, with the pins of the
-/// manifest and `lock`, and everything stale about `lock` found without reading them.
+/// manifest and `lock`.
 pub fn wanted(
     manifest: &Manifest,
     lock: Option<&Lock>,
     platforms: &[Platform],
-) -> Result<(Vec<PinnedInput>, Vec<Staleness>)> {
+) -> Result<Vec<PinnedInput>> {
     let pins = lock::resolve_pins(manifest, lock)?;
-    let stale = lock::stale_report(manifest, lock, &pins);
     let mut wanted: Vec<PinnedInput> = Vec::new();
     for p in pins {
         let used = p
@@ -56,7 +55,7 @@ pub fn wanted(
             wanted.push(p);
         }
     }
-    Ok((wanted, stale))
+    Ok(wanted)
 }
 
 /// Every input of the manifest, once, with the pin `compose lock` must enforce: the
