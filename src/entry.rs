@@ -166,6 +166,9 @@ pub enum Content {
         offset: u64,
         len: u64,
     },
+    /// `len` bytes of a lower layer's file that a tree snapshot of the layer cache does not
+    /// keep: enough to merge the layers above, never to write (opening it fails).
+    NotKept { len: u64 },
 }
 
 impl Content {
@@ -174,7 +177,7 @@ impl Content {
         match self {
             Content::Empty => 0,
             Content::Inline(b) => b.len() as u64,
-            Content::Range { len, .. } => *len,
+            Content::Range { len, .. } | Content::NotKept { len } => *len,
         }
     }
 
@@ -210,6 +213,9 @@ impl Content {
                     path: file.clone(),
                 }))
             }
+            Content::NotKept { .. } => Err(io::Error::other(
+                "the bytes of this lower-layer file are not kept by the layer cache",
+            )),
         }
     }
 }
@@ -222,6 +228,7 @@ impl fmt::Debug for Content {
             Content::Range { file, offset, len } => {
                 write!(f, "Range({}@{}+{})", file.display(), offset, len)
             }
+            Content::NotKept { len } => write!(f, "NotKept({len})"),
         }
     }
 }

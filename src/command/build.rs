@@ -6,6 +6,7 @@ use crate::digest::Sha256Digest;
 use crate::image::{self, BlobStore, OutputFormat};
 use crate::lock::{self, Lock, OutputRecord, Staleness};
 use crate::manifest::LayerSpec;
+use crate::merge::Tree;
 use crate::platform::Platform;
 use crate::session::inputs::Inputs;
 use crate::session::produce::Built;
@@ -96,7 +97,7 @@ pub fn build(s: &Session, o: &BuildOptions) -> Result<BuildResult> {
         s.ensure_blobs(&mut inputs)?;
         let specs: Vec<&LayerSpec> = s.manifest().layers_for(&platforms[0]).collect();
         let tree = s
-            .merge_layers(&specs, &inputs, true, |_, _, _| Ok(()))?
+            .merge_layers(&specs, &inputs, Tree::new(), true, |_, _, _, _| Ok(()))?
             .unwrap_or_default();
         let digest = image::write_rootfs(&tree.entries(), settings.epoch, &o.output)?;
         return Ok(BuildResult {

@@ -29,6 +29,10 @@ impl Hasher {
         match c {
             Content::Empty => Ok(Sha256Digest::of(b"")),
             Content::Inline(b) => Ok(Sha256Digest::of(b)),
+            Content::NotKept { .. } => Err(DiffError::io(
+                "<layer cache>",
+                std::io::Error::other("a lower-layer file's bytes are not kept"),
+            )),
             Content::Range { file, offset, len } => {
                 let key = (file.clone(), *offset, *len);
                 if let Some(d) = self.cache.get(&key) {

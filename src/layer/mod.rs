@@ -7,16 +7,20 @@
 //!   ([`read_tar`]).
 //! * `write`: the canonical tar writer ("ctar-1", [`TarWriter`]).
 //! * [`local`]: local directories packed as canonical tars, local file modes.
+//! * `snapshot`: a merged tree's metadata without contents, for the layer cache
+//!   ([`encode_snapshot`]).
 
 mod decompress;
 pub mod local;
 mod read;
+mod snapshot;
 mod write;
 
 pub use decompress::{
     decompress, default_limit, detect_format, InputFormat, DEFAULT_LIMIT_RATIO, MIN_DEFAULT_LIMIT,
 };
 pub use read::{keep_xattr, parse_pax, read_tar, MAX_EXTENSION};
+pub use snapshot::{decode_snapshot, encode_snapshot};
 pub use write::{
     entry_headers, pax_records, split_ustar_name, write_entries, TarWriter, BLOCK, PAX_HEADER_NAME,
 };

@@ -230,8 +230,34 @@ impl Session {
     /// Bring every input [`Session::identify`] only hashed into the store, verified, and
     /// check that each still has the digest the layer keys were made from.
     pub fn ensure_blobs(&self, inputs: &mut Inputs) -> Result<()> {
+        self.ensure_where(inputs, |_| true)
+    }
+
+    /// Like [`Session::ensure_blobs`], for the inputs `layers` read only: the inputs of
+    /// layers taken from the layer cache are never fetched, copied or read.
+    pub fn ensure_layer_inputs(&self, inputs: &mut Inputs, layers: &[&LayerSpec]) -> Result<()> {
+        let mut used: Vec<InputKey> = Vec::new();
+        for l in layers {
+            if let Some(t) = &l.tar {
+                used.push((InputKind::Tar, t.location.key().to_string()));
+            }
+            for d in &l.dirs {
+                if let Some(src) = &d.src {
+                    used.push((InputKind::Dir, src.key().to_string()));
+                }
+            }
+            for f in &l.files {
+                if let crate::manifest::FileSource::Source(spec) = &f.source {
+                    used.push((InputKind::File, spec.location.key().to_string()));
+                }
+            }
+        }
+        self.ensure_where(inputs, |k| used.contains(k))
+    }
+
+    fn ensure_where(&self, inputs: &mut Inputs, wanted: impl Fn(&InputKey) -> bool) -> Result<()> {
         let mut pending = Vec::new();
-        for i in inputs.map.values_mut() {
+        for (_, i) in inputs.map.iter_mut().filter(|(k, _)| wanted(k)) {
             match &i.state {
                 State::Remembered(blob, snapshot) => {
                     i.state = State::Ready(blob.clone(), Some(snapshot.clone()));

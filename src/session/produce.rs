@@ -5,9 +5,9 @@
 use super::inputs::Inputs;
 use super::recipe::{created_by, describe_layer, layer_label};
 use super::{OutputSettings, Session};
-use crate::entry::Entry;
+use crate::entry::{Content, Entry, Kind};
 use crate::image::{self, BlobStore, HistoryEntry, LayerBlob, PlatformImage};
-use crate::layer::write_entries;
+use crate::layer::{decode_snapshot, encode_snapshot, write_entries};
 use crate::lock::{LayerRecord, OutputRecord};
 use crate::manifest::LayerSpec;
 use crate::merge::{MergeOptions, Tree};
@@ -58,6 +58,10 @@ struct Plan<'m> {
     specs: Vec<&'m LayerSpec>,
     keys: Vec<LayerKey>,
     found: Vec<Option<CachedLayer>>,
+    /// The first layer to merge, and the tree of the layers below it rebuilt from the
+    /// layer cache's snapshot (0 and an empty tree when there is none).
+    from: usize,
+    base: Tree,
 }
 
 impl Plan<'_> {
@@ -76,7 +80,7 @@ impl Plan<'_> {
         match self.missing() {
             0 => &[],
             _ if squash => &self.specs,
-            n => &self.specs[..n],
+            n => &self.specs[self.from..n],
         }
     }
 }
@@ -105,18 +109,20 @@ impl Session {
         producer.produce(platforms, inputs)
     }
 
-    /// Merge `specs` in order, calling `on_layer` with each layer's position, the
-    /// warnings its merge gave (already shown) and its canonical entries. Returns the
-    /// merged tree with `keep_tree`; without, the tree is dropped before the last layer
-    /// is handed over, so writing it does not hold the whole tree in memory too.
+    /// Merge `specs` in order over `base` (the tree of the layers below them), calling
+    /// `on_layer` with each layer's position in `specs`, the warnings its merge gave
+    /// (already shown), its canonical entries and the tree so far. Returns the merged tree
+    /// with `keep_tree`; without, the tree is dropped before the last layer is handed over
+    /// (with no tree), so writing it does not hold the whole tree in memory too.
     pub fn merge_layers(
         &self,
         specs: &[&LayerSpec],
         inputs: &Inputs,
+        base: Tree,
         keep_tree: bool,
-        mut on_layer: impl FnMut(usize, &[String], &[Entry]) -> Result<()>,
+        mut on_layer: impl FnMut(usize, &[String], &[Entry], Option<&Tree>) -> Result<()>,
     ) -> Result<Option<Tree>> {
-        let mut tree = Tree::new();
+        let mut tree = base;
         let opts = MergeOptions::default();
         for (i, layer) in specs.iter().enumerate() {
             let label = layer_label(layer);
@@ -133,10 +139,12 @@ impl Session {
             for w in &warnings {
                 self.ui().warn(w);
             }
-            if !keep_tree && i + 1 == specs.len() {
+            let last = i + 1 == specs.len();
+            if !keep_tree && last {
                 drop(std::mem::take(&mut tree));
             }
-            on_layer(i, &warnings, &applied.layer)?;
+            let so_far = (keep_tree || !last).then_some(&tree);
+            on_layer(i, &warnings, &applied.layer, so_far)?;
         }
         Ok(keep_tree.then_some(tree))
     }
@@ -164,7 +172,7 @@ impl Producer<'_> {
             .flat_map(|pl| pl.to_merge(squash).iter().copied())
             .collect();
         if !to_merge.is_empty() {
-            session.ensure_blobs(inputs)?;
+            session.ensure_layer_inputs(inputs, &to_merge)?;
             inputs.plain = session.inflate_ahead(&to_merge, inputs)?;
         }
         let mut images = Vec::with_capacity(platforms.len());
@@ -213,6 +221,7 @@ impl Producer<'_> {
         inputs: &Inputs,
         key: Option<&LayerKey>,
         warnings: &[String],
+        tree: Option<&Tree>,
         label: &str,
     ) -> Result<LayerBlob> {
         let (ui, s) = (self.session.ui(), self.s);
@@ -236,7 +245,14 @@ impl Producer<'_> {
         }
         if let (Some(c), Some(k)) = (self.layer_cache, key) {
             inputs.check_unchanged()?;
-            c.put(k, &blob, &self.store.path(&blob.digest), warnings)?;
+            let snapshot = tree.map(|t| encode_snapshot(&t.entries()));
+            c.put(
+                k,
+                &blob,
+                &self.store.path(&blob.digest),
+                warnings,
+                snapshot.as_deref(),
+            )?;
         }
         Ok(blob)
     }
@@ -261,7 +277,53 @@ impl Producer<'_> {
             }
             found
         };
-        Ok(Plan { specs, keys, found })
+        let mut plan = Plan {
+            specs,
+            keys,
+            found,
+            from: 0,
+            base: Tree::new(),
+        };
+        if !manifest.image.squash {
+            if let Some((from, base)) = self.cached_base(&plan)? {
+                plan.from = from;
+                plan.base = base;
+            }
+        }
+        Ok(plan)
+    }
+
+    /// Where merging can start: the first layer the layer cache lacks, over the tree of
+    /// the layers below it rebuilt from the snapshot kept with the layer under it, so a
+    /// rebuild after a change to an upper layer reads nothing of the layers below.
+    fn cached_base(&self, plan: &Plan) -> Result<Option<(usize, Tree)>> {
+        let (Some(c), Some(first_miss)) = (
+            self.layer_cache,
+            plan.found.iter().position(Option::is_none),
+        ) else {
+            return Ok(None);
+        };
+        if first_miss == 0 {
+            return Ok(None);
+        }
+        let Some(bytes) = c.tree(&plan.keys[first_miss - 1])? else {
+            return Ok(None);
+        };
+        let Some(entries) = decode_snapshot(&bytes) else {
+            return Ok(None);
+        };
+        let mut tree = Tree::new();
+        let label = format!("layers 1-{first_miss} (from the layer cache)");
+        if tree
+            .apply(&label, entries, &MergeOptions::default())
+            .is_err()
+        {
+            return Ok(None);
+        }
+        self.session
+            .ui()
+            .debug(format!("{label}: tree snapshot read"));
+        Ok(Some((first_miss, tree)))
     }
 
     /// Build one platform's image as `plan` says: each layer taken from the layer cache or
@@ -292,7 +354,9 @@ impl Producer<'_> {
         inputs: &mut Inputs,
     ) -> Result<(Vec<LayerBlob>, Vec<HistoryEntry>)> {
         let ui = self.session.ui();
-        let Plan { specs, keys, found } = plan;
+        let Plan {
+            specs, keys, found, ..
+        } = plan;
         let key = keys.last().map(LayerKey::squashed);
         let hit = found.into_iter().next().flatten();
         let blob = match hit {
@@ -311,14 +375,20 @@ impl Producer<'_> {
                 let mut warnings = Vec::new();
                 let entries = self
                     .session
-                    .merge_layers(&specs, inputs, true, |_, w, _| {
+                    .merge_layers(&specs, inputs, Tree::new(), true, |_, w, _, _| {
                         warnings.extend_from_slice(w);
                         Ok(())
                     })?
                     .map(|tree| tree.entries())
                     .unwrap_or_default();
-                let blob =
-                    self.write_layer(&entries, inputs, key.as_ref(), &warnings, "squashed layer")?;
+                let blob = self.write_layer(
+                    &entries,
+                    inputs,
+                    key.as_ref(),
+                    &warnings,
+                    None,
+                    "squashed layer",
+                )?;
                 ui.debug(format!("squashed layer: built ({})", blob.digest));
                 blob
             }
@@ -340,25 +410,41 @@ impl Producer<'_> {
     ) -> Result<(Vec<LayerBlob>, Vec<HistoryEntry>)> {
         let ui = self.session.ui();
         let merged = plan.missing();
-        let Plan { specs, keys, found } = plan;
+        let Plan {
+            specs,
+            keys,
+            found,
+            from,
+            base,
+        } = plan;
         let mut written: Vec<Option<LayerBlob>> = vec![None; specs.len()];
         if merged > 0 {
-            self.session.ensure_blobs(inputs)?;
-            self.session.merge_layers(
-                &specs[..merged],
+            let mut done = self.merge_and_write(
+                &specs,
+                &keys,
+                &found,
+                from,
+                merged,
+                base,
                 inputs,
-                false,
-                |i, warnings, entries| {
-                    if found[i].is_none() {
-                        let label = layer_label(specs[i]);
-                        let blob =
-                            self.write_layer(entries, inputs, keys.get(i), warnings, &label)?;
-                        ui.debug(format!("{label}: built ({})", blob.digest));
-                        written[i] = Some(blob);
-                    }
-                    Ok(())
-                },
+                &mut written,
             )?;
+            if !done {
+                // A layer needs the bytes of a lower file (a hard link to it changed):
+                // merge from the bottom after all.
+                ui.debug("the tree snapshot cannot serve this layer; merging from the bottom");
+                done = self.merge_and_write(
+                    &specs,
+                    &keys,
+                    &found,
+                    0,
+                    merged,
+                    Tree::new(),
+                    inputs,
+                    &mut written,
+                )?;
+            }
+            debug_assert!(done);
         }
         let mut layers = Vec::new();
         let mut history = Vec::new();
@@ -388,6 +474,53 @@ impl Producer<'_> {
             });
         }
         Ok((layers, history))
+    }
+
+    /// Merge `specs[from..merged]` over `base` and write each layer the cache lacks into
+    /// `written`, keeping a tree snapshot with every layer but the top one. False, with
+    /// nothing more written, when a layer over a snapshot would need a lower file's bytes.
+    #[allow(clippy::too_many_arguments)]
+    fn merge_and_write(
+        &self,
+        specs: &[&LayerSpec],
+        keys: &[LayerKey],
+        found: &[Option<CachedLayer>],
+        from: usize,
+        merged: usize,
+        base: Tree,
+        inputs: &mut Inputs,
+        written: &mut [Option<LayerBlob>],
+    ) -> Result<bool> {
+        let ui = self.session.ui();
+        self.session
+            .ensure_layer_inputs(inputs, &specs[from..merged])?;
+        let mut complete = true;
+        self.session.merge_layers(
+            &specs[from..merged],
+            inputs,
+            base,
+            false,
+            |j, warnings, entries, tree| {
+                let i = from + j;
+                if !complete || found[i].is_some() || written[i].is_some() {
+                    return Ok(());
+                }
+                let not_kept = entries
+                    .iter()
+                    .any(|e| matches!(e.kind, Kind::File(Content::NotKept { .. })));
+                if not_kept {
+                    complete = false;
+                    return Ok(());
+                }
+                let label = layer_label(specs[i]);
+                let blob =
+                    self.write_layer(entries, inputs, keys.get(i), warnings, tree, &label)?;
+                ui.debug(format!("{label}: built ({})", blob.digest));
+                written[i] = Some(blob);
+                Ok(())
+            },
+        )?;
+        Ok(complete)
     }
 }
 

@@ -295,6 +295,19 @@ impl Cache {
 }
 
 impl Cache {
+    /// Keeps `bytes` as a blob; their digest.
+    pub fn insert_bytes(&self, bytes: &[u8]) -> Result<Sha256Digest, StoreError> {
+        let (tmp, res) = self.receive(&mut &bytes[..], &mut |_| {})?;
+        let (digest, size) = match res {
+            Ok(v) => v,
+            Err(CopyError::Read(e) | CopyError::Write(e)) => {
+                return Err(StoreError::cache(tmp.path(), e))
+            }
+        };
+        self.commit(tmp, &digest, size)?;
+        Ok(digest)
+    }
+
     /// Hashes the local file `src` and copies it into `blobs/` (replacing any copy there,
     /// which is the same bytes or corrupt).
     pub fn insert_file(&self, src: &Path) -> Result<Blob, StoreError> {

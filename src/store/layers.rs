@@ -23,6 +23,12 @@
 //! nothing changed read no layer bytes except to copy them out. Nothing is fsynced: a file
 //! a crash damaged fails its check and is a miss.
 //!
+//! A record may also name a snapshot of the merged tree up to its layer (metadata only:
+//! paths, kinds, modes, owners, link targets, sizes; a blob like any other, verified the
+//! same way). A rebuild whose first missing layer sits on cached ones starts from the
+//! snapshot of the layer below it and reads nothing of the layers below; should a layer
+//! above need a lower file's bytes (a hard link to it changed), it merges from the bottom.
+//!
 //! `compose build` and `compose lock` use the cache; `compose verify` never does, so it
 //! proves the recorded digests from the inputs alone.
 
@@ -147,6 +153,10 @@ struct Record {
     diff_id: Sha256Digest,
     #[serde(default)]
     warnings: Vec<String>,
+    /// The blob holding the snapshot of the merged tree up to this layer (metadata only,
+    /// see [`crate::layer::encode_snapshot`]), when one was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    tree: Option<Sha256Digest>,
 }
 
 /// The layer cache inside a download cache.
@@ -199,22 +209,50 @@ impl LayerCache {
         }
     }
 
+    /// The snapshot of the merged tree up to the layer under `key` (see
+    /// [`LayerCache::put`]), verified like every blob; `None` when none was kept or it is
+    /// damaged.
+    pub fn tree(&self, key: &LayerKey) -> Result<Option<Vec<u8>>, StoreError> {
+        let Ok(text) = fs::read(self.record_path(key)) else {
+            return Ok(None);
+        };
+        let Some(d) = serde_json::from_slice::<Record>(&text)
+            .ok()
+            .and_then(|r| r.tree)
+        else {
+            return Ok(None);
+        };
+        match self.cache.lookup_remembered(&d)? {
+            Lookup::Hit(b) => fs::read(&b.path)
+                .map(Some)
+                .map_err(|e| StoreError::cache(&b.path, e)),
+            Lookup::Miss | Lookup::Corrupt => Ok(None),
+        }
+    }
+
     /// Keep `blob`, whose bytes are the file `src` (already hashed by its writer), under
-    /// `key`.
+    /// `key`, with the merge warnings it gave and, when given, the snapshot of the merged
+    /// tree up to it.
     pub fn put(
         &self,
         key: &LayerKey,
         blob: &LayerBlob,
         src: &Path,
         warnings: &[String],
+        tree: Option<&[u8]>,
     ) -> Result<(), StoreError> {
         self.cache.keep_blob(src, &blob.digest)?;
+        let tree = match tree {
+            Some(bytes) => Some(self.cache.insert_bytes(bytes)?),
+            None => None,
+        };
         let record = Record {
             media_type: blob.media_type.clone(),
             digest: blob.digest,
             size: blob.size,
             diff_id: blob.diff_id,
             warnings: warnings.to_vec(),
+            tree,
         };
         let bytes = crate::image::to_canonical(&record)
             .map_err(|e| StoreError::cache(self.dir(), io::Error::other(e)))?;
@@ -249,14 +287,16 @@ impl LayerCache {
         };
         for e in rd.flatten() {
             let path = e.path();
-            let digest = fs::read(&path)
+            let record = fs::read(&path)
                 .ok()
-                .and_then(|t| serde_json::from_slice::<Record>(&t).ok())
-                .map(|r| r.digest);
-            match digest {
-                Some(d) if keep.contains(&d) => {}
-                Some(d) => {
-                    free(&self.cache.blob_path(&d))?;
+                .and_then(|t| serde_json::from_slice::<Record>(&t).ok());
+            match record {
+                Some(r) if keep.contains(&r.digest) => {}
+                Some(r) => {
+                    free(&self.cache.blob_path(&r.digest))?;
+                    if let Some(t) = r.tree {
+                        free(&self.cache.blob_path(&t))?;
+                    }
                     free(&path)?;
                 }
                 None => free(&path)?,
