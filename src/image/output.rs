@@ -371,6 +371,9 @@ fn fill_dir(store: &BlobStore, a: &Assembled, dir: &Path) -> io::Result<()> {
     for (d, size) in &a.blobs {
         let src = store.path(d);
         let dst = blobs.join(d.hex());
+        // `fs::copy` is copy_file_range on Linux: a reflink where the file system shares
+        // extents (btrfs, XFS), an in-kernel copy elsewhere. Not a hard link: linking
+        // changes the cached blob's ctime, which would make the next build hash it again.
         let n = fs::copy(&src, &dst).map_err(|e| with_path(&src, e))?;
         if n != *size {
             return Err(io::Error::new(
