@@ -70,6 +70,45 @@ def seeds_tar():
     gnu = tar([m("g" * 120, data=b"x")], tarfile.GNU_FORMAT)
     out["pax-then-gnu"] = tar([m("z", data=b"", pax_headers={"path": "from-pax"})])[:1024] + gnu
     out["truncated"] = out["ustar"][:1500]
+    out.update(seeds_sparse())
+    return out
+
+
+def seal(block):
+    """Recompute a header block's checksum."""
+    block[148:156] = b" " * 8
+    block[148:155] = b"%06o\0" % sum(block)
+
+
+def seeds_sparse():
+    """GNU sparse files in each form: "head", a hole, "tail" (20000 bytes)."""
+    size = 20000
+    v10_map = b"2\n0\n4\n19996\n4\n".ljust(512, b"\0")
+    pairs = {"GNU.sparse.size": str(size), "GNU.sparse.numblocks": "1",
+             "GNU.sparse.offset": "0", "GNU.sparse.numbytes": "4"}
+    out = {
+        "sparse-pax-1.0": tar([m("GNUSparseFile.0/f", data=v10_map + b"headtail", pax_headers={
+            "GNU.sparse.major": "1", "GNU.sparse.minor": "0", "GNU.sparse.name": "f",
+            "GNU.sparse.realsize": str(size)})]),
+        "sparse-pax-0.1": tar([m("GNUSparseFile.0/f", data=b"headtail", pax_headers={
+            "GNU.sparse.size": str(size), "GNU.sparse.numblocks": "2", "GNU.sparse.name": "f",
+            "GNU.sparse.map": "0,4,19996,4"})]),
+        "sparse-pax-0.0": tar([m("f", data=b"head", pax_headers=pairs)]),
+        "sparse-huge": tar([m("f", data=b"x", pax_headers={
+            "GNU.sparse.size": str(1 << 60), "GNU.sparse.map": "0,1"})]),
+    }
+    # Old GNU `S`: two pairs in the header and one in an extension block.
+    old = bytearray(tar([m("f", data=b"headmidtail")], tarfile.GNU_FORMAT))
+    header, data = old[:512], old[512:1024]
+    header[156:157] = b"S"
+    for i, (off, n) in enumerate([(0, 4), (9000, 3)]):
+        header[386 + i * 24:386 + i * 24 + 24] = b"%011o\0%011o\0" % (off, n)
+    header[482] = 1
+    header[483:495] = b"%011o\0" % size
+    seal(header)
+    ext = bytearray(512)
+    ext[0:24] = b"%011o\0%011o\0" % (19996, 4)
+    out["sparse-gnu-S"] = bytes(header + ext + data) + b"\0" * 1024
     return out
 
 

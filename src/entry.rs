@@ -169,6 +169,8 @@ pub enum Content {
     /// `len` bytes of a lower layer's file that a tree snapshot of the layer cache does not
     /// keep: enough to merge the layers above, never to write (opening it fails).
     NotKept { len: u64 },
+    /// A sparse file from an archive: data segments on disk, holes read as zeros.
+    Sparse(crate::sparse::SparseContent),
 }
 
 impl Content {
@@ -178,6 +180,7 @@ impl Content {
             Content::Empty => 0,
             Content::Inline(b) => b.len() as u64,
             Content::Range { len, .. } | Content::NotKept { len } => *len,
+            Content::Sparse(s) => s.size,
         }
     }
 
@@ -216,6 +219,7 @@ impl Content {
             Content::NotKept { .. } => Err(io::Error::other(
                 "the bytes of this lower-layer file are not kept by the layer cache",
             )),
+            Content::Sparse(s) => Ok(Box::new(s.open()?)),
         }
     }
 }
@@ -229,6 +233,7 @@ impl fmt::Debug for Content {
                 write!(f, "Range({}@{}+{})", file.display(), offset, len)
             }
             Content::NotKept { len } => write!(f, "NotKept({len})"),
+            Content::Sparse(s) => write!(f, "{s:?}"),
         }
     }
 }

@@ -30,6 +30,7 @@ pub mod merge;
 pub mod parallel;
 pub mod platform;
 pub mod session;
+pub mod sparse;
 pub mod store;
 pub mod ui;
 

@@ -44,6 +44,12 @@ impl Hasher {
                 self.cache.insert(key, d);
                 Ok(d)
             }
+            Content::Sparse(s) => {
+                let r = c.open().map_err(|e| DiffError::io(s.file.as_path(), e))?;
+                let (d, _) =
+                    Sha256Digest::of_reader(r).map_err(|e| DiffError::io(s.file.as_path(), e))?;
+                Ok(d)
+            }
         }
     }
 }

@@ -5,6 +5,8 @@
 //!   ([`decompress()`], [`detect_format`]).
 //! * `read`: a plain tar (ustar, GNU, PAX) into entries whose file bytes stay on disk
 //!   ([`read_tar`]).
+//! * `sparse`: the maps of GNU sparse files, in each of their four forms
+//!   ([`MAX_SEGMENTS`]).
 //! * `write`: the canonical tar writer ("ctar-1", [`TarWriter`]).
 //! * [`local`]: local directories packed as canonical tars, local file modes.
 //! * `snapshot`: a merged tree's metadata without contents, for the layer cache
@@ -14,6 +16,7 @@ mod decompress;
 pub mod local;
 mod read;
 mod snapshot;
+mod sparse;
 mod write;
 
 pub use decompress::{
@@ -21,6 +24,7 @@ pub use decompress::{
 };
 pub use read::{keep_xattr, parse_pax, read_tar, MAX_EXTENSION};
 pub use snapshot::{decode_snapshot, encode_snapshot};
+pub use sparse::MAX_SEGMENTS;
 pub use write::{
     entry_headers, pax_records, split_ustar_name, write_entries, TarWriter, BLOCK, PAX_HEADER_NAME,
 };
@@ -69,13 +73,21 @@ pub enum LayerError {
         #[source]
         source: crate::entry::PathError,
     },
-    /// An entry of a kind this tool does not handle (sparse files, unknown type flags).
+    /// An entry of a kind this tool does not handle (unknown type flags).
     #[error("{label}: entry {index} `{raw}`: {what}")]
     Unsupported {
         label: String,
         index: usize,
         raw: String,
         what: String,
+    },
+    /// A sparse file's holes add up to more than the bomb guard allows.
+    #[error("{label}: entry {index} `{raw}`: the holes of this archive's sparse files add up to more than the limit of {limit} bytes")]
+    SparseTooLarge {
+        label: String,
+        index: usize,
+        raw: String,
+        limit: u64,
     },
     /// A file in a local `[[layer.dir]]` source that cannot go into an image.
     #[error("{}: cannot copy this into an image (only files, directories and symlinks, and no `.wh.` names)", path.display())]
@@ -119,9 +131,12 @@ impl LayerError {
                  empty names; rebuild the archive with relative names"
                     .into(),
             ),
-            LayerError::Unsupported { what, .. } if what.contains("sparse") => {
-                Some("recreate the archive without --sparse (e.g. `tar --format=posix`)".into())
-            }
+            LayerError::SparseTooLarge { .. } => Some(
+                "holes are written out as zeros in the image, so they count like \
+                 decompressed bytes; leave the huge sparse file out of the archive (Debian's \
+                 /var/log/lastlog grows with the highest uid) or truncate it"
+                    .into(),
+            ),
             LayerError::Unsupported { .. } => Some(
                 "only regular files, directories, symlinks, hard links, devices and fifos \
                  can be stored in an image layer"

@@ -18,8 +18,13 @@
 //!   pre-POSIX directory), `1` hard link, `2` symlink, `3`/`4` devices, `5` directory, `6`
 //!   fifo. A regular file that also carries a link name (buildah writes whiteouts that way)
 //!   is a regular file. PAX global headers (`g`, e.g. `git archive`'s commit comment) are
-//!   skipped. GNU sparse files (`S`, or PAX `GNU.sparse.*` records) and every other type
-//!   are errors.
+//!   skipped. GNU sparse files (the old GNU `S` type and PAX formats 0.0, 0.1 and 1.0,
+//!   parsed in [`super::sparse`]) are regular files whose [`Content::Sparse`] reads holes
+//!   as zeros, so every output holds them expanded (and the same file archived with or
+//!   without `--sparse` gives the same layer). Their holes, summed over the archive, are
+//!   bounded like decompressed bytes ([`super::decompress::default_limit`] of the
+//!   archive's size): more is [`LayerError::SparseTooLarge`]. Every other type is an
+//!   error.
 //! * Only the `security.capability` and `user.*` extended attributes are kept (see
 //!   [`keep_xattr`]); others (`trusted.*`, `security.selinux`, ACLs) describe the build
 //!   host, not the image. libarchive's `LIBARCHIVE.xattr.*` records are not read (bsdtar
@@ -36,8 +41,9 @@
 //! * Extension headers (`L`, `K`, `x`, `g`) larger than [`MAX_EXTENSION`] are refused, which
 //!   bounds memory on hostile input.
 
-use super::LayerError;
+use super::{sparse, LayerError};
 use crate::entry::{Content, Entry, ImagePath, Kind};
+use crate::sparse::{Segment, SparseContent};
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, BufReader, Read};
@@ -70,6 +76,9 @@ pub fn read_tar(tar_path: &Path, label: &str) -> Result<Vec<Entry>, LayerError> 
     let shared: Arc<PathBuf> = Arc::new(tar_path.to_path_buf());
     let mut out = Vec::new();
     let mut pending = Extensions::default();
+    // Bytes of sparse files' holes so far, bounded like decompressed bytes.
+    let mut holes = 0u64;
+    let hole_limit = super::decompress::default_limit(file_len);
     loop {
         let index = out.len();
         let header_pos = r.pos;
@@ -131,11 +140,12 @@ pub fn read_tar(tar_path: &Path, label: &str) -> Result<Vec<Entry>, LayerError> 
         // Like Go's and Python's readers (and so Docker, containerd), only regular files
         // (and unknown types, which are refused below) have data; links, directories,
         // devices and fifos never do, whatever their size field says.
-        let size = if matches!(typeflag, b'1'..=b'6') {
+        let mut size = if matches!(typeflag, b'1'..=b'6') {
             0
         } else {
             raw.size
         };
+        let map = sparse_map(&mut r, &block, &raw, typeflag, &mut size, index)?;
         let data_pos = r.pos;
         if !matches!(data_pos.checked_add(size), Some(end) if end <= file_len) {
             return Err(r.bad(
@@ -147,7 +157,34 @@ pub fn read_tar(tar_path: &Path, label: &str) -> Result<Vec<Entry>, LayerError> 
                 ),
             ));
         }
-        let entry = convert(raw, typeflag, index, label, data_pos, &shared)?;
+        let entry = match map {
+            None => convert(raw, typeflag, index, label, data_pos, &shared)?,
+            Some((segments, logical)) => {
+                let content = SparseContent::new(shared.clone(), data_pos, segments, logical, size)
+                    .map_err(|e| {
+                        r.bad(
+                            Some(index),
+                            format!("`{}`: {e}", String::from_utf8_lossy(&raw.name)),
+                        )
+                    })?;
+                holes = holes.saturating_add(content.holes());
+                if holes > hole_limit {
+                    return Err(LayerError::SparseTooLarge {
+                        label: label.to_string(),
+                        index,
+                        raw: String::from_utf8_lossy(&raw.name).into_owned(),
+                        limit: hole_limit,
+                    });
+                }
+                let mut e = convert(raw, b'0', index, label, data_pos, &shared)?;
+                e.kind = Kind::File(if content.size == 0 {
+                    Content::Empty
+                } else {
+                    Content::Sparse(content)
+                });
+                e
+            }
+        };
         out.push(entry);
         r.skip_data(size)?;
     }
@@ -390,7 +427,7 @@ struct Raw {
     devmajor: Result<u64, String>,
     devminor: Result<u64, String>,
     xattrs: BTreeMap<String, Vec<u8>>,
-    sparse: bool,
+    sparse: sparse::PaxRecords,
 }
 
 impl Raw {
@@ -419,7 +456,7 @@ impl Raw {
             devmajor: number(&block[329..337]),
             devminor: number(&block[337..345]),
             xattrs: BTreeMap::new(),
-            sparse: false,
+            sparse: sparse::PaxRecords::default(),
         };
         for (k, v) in ext.pax.unwrap_or_default() {
             let num = |v: &[u8]| -> Result<u64, String> {
@@ -451,7 +488,7 @@ impl Raw {
                 b"SCHILY.devminor" => raw.devminor = num(&v),
                 _ => {
                     if k.starts_with(b"GNU.sparse.") {
-                        raw.sparse = true;
+                        raw.sparse.add(&k, v)?;
                     } else if let Some(name) = k.strip_prefix(b"SCHILY.xattr.") {
                         if let Ok(name) = std::str::from_utf8(name) {
                             if keep_xattr(name) {
@@ -461,6 +498,9 @@ impl Raw {
                     }
                 }
             }
+        }
+        if let Some(n) = raw.sparse.name.take() {
+            raw.name = n;
         }
         if let Some(n) = ext.long_name {
             raw.name = n;
@@ -499,9 +539,6 @@ fn convert(
         raw: raw_display.clone(),
         what,
     };
-    if typeflag == b'S' || raw.sparse {
-        return Err(unsupported("sparse entries are not supported".into()));
-    }
     let path = ImagePath::parse(&raw.name).map_err(|source| LayerError::BadName {
         label: label.to_string(),
         index,
@@ -578,4 +615,53 @@ fn convert(
         mtime: raw.mtime,
         xattrs: raw.xattrs,
     })
+}
+
+/// The sparse map of an entry, if it is a GNU sparse file (see [`super::sparse`]), with its
+/// logical size; reads what the map takes of the archive (old GNU extension blocks, the
+/// 1.0 map at the start of the data) and leaves `size` at the stored data's size.
+fn sparse_map(
+    r: &mut Blocks<'_>,
+    header: &[u8; 512],
+    raw: &Raw,
+    typeflag: u8,
+    size: &mut u64,
+    index: usize,
+) -> Result<Option<(Vec<Segment>, u64)>, LayerError> {
+    let pax = raw.sparse.form().map_err(|m| r.bad(Some(index), m))?;
+    if typeflag != b'S' && pax.is_none() {
+        return Ok(None);
+    }
+    let name = String::from_utf8_lossy(&raw.name).into_owned();
+    if !matches!(typeflag, b'0' | 0 | b'7' | b'S') || raw.name.ends_with(b"/") {
+        return Err(r.bad(
+            Some(index),
+            format!(
+                "`{name}`: a sparse map on an entry of type {:?}, not a regular file",
+                char::from(typeflag)
+            ),
+        ));
+    }
+    let next = |r: &mut Blocks<'_>| -> Result<[u8; 512], String> {
+        match r.next_block(index) {
+            Ok(Some(b)) => Ok(b),
+            Ok(None) => Err("the archive is truncated inside a sparse map".into()),
+            Err(e) => Err(e.to_string()),
+        }
+    };
+    let found = match pax {
+        _ if typeflag == b'S' => sparse::old_gnu_map(header, number, || next(r)),
+        Some(sparse::PaxSparse::InRecords { segments, size }) => Ok((segments, size)),
+        Some(sparse::PaxSparse::InData { size: logical }) => {
+            let blocks = size.div_ceil(512);
+            sparse::data_map(blocks, || next(r)).map(|(segments, used)| {
+                *size = size.saturating_sub(used * 512);
+                (segments, logical)
+            })
+        }
+        None => unreachable!("returned above"),
+    };
+    found
+        .map(Some)
+        .map_err(|m| r.bad(Some(index), format!("`{name}`: {m}")))
 }
