@@ -57,6 +57,9 @@ pub struct ImageSettings {
     pub platforms: Vec<Platform>,
     /// Write the layers as one.
     pub squash: bool,
+    /// Merge directory entries through symlinks to directories
+    /// ([`crate::merge::MergeOptions::usrmerge`]).
+    pub usrmerge: bool,
     /// The manifest's compression, when given (`--compression` wins over it).
     pub compression: Option<Compression>,
     /// Annotations for every image manifest and the index.

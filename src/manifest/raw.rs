@@ -65,6 +65,11 @@ pub(crate) struct RawImage {
     /// Write all layers as one single layer. Default: false.
     #[serde(default)]
     pub squash: bool,
+    /// Merge directory entries that land on a symlink to a directory (Debian's
+    /// `bin -> usr/bin`, `lib -> usr/lib`, …) into the directory it points to, instead of
+    /// replacing the symlink as container runtimes do. Default: false.
+    #[serde(default)]
+    pub usrmerge: bool,
     /// Layer compression: `gzip`, `gzip:LEVEL` (1-12, default 6), `zstd`, `zstd:LEVEL`
     /// (1-19, default 3) or `none`. The `--compression` option overrides it. Default: `gzip`.
     #[serde(default)]

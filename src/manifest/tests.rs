@@ -168,6 +168,7 @@ fn full_manifest_uses_every_key() {
             source_date_epoch: Some(1_700_000_000),
             platforms: vec![amd.clone(), arm.clone()],
             squash: true,
+            usrmerge: false,
             compression: Some(Compression::Zstd(19)),
             annotations: [(
                 "org.opencontainers.image.source".to_string(),

@@ -161,6 +161,7 @@ impl Ctx<'_> {
             source_date_epoch,
             platforms,
             squash: raw.squash,
+            usrmerge: raw.usrmerge,
             compression,
             annotations,
         })

@@ -65,6 +65,9 @@ use crate::entry::Entry;
 pub struct MergeOptions {
     /// Duplicate paths in one layer are an error instead of a last-wins warning.
     pub strict_duplicates: bool,
+    /// A directory entry landing on a symlink that resolves to a directory merges into
+    /// that directory instead of replacing the symlink (`[image] usrmerge = true`).
+    pub usrmerge: bool,
 }
 
 /// What one applied layer contributes, ready to be written as an image layer.

@@ -259,7 +259,7 @@ impl Tree {
                     e.path.display()
                 ));
             }
-            self.put(label, e, &mut replaced)?;
+            self.put(label, e, opts, &mut replaced)?;
         }
 
         drop(seen);
@@ -273,6 +273,7 @@ impl Tree {
         &mut self,
         label: &str,
         e: Entry,
+        opts: &MergeOptions,
         replaced: &mut Vec<ImagePath>,
     ) -> Result<(), MergeError> {
         if e.path.is_root() {
@@ -295,6 +296,15 @@ impl Tree {
         let parent = self.make_dirs(&e.path.parent().unwrap_or_default(), label, &e.path)?;
         let name = e.path.file_name().to_vec();
         if let Some(&old) = self.nodes[parent].children.get(&name) {
+            if opts.usrmerge
+                && matches!(e.kind, Kind::Dir)
+                && matches!(self.inode_of(old).kind, Kind::Symlink(_))
+                && matches!(self.find_dir(e.path.as_bytes()), Ok(Some(_)))
+            {
+                // usrmerge: the directory is the one the symlink resolves to; the symlink
+                // and that directory keep their own attributes.
+                return Ok(());
+            }
             let old_is_dir = self.inode_of(old).is_dir();
             if old_is_dir && matches!(e.kind, Kind::Dir) {
                 let ino = self.nodes[old].inode;

@@ -123,7 +123,10 @@ impl Session {
         mut on_layer: impl FnMut(usize, &[String], &[Entry], Option<&Tree>) -> Result<()>,
     ) -> Result<Option<Tree>> {
         let mut tree = base;
-        let opts = MergeOptions::default();
+        let opts = MergeOptions {
+            usrmerge: self.manifest().image.usrmerge,
+            ..MergeOptions::default()
+        };
         for (i, layer) in specs.iter().enumerate() {
             let label = layer_label(layer);
             let entries = self.layer_entries(layer, inputs, &label)?;
@@ -194,6 +197,9 @@ impl Producer<'_> {
         let mut keys: Vec<LayerKey> = Vec::with_capacity(specs.len());
         for layer in specs {
             let mut k = KeyBuilder::layer(keys.last(), self.s.compression, self.s.epoch, p);
+            if self.session.manifest().image.usrmerge {
+                k.field("usrmerge", b"true");
+            }
             describe_layer(&mut k, layer, inputs);
             keys.push(k.finish());
         }
