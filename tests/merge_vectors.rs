@@ -535,6 +535,7 @@ fn vectors_hold() {
     for vec in table {
         let opts = MergeOptions {
             strict_duplicates: vec.strict,
+            ..MergeOptions::default()
         };
         let got = merge_checked(vec.layers.clone(), &opts);
         let reference = {
