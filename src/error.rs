@@ -24,6 +24,8 @@ pub enum Error {
     Store(#[from] crate::store::StoreError),
     #[error(transparent)]
     Build(#[from] crate::session::BuildError),
+    #[error(transparent)]
+    NothingRemoved(#[from] crate::session::NothingRemoved),
     /// An I/O failure on a named file.
     #[error("{}: {source}", path.display())]
     Io {
@@ -55,6 +57,7 @@ impl Error {
             Error::Diff(e) => e.hint(),
             Error::Store(e) => e.hint(),
             Error::Build(e) => e.hint(),
+            Error::NothingRemoved(e) => Some(e.hint()),
             Error::Io { .. } => None,
             Error::Usage { hint, .. } => hint.clone(),
         }

@@ -95,7 +95,7 @@ pub struct LayerSpec {
     /// A tar archive unpacked as the layer's base.
     pub tar: Option<SourceSpec>,
     /// Paths whited out from lower layers.
-    pub remove: Vec<ImagePath>,
+    pub remove: Vec<Removal>,
     pub files: Vec<FileSpec>,
     pub dirs: Vec<DirSpec>,
     pub symlinks: Vec<SymlinkSpec>,
@@ -114,6 +114,18 @@ impl LayerSpec {
     pub fn applies_to(&self, p: &Platform) -> bool {
         self.platforms.as_ref().is_none_or(|ps| ps.contains(p))
     }
+}
+
+/// One `remove` path: a whiteout over the lower layers. Removing nothing is an error
+/// unless the path was written with a trailing `?`; a trailing `/` changes nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Removal {
+    pub path: ImagePath,
+    /// Written `/path?`: it may match nothing.
+    pub optional: bool,
+    /// Where it is written, for the error when it removes nothing; `None` for a manifest
+    /// built in code.
+    pub pos: Option<TextPos>,
 }
 
 /// A fetchable input and its optional pin from the manifest.

@@ -175,7 +175,9 @@ pub(crate) struct RawLayer {
     #[serde(default)]
     #[schemars(with = "String", extend("pattern" = SHA256_PATTERN))]
     pub sha256: Option<Spanned<String>>,
-    /// Paths removed from the lower layers (written as whiteouts): absolute paths.
+    /// Paths removed from the lower layers (written as whiteouts): absolute paths. A path
+    /// that matches nothing below is an error, unless it ends with `?` (`/var/cache/apk?`).
+    /// A trailing `/` changes nothing.
     #[serde(default)]
     #[schemars(with = "Vec<AbsoluteString>")]
     pub remove: Vec<Spanned<String>>,

@@ -66,7 +66,9 @@ fn design_example_parses() {
     );
     let l = &m.layers[1];
     assert_eq!(l.remove.len(), 3);
-    assert_eq!(l.remove[0].display(), "/etc/apk");
+    assert_eq!(l.remove[0].path.display(), "/etc/apk");
+    assert!(!l.remove[0].optional);
+    assert_eq!(l.remove[0].pos.as_ref().unwrap().line, 15);
     assert_eq!(l.files[0].mode, Some(0o755));
     assert_eq!(
         l.files[0].source,
@@ -104,6 +106,7 @@ tag = "v1.2"
 source_date_epoch = 1700000000
 platforms = ["linux/amd64", "aarch64"]
 squash = true
+usrmerge = true
 compression = "zstd:19"
 annotations = { "org.opencontainers.image.source" = "https://example.com/app" }
 
@@ -168,7 +171,7 @@ fn full_manifest_uses_every_key() {
             source_date_epoch: Some(1_700_000_000),
             platforms: vec![amd.clone(), arm.clone()],
             squash: true,
-            usrmerge: false,
+            usrmerge: true,
             compression: Some(Compression::Zstd(19)),
             annotations: [(
                 "org.opencontainers.image.source".to_string(),
@@ -228,7 +231,11 @@ fn full_manifest_uses_every_key() {
             comment: None,
             platforms: None,
             tar: None,
-            remove: vec![ImagePath::parse_str("var/cache").unwrap()],
+            remove: vec![Removal {
+                path: ImagePath::parse_str("var/cache").unwrap(),
+                optional: false,
+                pos: m.layers[2].remove[0].pos.clone(),
+            }],
             files: vec![
                 FileSpec {
                     dest: ImagePath::parse_str("usr/bin/tool").unwrap(),
@@ -799,4 +806,22 @@ fn closest_key() {
         Some("source_date_epoch")
     );
     assert_eq!(closest("xyz", &valid), None);
+}
+
+#[test]
+fn remove_paths_may_be_optional_and_end_with_a_slash() {
+    let m = ok("[image]\nname = \"x\"\n[[layer]]\nremove = [\"/a?\", \"/b/\", \"/c/?\"]\n");
+    let r = &m.layers[0].remove;
+    let got: Vec<(String, bool)> = r.iter().map(|r| (r.path.display(), r.optional)).collect();
+    assert_eq!(
+        got,
+        vec![
+            ("/a".to_string(), true),
+            ("/b".to_string(), false),
+            ("/c".to_string(), true)
+        ]
+    );
+    let pos = r[1].pos.as_ref().unwrap();
+    assert_eq!((pos.line, pos.column), (4, 18));
+    assert!(err("[image]\nname = \"x\"\n[[layer]]\nremove = [\"/?\"]\n").contains("4:11"));
 }

@@ -4,7 +4,7 @@ use super::error::{ManifestError, Problem, TextPos};
 use super::raw::{RawConfig, RawDir, RawFile, RawImage, RawLayer, RawManifest, RawSymlink};
 use super::{
     ConfigSettings, DirSpec, FileSource, FileSpec, ImageSettings, InputKind, InputSite, LayerSpec,
-    Location, Manifest, SourceSpec, SymlinkSpec,
+    Location, Manifest, Removal, SourceSpec, SymlinkSpec,
 };
 use crate::compression::Compression;
 use crate::digest::Sha256Digest;
@@ -357,7 +357,16 @@ impl Ctx<'_> {
         };
         let mut remove = Vec::new();
         for r in &raw.remove {
-            remove.push(self.dest(r, "remove path")?);
+            // A trailing `?`: nothing to remove is fine.
+            let (written, optional) = match r.get_ref().strip_suffix('?') {
+                Some(rest) => (Spanned::new(r.span(), rest.to_string()), true),
+                None => (r.clone(), false),
+            };
+            remove.push(Removal {
+                path: self.dest(&written, "remove path")?,
+                optional,
+                pos: Some(self.pos(r.span())),
+            });
         }
         let mut written = Written::default();
         let mut files = Vec::new();

@@ -50,10 +50,12 @@
 //! file bytes.
 
 mod emit;
+mod nearest;
 mod order;
 mod resolve;
 mod tree;
 
+pub use nearest::WhiteoutTarget;
 pub use order::canonical_cmp;
 pub use resolve::MAX_SYMLINK_HOPS;
 pub use tree::Tree;

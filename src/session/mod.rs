@@ -15,6 +15,7 @@
 //! another.
 
 mod error;
+mod removals;
 pub mod inputs;
 pub mod pins;
 pub mod produce;
@@ -23,6 +24,7 @@ pub mod settings;
 pub mod staleness;
 
 pub use error::BuildError;
+pub use removals::NothingRemoved;
 pub use settings::OutputSettings;
 
 use crate::fetch::{self, FetchOptions, Fetcher, MirrorRule};

@@ -10,6 +10,7 @@ use crate::image::{self, BlobStore, HistoryEntry, LayerBlob, PlatformImage};
 use crate::layer::{decode_snapshot, encode_snapshot, write_entries};
 use crate::lock::{LayerRecord, OutputRecord};
 use crate::manifest::LayerSpec;
+use super::removals;
 use crate::merge::{MergeOptions, Tree};
 use crate::platform::Platform;
 use crate::store::{CachedLayer, KeyBuilder, LayerCache, LayerKey};
@@ -132,6 +133,7 @@ impl Session {
             let entries = self.layer_entries(layer, inputs, &label)?;
             self.ui()
                 .debug(format!("{label}: {} entries read", entries.len()));
+            removals::check(&tree, layer, &label)?;
             let applied = tree.apply(&label, entries, &opts)?;
             self.ui().debug(format!("{label}: merged"));
             let warnings: Vec<String> = applied

@@ -32,7 +32,7 @@ impl Session {
             entries.extend(layer::read_tar(&plain, label)?);
         }
         for r in &layer.remove {
-            entries.push(whiteout(r));
+            entries.push(whiteout(&r.path));
         }
         for d in &layer.dirs {
             let mut top = Entry::dir(d.dest.clone());
@@ -91,7 +91,8 @@ pub fn describe_layer(k: &mut KeyBuilder, layer: &LayerSpec, inputs: &Inputs) {
         k.digest("tar", &inputs.digest(InputKind::Tar, &t.location));
     }
     for r in &layer.remove {
-        k.field("remove", &path(r));
+        // An optional remove changes no bytes, but a required one is checked when built.
+        k.field(if r.optional { "remove?" } else { "remove" }, &path(&r.path));
     }
     for d in &layer.dirs {
         k.field("dir", &path(&d.dest));
@@ -155,7 +156,7 @@ pub fn created_by(layer: &LayerSpec) -> String {
         parts.push(format!("tar {}", t.location.key()));
     }
     if !layer.remove.is_empty() {
-        let r: Vec<String> = layer.remove.iter().map(|p| p.display()).collect();
+        let r: Vec<String> = layer.remove.iter().map(|r| r.path.display()).collect();
         parts.push(format!("remove {}", r.join(" ")));
     }
     for d in &layer.dirs {
