@@ -37,6 +37,31 @@
 //! directories are created where it points, as containerd does. A symlink with an empty
 //! target, or a loop, is an error. Names starting with `.wh.` are never created.
 //!
+//! # usrmerge (opt in)
+//!
+//! Distributions with a merged `/usr` ship `bin -> usr/bin`, `lib -> usr/lib`, …; older
+//! archives write `bin/` as a real directory, and by the rule above (a directory over a
+//! non-directory replaces it, as in containerd) that entry hides `/usr/bin`. With
+//! [`MergeOptions::usrmerge`] (`[image] usrmerge = true`), in phase 3 a directory entry
+//! whose path is at that moment a symlink that resolves, by the parent rules above, to an
+//! existing directory is absorbed: the symlink stays, the target directory keeps its own
+//! attributes (the entry's mode, owner and xattrs are dropped), and the entries below it
+//! resolve through the symlink into the target, as any entry under a symlinked parent
+//! does. This holds for every such symlink in every layer, one made earlier in the same
+//! layer included. A symlink to a non-directory, a dangling one or a loop is replaced as
+//! without the option. Whiteouts and opaque markers below the path resolve through the
+//! symlink (phases 1 and 2 always do), so they apply to the target. The canonical layer
+//! holds real paths (`usr/bin/sh`, never `bin/`), so a runtime applying it entry by entry
+//! over the lower layers, without any usrmerge logic, gets the same tree; only the
+//! merge, not the written format, depends on the option. The reverse case (a symlink
+//! entry over a lower real directory) is not merged: the symlink replaces the directory.
+//!
+//! # Queries
+//!
+//! [`Tree::whiteout_target`] says whether a whiteout of a path would delete something and,
+//! when not, which existing paths are nearest; `compose build` uses it to refuse a
+//! manifest `remove` that removes nothing (the merger itself never fails on one).
+//!
 //! # Output
 //!
 //! [`Tree::entries`] is the merged filesystem (for a rootfs tar or a squashed layer) and
