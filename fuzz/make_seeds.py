@@ -144,6 +144,8 @@ def main():
     put("merge", "file-dir-link", bytes([0, 1, 1, 0, 0, 1, 2, 1, 1, 2, 0, 3, 3, 4, 0, 0, 0, 0]))
     put("merge", "symlink-escape", bytes([2, 0, 0, 0, 3, 0, 0, 1, 0, 0, 2, 3, 0, 0, 0xff, 0, 0, 0, 1, 3, 0]))
     put("merge", "whiteouts", bytes([1, 0, 1, 0, 0, 1, 0, 0xff, 0, 0, 0, 1, 0, 5, 0, 0, 1, 0, 8]))
+    # The high bit of the first byte: usrmerge. l -> a, a/; then l/ and l/b above.
+    put("merge", "usrmerge", bytes([0x82, 0, 4, 0, 3, 1, 0, 0, 0, 0xff, 1, 0, 0, 3, 0, 0, 1, 1, 3, 1]))
     put("merge", "hardlinks", bytes([0, 0, 1, 0, 0, 3, 0, 0, 1, 0, 0, 0xff, 0, 0, 0, 0, 0, 3, 0, 0, 2, 0]))
 
 

@@ -13,9 +13,10 @@
 //!   exactly its size (up to 16 MiB, so expanded holes stay small); merged entries always write as a canonical tar, and that tar
 //!   reads back to the same paths and kinds.
 //! * decompress: never panics, never writes more than the limit.
-//! * merge: applying never panics; the merged tree and each canonical layer are strictly
-//!   in canonical order with no whiteout names left; applying a layer's canonical form
-//!   over the same lower tree gives the same tree; the tree always writes as a tar.
+//! * merge: applying never panics (with and without usrmerge, and the whiteout-target
+//!   query neither); the merged tree and each canonical layer are strictly in canonical
+//!   order with no whiteout names left; applying a layer's canonical form over the same
+//!   lower tree, without usrmerge, gives the same tree; the tree always writes as a tar.
 #![allow(dead_code)]
 
 use scratch_compose::entry::{Content, Entry, ImagePath, Kind};
@@ -275,10 +276,20 @@ pub fn layers_from(data: &[u8]) -> Vec<Vec<Entry>> {
 /// The merger on a fuzzed stack of layers.
 pub fn merge(data: &[u8]) {
     let mut tree = Tree::new();
+    // The high bit of the first byte turns usrmerge on; the canonical layers must then
+    // still re-apply without it.
+    let opts = MergeOptions {
+        usrmerge: data.first().is_some_and(|b| b & 0x80 != 0),
+        ..MergeOptions::default()
+    };
     for (i, entries) in layers_from(data).into_iter().enumerate() {
         let lower = tree.clone();
         let label = format!("layer {i}");
-        let Ok(applied) = tree.apply(&label, entries, &MergeOptions::default()) else {
+        let paths: Vec<ImagePath> = entries.iter().map(|e| e.path.clone()).collect();
+        for p in &paths {
+            let _ = tree.whiteout_target(p, 3);
+        }
+        let Ok(applied) = tree.apply(&label, entries, &opts) else {
             return;
         };
         assert_canonical(&applied.layer, true);
