@@ -213,7 +213,13 @@ fn a_one_gib_hole_streams_without_being_held() {
     let tree = dir.path().join("tree");
     std::fs::create_dir(&tree).unwrap();
     sparse_file(&tree.join("big"), GIB + 4, &[(0, b"head"), (GIB, b"tail")]);
-    for (name, options) in FORMATS {
+    // What `tar -S` and `tar --sparse --format=posix` write by default (the other two
+    // forms differ only in where the map is, read by the same code as above); streaming is
+    // the same reader for all.
+    for (name, options) in FORMATS
+        .iter()
+        .filter(|(n, _)| matches!(*n, "pax-1.0" | "gnu-S"))
+    {
         let tar = dir.path().join(format!("{name}.tar"));
         gnu_tar(&tree, options, &tar, &["big"]);
         assert!(std::fs::metadata(&tar).unwrap().len() < 1 << 20);

@@ -78,6 +78,8 @@ pub fn read_tar(tar_path: &Path, label: &str) -> Result<Vec<Entry>, LayerError> 
     let mut pending = Extensions::default();
     // Bytes of sparse files' holes so far, bounded like decompressed bytes.
     let mut holes = 0u64;
+    // Sparse segments kept so far: 16 bytes of memory each, bounded per archive.
+    let mut kept_segments = 0usize;
     let hole_limit = super::decompress::default_limit(file_len);
     loop {
         let index = out.len();
@@ -168,6 +170,16 @@ pub fn read_tar(tar_path: &Path, label: &str) -> Result<Vec<Entry>, LayerError> 
                         )
                     })?;
                 holes = holes.saturating_add(content.holes());
+                kept_segments += content.segments.len();
+                if kept_segments > sparse::MAX_ARCHIVE_SEGMENTS {
+                    return Err(r.bad(
+                        Some(index),
+                        format!(
+                            "more than {} sparse segments in one archive",
+                            sparse::MAX_ARCHIVE_SEGMENTS
+                        ),
+                    ));
+                }
                 if holes > hole_limit {
                     return Err(LayerError::SparseTooLarge {
                         label: label.to_string(),

@@ -18,7 +18,8 @@
 //! the map. Version records other than 0.0, 0.1 and 1.0 are refused: their map is unknown,
 //! and reading the stored bytes as the file would be silently wrong.
 //!
-//! Each map holds at most [`MAX_SEGMENTS`] pairs. The checks that the segments are sorted,
+//! Each map holds at most [`MAX_SEGMENTS`] pairs, and one archive's sparse files at most
+//! [`MAX_ARCHIVE_SEGMENTS`] data segments together. The checks that the segments are sorted,
 //! disjoint, inside the logical size and add up to the stored bytes are
 //! [`crate::sparse::SparseContent::new`]'s.
 
@@ -26,6 +27,11 @@ use crate::sparse::Segment;
 
 /// The most (offset, length) pairs one sparse file's map may hold: 1 Mi, 16 MiB of memory.
 pub const MAX_SEGMENTS: usize = 1 << 20;
+
+/// The most data segments kept for all the sparse files of one archive: 4 Mi, 64 MiB of
+/// memory (a map costs a few bytes of archive per segment, so without this an archive
+/// could make memory grow several times faster than its own size).
+pub const MAX_ARCHIVE_SEGMENTS: usize = 4 << 20;
 
 /// How a PAX header says an entry is sparse.
 #[derive(Debug, PartialEq, Eq)]
