@@ -6,7 +6,7 @@
 //! * `read`: a plain tar (ustar, GNU, PAX) into entries whose file bytes stay on disk
 //!   ([`read_tar`]).
 //! * `sparse`: the maps of GNU sparse files, in each of their four forms
-//!   ([`MAX_SEGMENTS`]).
+//!   ([`MAX_SEGMENTS`], [`MAX_ARCHIVE_SEGMENTS`]).
 //! * `write`: the canonical tar writer ("ctar-1", [`TarWriter`]).
 //! * [`local`]: local directories packed as canonical tars, local file modes.
 //! * `snapshot`: a merged tree's metadata without contents, for the layer cache
@@ -24,7 +24,7 @@ pub use decompress::{
 };
 pub use read::{keep_xattr, parse_pax, read_tar, MAX_EXTENSION};
 pub use snapshot::{decode_snapshot, encode_snapshot};
-pub use sparse::MAX_SEGMENTS;
+pub use sparse::{MAX_ARCHIVE_SEGMENTS, MAX_SEGMENTS};
 pub use write::{
     entry_headers, pax_records, split_ustar_name, write_entries, TarWriter, BLOCK, PAX_HEADER_NAME,
 };

@@ -15,11 +15,11 @@
 //! another.
 
 mod error;
-mod removals;
 pub mod inputs;
 pub mod pins;
 pub mod produce;
 pub mod recipe;
+mod removals;
 pub mod settings;
 pub mod staleness;
 

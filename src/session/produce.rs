@@ -4,13 +4,13 @@
 
 use super::inputs::Inputs;
 use super::recipe::{created_by, describe_layer, layer_label};
+use super::removals;
 use super::{OutputSettings, Session};
 use crate::entry::{Content, Entry, Kind};
 use crate::image::{self, BlobStore, HistoryEntry, LayerBlob, PlatformImage};
 use crate::layer::{decode_snapshot, encode_snapshot, write_entries};
 use crate::lock::{LayerRecord, OutputRecord};
 use crate::manifest::LayerSpec;
-use super::removals;
 use crate::merge::{MergeOptions, Tree};
 use crate::platform::Platform;
 use crate::store::{CachedLayer, KeyBuilder, LayerCache, LayerKey};

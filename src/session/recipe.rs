@@ -92,7 +92,10 @@ pub fn describe_layer(k: &mut KeyBuilder, layer: &LayerSpec, inputs: &Inputs) {
     }
     for r in &layer.remove {
         // An optional remove changes no bytes, but a required one is checked when built.
-        k.field(if r.optional { "remove?" } else { "remove" }, &path(&r.path));
+        k.field(
+            if r.optional { "remove?" } else { "remove" },
+            &path(&r.path),
+        );
     }
     for d in &layer.dirs {
         k.field("dir", &path(&d.dest));
