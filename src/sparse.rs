@@ -5,7 +5,7 @@
 //! map saying where each belongs. [`SparseContent`] keeps that map and the segments'
 //! place on disk; [`SparseContent::open`] streams the whole logical file, holes read as
 //! zeros, so a 1 GiB hole costs no memory. The tar reader builds the map
-//! ([`crate::layer::read`]); every writer sees an ordinary regular file.
+//! ([`crate::layer::read_tar`]); every writer sees an ordinary regular file.
 
 use std::fmt;
 use std::fs::File;
