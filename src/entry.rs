@@ -148,7 +148,7 @@ impl fmt::Debug for ImagePath {
 
 impl fmt::Display for ImagePath {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.display())
+        write!(f, "/{}", crate::escape::bytes(&self.0))
     }
 }
 

@@ -33,6 +33,9 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// A full disk, named as such.
+    #[error("{0}")]
+    DiskFull(crate::disk::DiskFull),
     /// A mistake in how compose was called (options that do not fit together or the manifest).
     #[error("{message}")]
     Usage {
@@ -59,15 +62,30 @@ impl Error {
             Error::Build(e) => e.hint(),
             Error::NothingRemoved(e) => Some(e.hint()),
             Error::Io { .. } => None,
+            Error::DiskFull(d) => Some(d.hint()),
             Error::Usage { hint, .. } => hint.clone(),
         }
     }
 
     /// An I/O error about `path`.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Error {
-        Error::Io {
-            path: path.into(),
-            source,
+        let path = path.into();
+        if crate::disk::is_full(&source) {
+            return Error::DiskFull(crate::disk::DiskFull::new(&path, "writing", None));
+        }
+        Error::Io { path, source }
+    }
+
+    /// The same error, saying the step needs about `bytes` when it is a full disk.
+    pub fn needing(self, bytes: u64) -> Error {
+        match self {
+            Error::DiskFull(mut d) => {
+                d.needed = d.needed.or(Some(crate::disk::Need::About(bytes)));
+                d.step = "writing the output".into();
+                Error::DiskFull(d)
+            }
+            Error::Image(e) => Error::Image(e.needing(bytes)),
+            other => other,
         }
     }
 

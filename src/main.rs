@@ -12,7 +12,7 @@ use scratch_compose::image::OutputFormat;
 use scratch_compose::platform::Platform;
 use scratch_compose::session::pins::Update;
 use scratch_compose::session::{Session, SessionOptions};
-use scratch_compose::Error;
+use scratch_compose::{escape, Error};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -65,6 +65,11 @@ struct Global {
     /// Print more detail.
     #[arg(short, long, global = true)]
     verbose: bool,
+    /// Refuse local sources (`src`, `tar`) outside the manifest's folder, symlinks
+    /// resolved, and file:// URLs: for manifests you did not write. Also
+    /// $SCRATCH_CONFINE_SOURCES=1.
+    #[arg(long, global = true)]
+    confine_sources: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -181,6 +186,7 @@ fn session(g: Global) -> Result<Session, Error> {
         jobs: g.jobs,
         quiet: g.quiet,
         verbose: g.verbose,
+        confine_sources: g.confine_sources,
     })
 }
 
@@ -204,10 +210,10 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
             let s = session(cli.global)?;
             let outcome = command::verify(&s)?;
             if outcome.reproduced {
-                println!("{}", outcome.report);
+                println!("{}", escape::message(&outcome.report));
                 Ok(ExitCode::SUCCESS)
             } else {
-                println!("not reproduced:\n{}", outcome.report);
+                println!("not reproduced:\n{}", escape::message(&outcome.report));
                 Ok(ExitCode::from(1))
             }
         }
@@ -303,18 +309,18 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             let mut shown = e.to_string();
-            eprintln!("error: {shown}");
+            eprintln!("error: {}", escape::message(&shown));
             let mut source = std::error::Error::source(&e);
             while let Some(s) = source {
                 let text = s.to_string();
                 if !shown.contains(&text) {
-                    eprintln!("  caused by: {text}");
+                    eprintln!("  caused by: {}", escape::message(&text));
                     shown.push_str(&text);
                 }
                 source = s.source();
             }
             if let Some(h) = e.hint() {
-                eprintln!("hint: {h}");
+                eprintln!("hint: {}", escape::message(&h));
             }
             ExitCode::from(2)
         }

@@ -2,7 +2,10 @@
 //!
 //! stdout carries results only; everything here goes to stderr. Progress bars appear only
 //! when stderr is a terminal; otherwise plain log lines; nothing at all with `--quiet`.
+//! Every line is shown through [`escape::message`], so no input can send control
+//! characters to the terminal.
 
+use crate::escape;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
 
@@ -45,7 +48,7 @@ impl Ui {
     /// A normal progress line.
     pub fn info(&self, msg: impl AsRef<str>) {
         if !self.quiet {
-            eprintln!("{}", msg.as_ref());
+            eprintln!("{}", escape::message(msg.as_ref()));
         }
     }
 
@@ -53,14 +56,14 @@ impl Ui {
     pub fn debug(&self, msg: impl AsRef<str>) {
         if self.verbose && !self.quiet {
             let ms = self.start.elapsed().as_secs_f64() * 1000.0;
-            eprintln!("[{ms:8.1} ms] {}", msg.as_ref());
+            eprintln!("[{ms:8.1} ms] {}", escape::message(msg.as_ref()));
         }
     }
 
     /// A warning: shown unless `--quiet`.
     pub fn warn(&self, msg: impl AsRef<str>) {
         if !self.quiet {
-            eprintln!("warning: {}", msg.as_ref());
+            eprintln!("warning: {}", escape::message(msg.as_ref()));
         }
     }
 
@@ -79,7 +82,7 @@ impl Ui {
         )
         .unwrap_or_else(|_| ProgressStyle::default_bar());
         bar.set_style(style);
-        bar.set_message(msg.into());
+        bar.set_message(escape::text(&msg.into()).to_string());
         bar
     }
 

@@ -1,5 +1,6 @@
 //! The result of a comparison: a list of differences, first first, as text or JSON.
 
+use crate::escape;
 use std::fmt;
 
 use serde_json::{json, Value};
@@ -95,10 +96,10 @@ impl fmt::Display for Difference {
         write!(
             f,
             "{}: {}: {} -> {}",
-            self.location,
+            escape::text(&self.location),
             self.field.name(),
-            self.left,
-            self.right
+            escape::text(&self.left),
+            escape::text(&self.right)
         )
     }
 }

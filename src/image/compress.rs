@@ -268,6 +268,10 @@ impl Pool {
     /// Wait for one more result. The pool holds a sender itself (to start workers), so
     /// the channel never reports that the workers are gone: that is checked on a timeout.
     fn receive(&mut self) -> io::Result<()> {
+        if self.in_flight == 0 {
+            // Nothing will come: a block was lost (its result taken but not written).
+            return Err(io::Error::other("no compressed block is pending"));
+        }
         loop {
             match self.results.recv_timeout(Duration::from_millis(100)) {
                 Ok((seq, r)) => {
@@ -339,6 +343,21 @@ struct Blocks<W: Write> {
     pool: Option<Pool>,
     next_seq: u64,
     next_emit: u64,
+    /// The first error, returned again by every later call: once a block is lost the
+    /// output cannot be completed, and waiting for it would hang (a full disk did).
+    failed: Option<Failure>,
+}
+
+/// An error kept to be returned again (`io::Error` cannot be cloned).
+struct Failure {
+    kind: io::ErrorKind,
+    message: String,
+}
+
+impl Failure {
+    fn error(&self) -> io::Error {
+        io::Error::new(self.kind, self.message.clone())
+    }
 }
 
 impl<W: Write> Blocks<W> {
@@ -358,11 +377,33 @@ impl<W: Write> Blocks<W> {
             pool,
             next_seq: 0,
             next_emit: 0,
+            failed: None,
+        })
+    }
+
+    /// Run `step` unless an earlier call failed; on its first error, stop the workers
+    /// (they finish the block in hand and exit) and keep the error for every later call.
+    fn guarded<T>(&mut self, step: impl FnOnce(&mut Self) -> io::Result<T>) -> io::Result<T> {
+        if let Some(f) = &self.failed {
+            return Err(f.error());
+        }
+        step(self).inspect_err(|e| {
+            self.failed = Some(Failure {
+                kind: e.kind(),
+                message: e.to_string(),
+            });
+            if let Some(mut pool) = self.pool.take() {
+                pool.shutdown();
+            }
         })
     }
 
     /// Hand the (full or final) buffer to a compressor.
     fn dispatch(&mut self) -> io::Result<()> {
+        self.guarded(Self::dispatch_now)
+    }
+
+    fn dispatch_now(&mut self) -> io::Result<()> {
         let seq = self.next_seq;
         self.next_seq += 1;
         if let Some(codec) = self.local.as_mut() {
@@ -399,6 +440,13 @@ impl<W: Write> Blocks<W> {
     }
 
     fn finish(mut self) -> io::Result<W> {
+        self.guarded(Self::drain)?;
+        let Blocks { out, .. } = self;
+        Ok(out)
+    }
+
+    /// Write the last block and every result still due, then flush.
+    fn drain(&mut self) -> io::Result<()> {
         // An empty input still yields one valid member/frame.
         if !self.buf.is_empty() || self.next_seq == 0 {
             self.dispatch()?;
@@ -412,14 +460,15 @@ impl<W: Write> Blocks<W> {
             }
             pool.shutdown();
         }
-        self.out.flush()?;
-        let Blocks { out, .. } = self;
-        Ok(out)
+        self.out.flush()
     }
 }
 
 impl<W: Write> Write for Blocks<W> {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        if let Some(f) = &self.failed {
+            return Err(f.error());
+        }
         let mut rest = data;
         while !rest.is_empty() {
             let room = self.block_size - self.buf.len();
@@ -641,6 +690,71 @@ mod tests {
                 "{}",
                 made(&spares.outputs)
             );
+        }
+    }
+}
+
+#[cfg(test)]
+mod failure_tests {
+    use super::*;
+    use std::sync::mpsc;
+
+    /// A sink that takes `room` bytes, then fails as a full disk does.
+    struct Full {
+        room: usize,
+    }
+
+    impl Write for Full {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            if self.room == 0 {
+                return Err(io::Error::from(io::ErrorKind::StorageFull));
+            }
+            let n = buf.len().min(self.room);
+            self.room -= n;
+            Ok(n)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// Run `f` on a thread; fail the test if it does not return within 20 s.
+    fn promptly<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(f());
+        });
+        rx.recv_timeout(Duration::from_secs(20))
+            .expect("the compressor hung after a write error")
+    }
+
+    #[test]
+    fn a_write_error_ends_every_later_call_promptly() {
+        // A writer that goes on writing after the first error (as a `BufWriter` does when
+        // it is dropped) and then finishes must get the error each time, not wait for
+        // blocks that will never be written.
+        for c in [Compression::Gzip(1), Compression::Zstd(1)] {
+            for jobs in [1, 2, 4] {
+                let errors = promptly(move || {
+                    let block = 4096;
+                    let mut b = Blocks::new(c, jobs, Full { room: 3 * block }, block).unwrap();
+                    let data: Vec<u8> =
+                        (0..block as u32 * 8).map(|i| (i * 7 % 251) as u8).collect();
+                    let mut errors = Vec::new();
+                    for _ in 0..40 {
+                        if let Err(e) = b.write_all(&data) {
+                            errors.push(e.kind());
+                        }
+                    }
+                    errors.push(b.finish().map(|_| ()).unwrap_err().kind());
+                    errors
+                });
+                assert!(errors.len() > 2, "{c:?} jobs {jobs}: {errors:?}");
+                assert!(
+                    errors.iter().all(|k| *k == io::ErrorKind::StorageFull),
+                    "{c:?} jobs {jobs}: {errors:?}"
+                );
+            }
         }
     }
 }

@@ -33,6 +33,7 @@ pub use rootfs::write_rootfs;
 
 use crate::compression::Compression;
 use crate::digest::{HashingWriter, Sha256Digest};
+use crate::disk::{self, DiskFull};
 use crate::epoch::Epoch;
 use crate::platform::Platform;
 use serde_json::{json, Map, Value};
@@ -103,6 +104,9 @@ pub enum ImageError {
     /// A format that is not an image asked of the image writer.
     #[error("--format {0} is not an image layout")]
     NotAnImageFormat(&'static str),
+    /// A layer blob or the output did not fit on its file system.
+    #[error("{0}")]
+    DiskFull(DiskFull),
 }
 
 impl ImageError {
@@ -113,6 +117,7 @@ impl ImageError {
                 Some("check that the output directory exists, is writable and has space".into())
             }
             ImageError::Layer { .. } => None,
+            ImageError::DiskFull(d) => Some(d.hint()),
             ImageError::Name(e) => e.hint(),
             ImageError::Json { .. } => None,
             ImageError::HistoryMismatch { .. } => {
@@ -148,9 +153,22 @@ impl ImageError {
     }
 
     pub(crate) fn io(path: impl Into<PathBuf>, source: io::Error) -> ImageError {
-        ImageError::Io {
-            path: path.into(),
-            source,
+        let path = path.into();
+        if disk::is_full(&source) {
+            return ImageError::DiskFull(DiskFull::new(&path, "writing the output", None));
+        }
+        ImageError::Io { path, source }
+    }
+
+    /// The same error, saying the step needs about `bytes` when it is a full disk that
+    /// did not know.
+    pub fn needing(self, bytes: u64) -> ImageError {
+        match self {
+            ImageError::DiskFull(mut d) => {
+                d.needed = d.needed.or(Some(disk::Need::About(bytes)));
+                ImageError::DiskFull(d)
+            }
+            other => other,
         }
     }
 }
@@ -186,16 +204,20 @@ pub struct LayerBlob {
 }
 
 /// Compress the uncompressed tar that `produce` writes, hashing both streams on the fly
-/// (diff_id of the tar, digest of the blob), and store the blob.
+/// (diff_id of the tar, digest of the blob), and store the blob. A full disk is reported
+/// as such ([`ImageError::needing`] adds the room the layer needs).
 pub fn write_layer(
     store: &BlobStore,
     c: Compression,
     jobs: usize,
     produce: impl FnOnce(&mut dyn Write) -> io::Result<()>,
 ) -> Result<LayerBlob, ImageError> {
-    let err = |source: io::Error| ImageError::Layer {
-        store: store.root().to_path_buf(),
-        source,
+    let err = |source: io::Error| match disk::is_full(&source) {
+        true => ImageError::DiskFull(DiskFull::new(store.root(), "writing a layer blob", None)),
+        false => ImageError::Layer {
+            store: store.root().to_path_buf(),
+            source,
+        },
     };
     let mut pending = store.begin().map_err(err)?;
     if c == Compression::None {

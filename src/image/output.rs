@@ -61,8 +61,20 @@ impl OutputFormat {
 }
 
 /// Write the output atomically to `out`, or to stdout for the archive formats when `out`
-/// is `-`.
+/// is `-`. A full disk is named with the room the output needs.
 pub fn write_output(
+    store: &BlobStore,
+    a: &Assembled,
+    format: OutputFormat,
+    name: &ImageName,
+    epoch: Epoch,
+    out: &Path,
+) -> Result<(), ImageError> {
+    let size: u64 = a.blobs.iter().map(|(_, n)| n).sum::<u64>() + a.index_json.len() as u64;
+    write_any(store, a, format, name, epoch, out).map_err(|e| e.needing(size))
+}
+
+fn write_any(
     store: &BlobStore,
     a: &Assembled,
     format: OutputFormat,

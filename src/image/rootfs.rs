@@ -10,12 +10,21 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// Write the merged filesystem as one tar to `out` (atomically) or stdout when `out` is
-/// `-`; its digest.
+/// `-`; its digest. A full disk is named with the room the tar needs.
 pub fn write_rootfs(
     entries: &[Entry],
     epoch: Epoch,
     out: &Path,
 ) -> Result<Sha256Digest, ImageError> {
+    let size: u64 = entries
+        .iter()
+        .map(|e| 512 + e.size().div_ceil(512) * 512)
+        .sum::<u64>()
+        + 1024;
+    write_tar_file(entries, epoch, out).map_err(|e| e.needing(size))
+}
+
+fn write_tar_file(entries: &[Entry], epoch: Epoch, out: &Path) -> Result<Sha256Digest, ImageError> {
     if out.as_os_str() == "-" {
         let stdout = std::io::stdout().lock();
         let mut w = HashingWriter::new(std::io::BufWriter::new(stdout));

@@ -138,10 +138,20 @@ pub fn decompress(
 ) -> Result<u64, LayerError> {
     let file = File::open(src).map_err(|e| LayerError::io(src, e))?;
     let input = BufReader::with_capacity(128 * 1024, file);
-    let corrupt = |source: io::Error| LayerError::Corrupt {
-        label: label.to_string(),
-        format: format.name(),
-        source,
+    let corrupt = |source: io::Error| match format {
+        // libzstd's words for a frame whose window exceeds the decoder's maximum.
+        InputFormat::Zstd if source.to_string().contains("too much memory") => {
+            LayerError::ZstdWindow {
+                label: label.to_string(),
+                limit_mib: 128,
+                source,
+            }
+        }
+        _ => LayerError::Corrupt {
+            label: label.to_string(),
+            format: format.name(),
+            source,
+        },
     };
     let mut reader: Box<dyn Read> = match format {
         InputFormat::Tar => Box::new(input),

@@ -54,6 +54,14 @@ pub enum LayerError {
         #[source]
         source: std::io::Error,
     },
+    /// A zstd frame asks for a window larger than decoding allows (made with `--long`).
+    #[error("{label}: the zstd stream needs a decoding window over {limit_mib} MiB ({source})")]
+    ZstdWindow {
+        label: String,
+        limit_mib: u64,
+        #[source]
+        source: std::io::Error,
+    },
     /// Decompression produced more than the allowed number of bytes.
     #[error("{label}: decompressed size exceeds the limit of {limit} bytes")]
     TooLarge { label: String, limit: u64 },
@@ -118,6 +126,12 @@ impl LayerError {
                  fetch it again"
                     .into(),
             ),
+            LayerError::ZstdWindow { .. } => Some(
+                "the file is complete but was compressed with a long window (`zstd --long` or \
+                 `--ultra`), which could need gigabytes to decode; recompress it without \
+                 `--long` (e.g. `zstd -19`)"
+                    .into(),
+            ),
             LayerError::TooLarge { .. } => Some(
                 "this looks like a compression bomb; if the input is genuine, recompress it \
                  or raise the decompression limit"
@@ -151,6 +165,18 @@ impl LayerError {
         }
     }
 
+    /// The same error naming the input as `label` (as the user wrote it) rather than the
+    /// file it was read from (a cache blob, for a download).
+    pub fn named(self, label: &str) -> LayerError {
+        match self {
+            LayerError::UnknownFormat { magic, .. } => LayerError::UnknownFormat {
+                label: label.to_string(),
+                magic,
+            },
+            other => other,
+        }
+    }
+
     /// An I/O error about `path`.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> LayerError {
         LayerError::Io {
@@ -169,13 +195,7 @@ pub fn read_input(
     scratch: &std::path::Path,
     label: &str,
 ) -> Result<(InputFormat, Vec<crate::entry::Entry>), LayerError> {
-    let format = detect_format(src).map_err(|e| match e {
-        LayerError::UnknownFormat { magic, .. } => LayerError::UnknownFormat {
-            label: label.to_string(),
-            magic,
-        },
-        other => other,
-    })?;
+    let format = detect_format(src).map_err(|e| e.named(label))?;
     if format == InputFormat::Tar {
         return Ok((format, read_tar(src, label)?));
     }

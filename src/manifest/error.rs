@@ -121,6 +121,17 @@ pub enum Problem {
         value: String,
         reason: String,
     },
+    /// A path whose last component starts with `.wh.`, which layers read as a whiteout.
+    #[error(
+        "{what} `{value}` is named like a whiteout (`.wh.`), which deletes files of lower layers"
+    )]
+    WhiteoutName { what: String, value: String },
+    /// A local source outside the manifest's folder, with sources confined.
+    #[error("source `{value}` {reason}")]
+    Unconfined { value: String, reason: String },
+    /// A uid or gid above 2^32 - 1.
+    #[error("{key} {value} is out of range: ids go from 0 to 4294967295")]
+    IdOutOfRange { key: String, value: u64 },
     /// A mode string that is not octal digits up to 07777.
     #[error("mode `{0}` is not an octal mode such as \"0755\", \"0644\" or \"1777\"")]
     BadMode(String),
@@ -236,8 +247,30 @@ impl Problem {
                 "to fill the root, use a `tar`, or a [[layer.dir]] per top-level directory"
                     .to_string()
             }
+            Problem::BadPath { reason, .. } if reason.contains("NUL") => {
+                "remove the NUL character (`\\0`, `\\u0000`) from the path: no file name can hold one"
+                    .to_string()
+            }
             Problem::BadPath { .. } => {
                 "image paths are absolute and may not contain `..`".to_string()
+            }
+            Problem::WhiteoutName { what, .. } if what.starts_with("remove") => {
+                "list the path to delete itself (`/d/x`, not `/d/.wh.x`): `remove` writes the whiteout"
+                    .to_string()
+            }
+            Problem::WhiteoutName { .. } => {
+                "to delete a path of a lower layer, list it in that layer's `remove = [...]`; \
+                 a file named `.wh.*` cannot be stored in an image"
+                    .to_string()
+            }
+            Problem::Unconfined { .. } => {
+                "sources are confined to the manifest's folder (--confine-sources or \
+                 SCRATCH_CONFINE_SOURCES=1): copy the input into it, or build without the \
+                 switch if you trust the manifest"
+                    .to_string()
+            }
+            Problem::IdOutOfRange { key, .. } => {
+                format!("use a {key} from 0 to 4294967295 (GNU tar and the kernel hold 32 bits)")
             }
             Problem::BadMode(_) => {
                 "write the permission bits in octal, as a string: mode = \"0755\"".to_string()

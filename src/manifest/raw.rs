@@ -223,10 +223,12 @@ pub(crate) struct RawFile {
     pub mode: Option<Spanned<String>>,
     /// Numeric owner. Default: 0.
     #[serde(default)]
-    pub uid: Option<u64>,
+    #[schemars(with = "Option<u32>", extend("maximum" = 4294967295u32))]
+    pub uid: Option<Spanned<u64>>,
     /// Numeric group. Default: 0.
     #[serde(default)]
-    pub gid: Option<u64>,
+    #[schemars(with = "Option<u32>", extend("maximum" = 4294967295u32))]
+    pub gid: Option<Spanned<u64>>,
 }
 
 /// `[[layer.dir]]`: a directory, empty or copied from a local directory.
@@ -249,10 +251,12 @@ pub(crate) struct RawDir {
     pub mode: Option<Spanned<String>>,
     /// Numeric owner of the directory and everything copied into it. Default: 0.
     #[serde(default)]
-    pub uid: Option<u64>,
+    #[schemars(with = "Option<u32>", extend("maximum" = 4294967295u32))]
+    pub uid: Option<Spanned<u64>>,
     /// Numeric group of the directory and everything copied into it. Default: 0.
     #[serde(default)]
-    pub gid: Option<u64>,
+    #[schemars(with = "Option<u32>", extend("maximum" = 4294967295u32))]
+    pub gid: Option<Spanned<u64>>,
 }
 
 /// `[[layer.symlink]]`: a symbolic link.
@@ -268,10 +272,12 @@ pub(crate) struct RawSymlink {
     pub target: Spanned<String>,
     /// Numeric owner. Default: 0.
     #[serde(default)]
-    pub uid: Option<u64>,
+    #[schemars(with = "Option<u32>", extend("maximum" = 4294967295u32))]
+    pub uid: Option<Spanned<u64>>,
     /// Numeric group. Default: 0.
     #[serde(default)]
-    pub gid: Option<u64>,
+    #[schemars(with = "Option<u32>", extend("maximum" = 4294967295u32))]
+    pub gid: Option<Spanned<u64>>,
 }
 
 /// The JSON schema of `scratch.toml` (draft-07, which taplo and Even Better TOML read),

@@ -465,8 +465,8 @@ impl Ctx<'_> {
             dest,
             source,
             mode: self.mode(raw.mode.as_ref())?,
-            uid: raw.uid,
-            gid: raw.gid,
+            uid: self.id(raw.uid.as_ref(), "uid")?,
+            gid: self.id(raw.gid.as_ref(), "gid")?,
         })
     }
 
@@ -486,8 +486,8 @@ impl Ctx<'_> {
             dest,
             src,
             mode: self.mode(raw.mode.as_ref())?,
-            uid: raw.uid,
-            gid: raw.gid,
+            uid: self.id(raw.uid.as_ref(), "uid")?,
+            gid: self.id(raw.gid.as_ref(), "gid")?,
         })
     }
 
@@ -510,8 +510,8 @@ impl Ctx<'_> {
         Ok(SymlinkSpec {
             dest,
             target: target.clone(),
-            uid: raw.uid,
-            gid: raw.gid,
+            uid: self.id(raw.uid.as_ref(), "uid")?,
+            gid: self.id(raw.gid.as_ref(), "gid")?,
         })
     }
 
@@ -546,7 +546,33 @@ impl Ctx<'_> {
                 },
             ));
         }
+        // In a layer, a name starting with `.wh.` deletes files below it: it can only be
+        // written by `remove`, never by accident.
+        if path.file_name().starts_with(b".wh.") {
+            return Err(self.err(
+                raw.span(),
+                Problem::WhiteoutName {
+                    what: what.to_string(),
+                    value: value.clone(),
+                },
+            ));
+        }
         Ok(path)
+    }
+
+    /// A uid or gid: tar, the kernel and every runtime hold 32 bits.
+    fn id(&self, raw: Option<&Spanned<u64>>, key: &str) -> Result<Option<u64>> {
+        match raw {
+            Some(v) if *v.get_ref() > u64::from(u32::MAX) => Err(self.err(
+                v.span(),
+                Problem::IdOutOfRange {
+                    key: key.to_string(),
+                    value: *v.get_ref(),
+                },
+            )),
+            Some(v) => Ok(Some(*v.get_ref())),
+            None => Ok(None),
+        }
     }
 
     fn mode(&self, raw: Option<&Spanned<String>>) -> Result<Option<u32>> {

@@ -406,7 +406,7 @@ impl Session {
     /// An input blob as a plain tar: itself, or decompressed once into the store (and
     /// verified there with memos when `remember`).
     pub fn plain_tar(&self, blob: &Blob, label: &str, remember: bool) -> Result<PathBuf> {
-        let format = layer::detect_format(&blob.path)?;
+        let format = layer::detect_format(&blob.path).map_err(|e| e.named(label))?;
         if format == InputFormat::Tar {
             return Ok(blob.path.clone());
         }
@@ -425,6 +425,8 @@ impl Session {
             });
         let path = match (derived, input_error) {
             (Ok(path), _) => path,
+            // The input's "could not write" is the disk's fault: name the disk.
+            (Err(e @ crate::store::StoreError::DiskFull(_)), _) => return Err(e.into()),
             (Err(_), Some(e)) => return Err(e.into()),
             (Err(e), None) => return Err(e.into()),
         };

@@ -45,6 +45,9 @@ pub struct SessionOptions {
     pub jobs: Option<usize>,
     pub quiet: bool,
     pub verbose: bool,
+    /// Refuse local sources outside the manifest's folder (see
+    /// [`crate::manifest::confine`]); also `SCRATCH_CONFINE_SOURCES=1`.
+    pub confine_sources: bool,
 }
 
 /// One manifest, its store and settings: the state every command works on.
@@ -61,6 +64,12 @@ impl Session {
     pub fn new(o: SessionOptions) -> Result<Session> {
         let ui = Ui::new(o.quiet, o.verbose);
         let manifest = Manifest::load(&o.manifest)?;
+        let confine = crate::manifest::confine::wanted(o.confine_sources).map_err(|m| {
+            crate::Error::usage(m, Some("set it to 1 to confine sources, or unset it"))
+        })?;
+        if confine {
+            manifest.check_confined()?;
+        }
         let lock_path = crate::lock::lock_path(&manifest);
         let jobs = o
             .jobs

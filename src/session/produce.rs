@@ -139,7 +139,11 @@ impl Session {
             let warnings: Vec<String> = applied
                 .warnings
                 .iter()
-                .map(|w| format!("{label}: {w}"))
+                // Said once: the merger may have named the layer already.
+                .map(|w| match w.starts_with(&format!("{label}: ")) {
+                    true => w.clone(),
+                    false => format!("{label}: {w}"),
+                })
                 .collect();
             for w in &warnings {
                 self.ui().warn(w);
@@ -246,7 +250,8 @@ impl Producer<'_> {
         let jobs = image::jobs_for(s.compression, self.session.jobs(), total);
         let blob = image::write_layer(self.store, s.compression, jobs, |w| {
             write_entries(entries, s.epoch, &mut bar.wrap_write(w))
-        })?;
+        })
+        .map_err(|e| e.needing(total))?;
         bar.finish_and_clear();
         if logged {
             ui.info(format!("{label}: {} MiB written", blob.size >> 20));

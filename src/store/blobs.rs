@@ -352,8 +352,10 @@ impl Cache {
         let mut tmp = self.temp_file()?;
         let tmp_path = tmp.path().to_path_buf();
         // Hashing and writing overlap with producing (often inflating an input).
-        let (_, _, digest, _) = hash_in_background(tmp.as_file_mut(), produce)
-            .map_err(|e| StoreError::cache(&tmp_path, e))?;
+        let (_, _, digest, _) = hash_in_background(tmp.as_file_mut(), produce).map_err(|e| {
+            let written = fs::metadata(&tmp_path).map_or(0, |m| m.len());
+            StoreError::cache(&tmp_path, e).needing(crate::disk::Need::MoreThan(written))
+        })?;
         finish_file(tmp, &path)?;
 
         let mut side = self.temp_file()?;

@@ -19,6 +19,9 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
+    /// The cache's file system is full.
+    #[error("{0}")]
+    DiskFull(crate::disk::DiskFull),
     /// A cache key or namespace that is not a plain file name.
     #[error("invalid cache key `{0}`: use a plain name without `/`, `\\` or `..`")]
     BadKey(String),
@@ -33,14 +36,28 @@ impl StoreError {
                 "check the permissions and free space of the cache directory, or choose another with --cache-dir or SCRATCH_CACHE_DIR".into(),
             ),
             StoreError::BadKey(_) => None,
+            StoreError::DiskFull(d) => Some(d.hint()),
         }
     }
 
     /// A store I/O error about `path`.
     pub(crate) fn cache(path: impl Into<PathBuf>, source: std::io::Error) -> StoreError {
-        StoreError::Cache {
-            path: path.into(),
-            source,
+        let path = path.into();
+        if crate::disk::is_full(&source) {
+            let d = crate::disk::DiskFull::new(&path, "writing into the cache", None);
+            return StoreError::DiskFull(d);
+        }
+        StoreError::Cache { path, source }
+    }
+
+    /// The same error, saying how much room the step needs when it is a full disk.
+    pub(crate) fn needing(self, need: crate::disk::Need) -> StoreError {
+        match self {
+            StoreError::DiskFull(mut d) => {
+                d.needed = d.needed.or(Some(need));
+                StoreError::DiskFull(d)
+            }
+            other => other,
         }
     }
 }

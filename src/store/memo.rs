@@ -84,7 +84,10 @@ impl Cache {
         let (digest, size) = match res {
             Ok(v) => v,
             Err(CopyError::Read(e)) => return Err(local(e)),
-            Err(CopyError::Write(e)) => return Err(StoreError::cache(tmp.path(), e)),
+            Err(CopyError::Write(e)) => {
+                let need = crate::disk::Need::About(before.len());
+                return Err(StoreError::cache(tmp.path(), e).needing(need));
+            }
         };
         if let (Some(m), Ok(after)) = (&memo, file.metadata()) {
             self.remember(m, &after, &identity, started, &digest);
