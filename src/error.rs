@@ -24,6 +24,8 @@ pub enum Error {
     Store(#[from] crate::store::StoreError),
     #[error(transparent)]
     Build(#[from] crate::session::BuildError),
+    #[error(transparent)]
+    Registry(#[from] crate::registry::RegistryError),
     /// An I/O failure on a named file.
     #[error("{}: {source}", path.display())]
     Io {
@@ -55,6 +57,7 @@ impl Error {
             Error::Diff(e) => e.hint(),
             Error::Store(e) => e.hint(),
             Error::Build(e) => e.hint(),
+            Error::Registry(e) => e.hint(),
             Error::Io { .. } => None,
             Error::Usage { hint, .. } => hint.clone(),
         }
