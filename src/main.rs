@@ -184,7 +184,7 @@ struct BuildArgs {
 
 #[derive(Args, Debug)]
 struct PushArgs {
-    /// Where to push: HOST[:PORT]/REPOSITORY[:TAG] (a missing tag is `[image] tag`)
+    /// Where to push: `HOST[:PORT]/REPOSITORY[:TAG]` (a missing tag is `[image] tag`)
     /// [default: `[image] name:tag`].
     #[arg(value_name = "REF")]
     references: Vec<String>,
