@@ -26,6 +26,8 @@ pub enum Error {
     Build(#[from] crate::session::BuildError),
     #[error(transparent)]
     NothingRemoved(#[from] crate::session::NothingRemoved),
+    #[error(transparent)]
+    Registry(#[from] crate::registry::RegistryError),
     /// An I/O failure on a named file.
     #[error("{}: {source}", path.display())]
     Io {
@@ -61,6 +63,7 @@ impl Error {
             Error::Store(e) => e.hint(),
             Error::Build(e) => e.hint(),
             Error::NothingRemoved(e) => Some(e.hint()),
+            Error::Registry(e) => e.hint(),
             Error::Io { .. } => None,
             Error::DiskFull(d) => Some(d.hint()),
             Error::Usage { hint, .. } => hint.clone(),

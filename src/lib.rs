@@ -31,6 +31,7 @@ pub mod manifest;
 pub mod merge;
 pub mod parallel;
 pub mod platform;
+pub mod registry;
 pub mod session;
 pub mod sparse;
 pub mod store;

@@ -92,6 +92,16 @@ enum Command {
         after_help = "Examples:\n  compose build\n  compose build --format oci-archive -o image.tar\n  compose build --format docker-archive -o image.tar --locked\n  compose build --format rootfs -o rootfs.tar\n  digest=$(compose build -q)"
     )]
     Build(BuildArgs),
+    /// Build the image as `build` does and push it to registries; prints REF@DIGEST per
+    /// reference.
+    #[command(
+        after_help = "Credentials come from $REGISTRY_AUTH_FILE, $XDG_RUNTIME_DIR/containers/auth.json, \
+        then $DOCKER_CONFIG/config.json or ~/.docker/config.json (credHelpers and credsStore \
+        included). TLS trusts the system roots, SSL_CERT_FILE/SSL_CERT_DIR and \
+        /etc/containers/certs.d/HOST:PORT/*.crt; plain HTTP only for loopback addresses and \
+        --insecure-registry hosts.\n\nExamples:\n  compose push                                   # to [image] name:tag\n  compose push registry.example.com/team/app:1.0 registry.example.com/team/app:latest\n  compose push --locked --platform linux/amd64 localhost:5000/app\n  compose push --from out.tar registry.example.com/team/app:1.0"
+    )]
+    Push(PushArgs),
     /// Rebuild from scratch.lock and check that every recorded digest reproduces.
     #[command(
         after_help = "Exit 0 when the build reproduces, 1 when it does not (the explanation \
@@ -177,6 +187,39 @@ struct BuildArgs {
     metadata_file: Option<PathBuf>,
 }
 
+#[derive(Args, Debug)]
+struct PushArgs {
+    /// Where to push: `HOST[:PORT]/REPOSITORY[:TAG]` (a missing tag is `[image] tag`)
+    /// [default: `[image] name:tag`].
+    #[arg(value_name = "REF")]
+    references: Vec<String>,
+    /// Push this OCI layout directory or oci-archive unchanged instead of building.
+    #[arg(long, value_name = "PATH")]
+    from: Option<PathBuf>,
+    /// Build one platform only [default: every platform of the manifest].
+    #[arg(long, value_name = "OS/ARCH[/VARIANT]", conflicts_with = "from")]
+    platform: Option<Platform>,
+    /// Refuse a missing or stale scratch.lock (CI mode).
+    #[arg(long, conflicts_with = "from")]
+    locked: bool,
+    /// Layer compression, as for `build`.
+    #[arg(long, value_name = "C", conflicts_with = "from")]
+    compression: Option<Compression>,
+    /// Also write the digests and the pushed references as JSON to FILE.
+    #[arg(long, value_name = "FILE")]
+    metadata_file: Option<PathBuf>,
+    /// Allow plain HTTP and unverified TLS for this registry (repeatable; also
+    /// $SCRATCH_INSECURE_REGISTRIES, comma-separated). Loopback addresses may always use
+    /// plain HTTP.
+    #[arg(
+        long = "insecure-registry",
+        value_name = "HOST[:PORT]",
+        env = "SCRATCH_INSECURE_REGISTRIES",
+        value_delimiter = ','
+    )]
+    insecure_registries: Vec<String>,
+}
+
 fn session(g: Global) -> Result<Session, Error> {
     Session::new(SessionOptions {
         manifest: g.file,
@@ -251,6 +294,7 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
                 ExitCode::from(1)
             })
         }
+        Command::Push(p) => push(cli.global, p),
         Command::Build(b) => {
             let s = session(cli.global)?;
             let format = b.format;
@@ -267,7 +311,7 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
                 },
             )?;
             if let Some(path) = &b.metadata_file {
-                write_metadata(path, format, &result)?;
+                write_metadata(path, format, &result, &[])?;
             }
             if to_stdout {
                 eprintln!("{}", result.digest);
@@ -279,11 +323,73 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
     }
 }
 
-/// `--metadata-file`: the build's digests as canonical JSON.
+/// `compose push`: the build (or `--from`), then one `REF@DIGEST` line per reference.
+fn push(g: Global, p: PushArgs) -> Result<ExitCode, Error> {
+    use scratch_compose::command::push::{self, BuildSettings, PushRequest};
+    let ui = scratch_compose::ui::Ui::new(g.quiet, g.verbose);
+    let mut client = scratch_compose::registry::ClientOptions {
+        ui: ui.clone(),
+        ..Default::default()
+    };
+    client.insecure = p
+        .insecure_registries
+        .iter()
+        .flat_map(|h| scratch_compose::registry::client::parse_insecure(h))
+        .collect();
+    let request = PushRequest {
+        references: p.references,
+        client,
+        jobs: g
+            .jobs
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+            .max(1),
+        ui,
+    };
+    let (built, pushed) = match &p.from {
+        Some(from) => {
+            let manifest = scratch_compose::manifest::Manifest::load(&g.file).ok();
+            let default = manifest
+                .as_ref()
+                .map(|m| (m.image.name.as_str(), m.image.tag.as_str()));
+            (None, push::push_path(from, default, &request)?)
+        }
+        None => {
+            let settings = BuildSettings {
+                platform: p.platform,
+                locked: p.locked,
+                compression: p.compression,
+            };
+            let (built, pushed) = push::build_and_push(&session(g)?, &settings, &request)?;
+            (Some(built), pushed)
+        }
+    };
+    let lines: Vec<String> = pushed
+        .iter()
+        .map(|x| format!("{}@{}", x.reference, x.digest))
+        .collect();
+    if let Some(path) = &p.metadata_file {
+        match &built {
+            Some(b) => write_metadata(path, OutputFormat::Oci, b, &lines)?,
+            None => {
+                let digest = pushed.first().map(|x| x.digest.to_string());
+                let doc = serde_json::json!({"digest": digest, "pushed": lines});
+                std::fs::write(path, format!("{doc}\n")).map_err(|e| Error::io(path, e))?;
+            }
+        }
+    }
+    for l in &lines {
+        println!("{l}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `--metadata-file`: the build's digests as canonical JSON (and, for push, the
+/// references pushed as `REF@DIGEST`).
 fn write_metadata(
     path: &std::path::Path,
     format: OutputFormat,
     r: &command::BuildResult,
+    pushed: &[String],
 ) -> Result<(), Error> {
     let platforms: serde_json::Map<String, serde_json::Value> = r
         .outputs
@@ -298,7 +404,10 @@ fn write_metadata(
             (p.clone(), v)
         })
         .collect();
-    let doc = serde_json::json!({"digest": r.digest.to_string(), "format": format.name(), "platforms": platforms});
+    let mut doc = serde_json::json!({"digest": r.digest.to_string(), "format": format.name(), "platforms": platforms});
+    if !pushed.is_empty() {
+        doc["pushed"] = serde_json::json!(pushed);
+    }
     std::fs::write(path, format!("{doc}\n")).map_err(|e| Error::io(path, e))
 }
 

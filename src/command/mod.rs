@@ -2,13 +2,12 @@
 //! [`build()`], [`lock()`], [`verify()`] and [`prune()`] (`compose cache prune`). None reaches into
 //! another; what they share lives in [`crate::session`].
 //!
-//! A new command that publishes (`push`) belongs beside them: it takes a build's blob
-//! store and assembled index from [`crate::session::produce`] and checks the lock with
-//! [`crate::session::pins`] first, as `build --locked` does.
+//! [`push`] publishes what [`build()`] writes (an OCI layout) through [`crate::registry`].
 
 mod build;
 mod lock;
 mod prune;
+pub mod push;
 mod verify;
 
 pub use build::{build, BuildOptions, BuildResult};

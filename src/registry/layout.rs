@@ -1,0 +1,350 @@
+//! An image to push, read from an OCI layout directory or an oci-archive in place: the
+//! manifests in the order a registry must receive them and where each blob's bytes are.
+
+use super::RegistryError;
+use crate::digest::Sha256Digest;
+use crate::image::{MEDIA_TYPE_INDEX, MEDIA_TYPE_MANIFEST};
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+
+/// Docker's manifest list and v2 manifest: pushed like their OCI counterparts.
+const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
+const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
+/// Manifests larger than this are refused (the distribution spec's limit is 4 MiB).
+const MAX_MANIFEST: u64 = 4 << 20;
+
+/// A content descriptor: what a registry needs to know about a blob or manifest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Blob {
+    pub media_type: String,
+    pub digest: Sha256Digest,
+    pub size: u64,
+}
+
+/// A manifest (image manifest or index) with its bytes, as pushed.
+#[derive(Debug, Clone)]
+pub struct Manifest {
+    pub descriptor: Blob,
+    pub bytes: Vec<u8>,
+}
+
+/// Where a layout's blobs live.
+#[derive(Debug, Clone)]
+enum Store {
+    Dir(PathBuf),
+    /// An uncompressed tar: each blob's byte range in it.
+    Archive {
+        file: PathBuf,
+        ranges: BTreeMap<Sha256Digest, (u64, u64)>,
+    },
+}
+
+/// An image ready to push: blobs, then manifests children first, the top one last.
+#[derive(Debug, Clone)]
+pub struct LocalImage {
+    store: Store,
+    /// Configs and layers, each once, in first-use order.
+    pub blobs: Vec<Blob>,
+    /// Every manifest, children before the index that lists them; the top one last.
+    pub manifests: Vec<Manifest>,
+}
+
+impl LocalImage {
+    /// Read the OCI layout directory or oci-archive at `path`. Its `index.json` must hold
+    /// exactly one image (an image manifest or an index).
+    pub fn open(path: &Path) -> Result<LocalImage, RegistryError> {
+        let bad = |why: String| RegistryError::Layout {
+            path: path.to_path_buf(),
+            why,
+        };
+        let meta = std::fs::metadata(path).map_err(|e| bad(e.to_string()))?;
+        let (store, index_bytes) = if meta.is_dir() {
+            let bytes = std::fs::read(path.join("index.json")).map_err(|e| match e.kind() {
+                std::io::ErrorKind::NotFound => {
+                    bad("not an OCI layout: it has no index.json".into())
+                }
+                _ => bad(format!("index.json: {e}")),
+            })?;
+            (Store::Dir(path.to_path_buf()), bytes)
+        } else {
+            index_archive(path)?
+        };
+        let index: Index = serde_json::from_slice(&index_bytes)
+            .map_err(|e| bad(format!("index.json is not an OCI index: {e}")))?;
+        let top = match index.manifests.as_slice() {
+            [one] => one.descriptor(),
+            [] => return Err(bad("index.json lists no image".into())),
+            many => {
+                return Err(bad(format!(
+                    "index.json lists {} images; push needs a layout holding one",
+                    many.len()
+                )))
+            }
+        }
+        .map_err(bad)?;
+        let mut image = LocalImage {
+            store,
+            blobs: Vec::new(),
+            manifests: Vec::new(),
+        };
+        let mut seen = BTreeSet::new();
+        image.walk(path, &top, &mut seen, 0)?;
+        Ok(image)
+    }
+
+    /// The image's digest: the top manifest's (what `compose build` prints).
+    pub fn digest(&self) -> Sha256Digest {
+        self.top().descriptor.digest
+    }
+
+    /// The top manifest (pushed last, under the tag).
+    pub fn top(&self) -> &Manifest {
+        self.manifests.last().expect("an image has a manifest")
+    }
+
+    /// Add `m` and everything it references, children first.
+    fn walk(
+        &mut self,
+        path: &Path,
+        m: &Blob,
+        seen: &mut BTreeSet<Sha256Digest>,
+        depth: usize,
+    ) -> Result<(), RegistryError> {
+        let bad = |why: String| RegistryError::Layout {
+            path: path.to_path_buf(),
+            why,
+        };
+        if depth > 8 {
+            return Err(bad("indexes nest more than 8 deep".into()));
+        }
+        if !seen.insert(m.digest) {
+            return Ok(());
+        }
+        if m.size > MAX_MANIFEST {
+            return Err(bad(format!("manifest {} is larger than 4 MiB", m.digest)));
+        }
+        let mut bytes = Vec::new();
+        self.open_blob(&m.digest)
+            .map_err(|e| bad(format!("manifest {}: {e}", m.digest)))?
+            .take(MAX_MANIFEST + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| bad(format!("manifest {}: {e}", m.digest)))?;
+        if Sha256Digest::of(&bytes) != m.digest || bytes.len() as u64 != m.size {
+            return Err(bad(format!(
+                "manifest {} does not match its descriptor's digest and size",
+                m.digest
+            )));
+        }
+        match m.media_type.as_str() {
+            MEDIA_TYPE_INDEX | DOCKER_LIST => {
+                let index: Index = serde_json::from_slice(&bytes)
+                    .map_err(|e| bad(format!("index {}: {e}", m.digest)))?;
+                for child in &index.manifests {
+                    let child = child.descriptor().map_err(&bad)?;
+                    self.walk(path, &child, seen, depth + 1)?;
+                }
+            }
+            MEDIA_TYPE_MANIFEST | DOCKER_MANIFEST => {
+                let manifest: ImageManifest = serde_json::from_slice(&bytes)
+                    .map_err(|e| bad(format!("manifest {}: {e}", m.digest)))?;
+                let config = manifest.config.descriptor().map_err(&bad)?;
+                for b in std::iter::once(Ok(config))
+                    .chain(manifest.layers.iter().map(RawDescriptor::descriptor))
+                {
+                    let b = b.map_err(&bad)?;
+                    if !self.blobs.iter().any(|x| x.digest == b.digest) {
+                        self.check_present(&b).map_err(&bad)?;
+                        self.blobs.push(b);
+                    }
+                }
+            }
+            other => {
+                return Err(bad(format!(
+                    "manifest {} has the unknown media type `{other}`",
+                    m.digest
+                )))
+            }
+        }
+        self.manifests.push(Manifest {
+            descriptor: m.clone(),
+            bytes,
+        });
+        Ok(())
+    }
+
+    /// A blob listed but missing is an error here, not a registry's complaint later.
+    fn check_present(&self, b: &Blob) -> Result<(), String> {
+        let size = match &self.store {
+            Store::Dir(d) => std::fs::metadata(blob_path(d, &b.digest))
+                .map(|m| m.len())
+                .ok(),
+            Store::Archive { ranges, .. } => ranges.get(&b.digest).map(|r| r.1),
+        };
+        match size {
+            None => Err(format!("blob {} is missing", b.digest)),
+            Some(s) if s != b.size => Err(format!(
+                "blob {} has {s} bytes, its descriptor says {}",
+                b.digest, b.size
+            )),
+            Some(_) => Ok(()),
+        }
+    }
+
+    /// A reader of a blob's bytes, streamed from disk.
+    pub fn open_blob(&self, digest: &Sha256Digest) -> std::io::Result<Box<dyn Read + Send>> {
+        match &self.store {
+            Store::Dir(d) => Ok(Box::new(File::open(blob_path(d, digest))?)),
+            Store::Archive { file, ranges } => {
+                let (offset, size) = *ranges.get(digest).ok_or_else(|| {
+                    std::io::Error::new(
+                        std::io::ErrorKind::NotFound,
+                        format!("blob {digest} is not in the archive"),
+                    )
+                })?;
+                let mut f = File::open(file)?;
+                f.seek(SeekFrom::Start(offset))?;
+                Ok(Box::new(f.take(size)))
+            }
+        }
+    }
+}
+
+fn blob_path(dir: &Path, digest: &Sha256Digest) -> PathBuf {
+    dir.join("blobs/sha256").join(digest.hex())
+}
+
+/// Where every `blobs/sha256/HEX` member of an uncompressed tar starts, and its size;
+/// and its `index.json`. Only the headers are read (the members' data is seeked over),
+/// whatever the image's size. ustar names with their prefix, and GNU long names and PAX
+/// `path` records, are understood; an oci-archive needs no more.
+fn index_archive(path: &Path) -> Result<(Store, Vec<u8>), RegistryError> {
+    let bad = |why: String| RegistryError::Layout {
+        path: path.to_path_buf(),
+        why,
+    };
+    let mut file = File::open(path).map_err(|e| bad(e.to_string()))?;
+    let len = file.metadata().map_err(|e| bad(e.to_string()))?.len();
+    let mut ranges = BTreeMap::new();
+    let mut index = None;
+    let mut offset = 0u64;
+    let mut long_name: Option<String> = None;
+    let mut header = [0u8; 512];
+    loop {
+        file.seek(SeekFrom::Start(offset))
+            .and_then(|_| file.read_exact(&mut header))
+            .map_err(|e| bad(format!("not an oci-archive (tar): at byte {offset}: {e}")))?;
+        if header.iter().all(|&b| b == 0) {
+            break;
+        }
+        let field = |from: usize, to: usize| {
+            let f = &header[from..to];
+            let end = f.iter().position(|&b| b == 0).unwrap_or(f.len());
+            String::from_utf8_lossy(&f[..end]).to_string()
+        };
+        let size_text = field(124, 136);
+        let size = u64::from_str_radix(size_text.trim(), 8).map_err(|_| {
+            bad(format!(
+                "not an oci-archive (tar): a bad size field at byte {offset}"
+            ))
+        })?;
+        let data = offset + 512;
+        if data + size > len {
+            return Err(bad(format!(
+                "not an oci-archive (tar): truncated at byte {offset}"
+            )));
+        }
+        let read_data = |file: &mut File, limit: u64| -> Result<Vec<u8>, RegistryError> {
+            let mut v = Vec::new();
+            file.seek(SeekFrom::Start(data))
+                .and_then(|_| file.by_ref().take(size.min(limit)).read_to_end(&mut v))
+                .map_err(|e| bad(e.to_string()))?;
+            Ok(v)
+        };
+        match header[156] {
+            b'L' => {
+                let v = read_data(&mut file, 4096)?;
+                long_name = Some(
+                    String::from_utf8_lossy(&v)
+                        .trim_end_matches('\0')
+                        .to_string(),
+                );
+            }
+            b'x' => {
+                let v = read_data(&mut file, 1 << 20)?;
+                let text = String::from_utf8_lossy(&v).to_string();
+                long_name = text
+                    .lines()
+                    .find_map(|l| l.split_once(" path=").map(|(_, p)| p.to_string()));
+            }
+            b'0' | 0 => {
+                let name = match long_name.take() {
+                    Some(n) => n,
+                    None => {
+                        let (prefix, name) = (field(345, 500), field(0, 100));
+                        if prefix.is_empty() || &header[257..262] != b"ustar" {
+                            name
+                        } else {
+                            format!("{prefix}/{name}")
+                        }
+                    }
+                };
+                let name = name.trim_start_matches("./");
+                if let Some(hex) = name.strip_prefix("blobs/sha256/") {
+                    if let Ok(d) = format!("sha256:{hex}").parse::<Sha256Digest>() {
+                        ranges.insert(d, (data, size));
+                    }
+                } else if name == "index.json" {
+                    index = Some(read_data(&mut file, MAX_MANIFEST)?);
+                }
+            }
+            _ => long_name = None,
+        }
+        offset = data + size.div_ceil(512) * 512;
+    }
+    let index = index.ok_or_else(|| bad("not an oci-archive: it has no index.json".into()))?;
+    Ok((
+        Store::Archive {
+            file: path.to_path_buf(),
+            ranges,
+        },
+        index,
+    ))
+}
+
+#[derive(serde::Deserialize)]
+struct Index {
+    #[serde(default)]
+    manifests: Vec<RawDescriptor>,
+}
+
+#[derive(serde::Deserialize)]
+struct ImageManifest {
+    config: RawDescriptor,
+    #[serde(default)]
+    layers: Vec<RawDescriptor>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawDescriptor {
+    #[serde(default)]
+    media_type: String,
+    digest: String,
+    size: u64,
+}
+
+impl RawDescriptor {
+    fn descriptor(&self) -> Result<Blob, String> {
+        let digest = self
+            .digest
+            .parse()
+            .map_err(|_| format!("descriptor digest `{}` is not sha256:<64 hex>", self.digest))?;
+        Ok(Blob {
+            media_type: self.media_type.clone(),
+            digest,
+            size: self.size,
+        })
+    }
+}

@@ -1,0 +1,361 @@
+//! Pushing a [`LocalImage`] to a repository: every blob the registry lacks (HEAD first,
+//! a cross-repository mount when a source is known, else a streamed upload, in parallel),
+//! then the manifests children first, the tagged one last, so a failed push never leaves
+//! a tag on an incomplete image.
+
+use super::client::{Registry, Scope};
+use super::layout::{Blob, LocalImage, Manifest};
+use super::{Reference, RegistryError};
+use crate::digest::Sha256Digest;
+use crate::ui::Ui;
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget};
+use std::io::Read;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+/// The manifest media types a push or pull accepts.
+pub const MANIFEST_ACCEPT: &str = "application/vnd.oci.image.index.v1+json, \
+    application/vnd.oci.image.manifest.v1+json, \
+    application/vnd.docker.distribution.manifest.list.v2+json, \
+    application/vnd.docker.distribution.manifest.v2+json";
+
+/// How to push.
+#[derive(Debug, Clone)]
+pub struct PushOptions {
+    /// Blobs uploaded at once, at most.
+    pub jobs: usize,
+    /// Log lines and progress bars.
+    pub ui: Ui,
+    /// Repositories of the same registry that may already hold the blobs: tried as
+    /// cross-repository mount sources (`?mount=…&from=…`) before uploading.
+    pub mount_from: Vec<String>,
+}
+
+/// What a push did, for the caller's summary and tests.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PushReport {
+    /// The digest the reference now points to.
+    pub digest: Option<Sha256Digest>,
+    /// Blobs uploaded, and their bytes.
+    pub uploaded: usize,
+    pub uploaded_bytes: u64,
+    /// Blobs the repository already had.
+    pub existing: usize,
+    /// Blobs mounted from another repository.
+    pub mounted: usize,
+    /// Manifests written (those already present are not).
+    pub manifests_put: usize,
+}
+
+/// Push `image` to `target` on `registry` (connected to `target`'s registry). A target
+/// that pins a digest must match the image's.
+pub fn push_layout(
+    registry: &Registry,
+    image: &LocalImage,
+    target: &Reference,
+    options: &PushOptions,
+) -> Result<PushReport, RegistryError> {
+    let digest = image.digest();
+    if let Some(want) = target.digest.filter(|d| *d != digest) {
+        return Err(RegistryError::DigestMismatch {
+            reference: target.to_string(),
+            expected: want.to_string(),
+            actual: digest.to_string(),
+        });
+    }
+    let repo = target.repository.as_str();
+    let key = target.manifest_key().unwrap_or_else(|| digest.to_string());
+    // The registry checked every blob and child manifest when it accepted this manifest:
+    // if the tag already names it, there is nothing to do (one request).
+    if registry.manifest_digest(repo, &key, &Scope::push(repo))? == Some(digest) {
+        options.ui.info(format!(
+            "{}: {repo}:{key} is already this image",
+            short(&digest)
+        ));
+        return Ok(PushReport {
+            digest: Some(digest),
+            ..PushReport::default()
+        });
+    }
+    let bars = MultiProgress::with_draw_target(if options.ui.has_bars() {
+        ProgressDrawTarget::stderr()
+    } else {
+        ProgressDrawTarget::hidden()
+    });
+    let failed = AtomicBool::new(false);
+    let results = crate::parallel::map(options.jobs, &image.blobs, |b| {
+        if failed.load(Ordering::Relaxed) {
+            return Ok(Outcome::Skipped);
+        }
+        let r = push_blob(registry, image, repo, b, options, &bars);
+        if r.is_err() {
+            failed.store(true, Ordering::Relaxed);
+        }
+        r
+    });
+    let mut report = PushReport::default();
+    for r in results {
+        match r? {
+            Outcome::Existed => report.existing += 1,
+            Outcome::Mounted => report.mounted += 1,
+            Outcome::Uploaded(n) => {
+                report.uploaded += 1;
+                report.uploaded_bytes += n;
+            }
+            Outcome::Skipped => {}
+        }
+    }
+    let (top, children) = image
+        .manifests
+        .split_last()
+        .expect("an image has a manifest");
+    for m in children {
+        if put_manifest(registry, repo, m, &m.descriptor.digest.to_string(), options)? {
+            report.manifests_put += 1;
+        }
+    }
+    if put_manifest(registry, repo, top, &key, options)? {
+        report.manifests_put += 1;
+    }
+    report.digest = Some(digest);
+    Ok(report)
+}
+
+enum Outcome {
+    Existed,
+    Mounted,
+    Uploaded(u64),
+    Skipped,
+}
+
+fn short(d: &Sha256Digest) -> String {
+    d.to_string()[..19].to_string()
+}
+
+fn human(bytes: u64) -> String {
+    match bytes {
+        b if b >= 1 << 20 => format!("{:.1} MiB", b as f64 / (1u64 << 20) as f64),
+        b if b >= 1 << 10 => format!("{:.1} KiB", b as f64 / 1024.0),
+        b => format!("{b} B"),
+    }
+}
+
+/// Make sure the repository has `blob`: HEAD, else mount, else upload.
+fn push_blob(
+    registry: &Registry,
+    image: &LocalImage,
+    repo: &str,
+    blob: &Blob,
+    options: &PushOptions,
+    bars: &MultiProgress,
+) -> Result<Outcome, RegistryError> {
+    if let Some(size) = registry.blob_size(repo, &blob.digest)? {
+        if size == blob.size || size == 0 {
+            log(options, bars, format!("{}: exists", short(&blob.digest)));
+            return Ok(Outcome::Existed);
+        }
+    }
+    for from in options.mount_from.iter().filter(|f| f.as_str() != repo) {
+        if mount(registry, repo, from, &blob.digest)? {
+            log(
+                options,
+                bars,
+                format!("{}: mounted from {from}", short(&blob.digest)),
+            );
+            return Ok(Outcome::Mounted);
+        }
+    }
+    let started = Instant::now();
+    let bar = bars.add(options.ui.bytes_bar(Some(blob.size), short(&blob.digest)));
+    upload(registry, image, repo, blob, &bar)?;
+    bar.finish_and_clear();
+    log(
+        options,
+        bars,
+        format!(
+            "{}: pushed {} in {:.1} s",
+            short(&blob.digest),
+            human(blob.size),
+            started.elapsed().as_secs_f64()
+        ),
+    );
+    Ok(Outcome::Uploaded(blob.size))
+}
+
+/// A line per blob in logs; with bars on a terminal, above them.
+fn log(options: &PushOptions, bars: &MultiProgress, line: String) {
+    if options.ui.has_bars() {
+        let _ = bars.println(line);
+    } else {
+        options.ui.info(line);
+    }
+}
+
+/// POST …/uploads/?mount=DIGEST&from=REPO: true when the registry mounted it (201); a
+/// 202 opens an upload session we do not use, so it is abandoned (it expires).
+fn mount(
+    registry: &Registry,
+    repo: &str,
+    from: &str,
+    digest: &Sha256Digest,
+) -> Result<bool, RegistryError> {
+    let url = registry.url(&format!(
+        "/v2/{repo}/blobs/uploads/?mount={digest}&from={from}"
+    ));
+    let what = format!("mounting blob {digest} from {from} into {repo}");
+    let scope = Scope::push(repo).and_pull(from);
+    let resp = registry.send(&scope, &what, None, &|c| {
+        c.post(&url).header("content-length", "0")
+    })?;
+    match resp.status().as_u16() {
+        201 => Ok(true),
+        202 => Ok(false),
+        _ => Err(registry.status_error(&what, resp)),
+    }
+}
+
+/// Start an upload session and PUT the whole blob streamed from disk; a failure midway
+/// (a reset, a 5xx) starts a new session and sends the blob again.
+fn upload(
+    registry: &Registry,
+    image: &LocalImage,
+    repo: &str,
+    blob: &Blob,
+    bar: &ProgressBar,
+) -> Result<(), RegistryError> {
+    let scope = Scope::push(repo);
+    let what = format!("uploading blob {} to {repo}", blob.digest);
+    let attempts = 5u32;
+    let mut attempt = 0;
+    loop {
+        let start_url = registry.url(&format!("/v2/{repo}/blobs/uploads/"));
+        let resp = registry.send(&scope, &what, None, &|c| {
+            c.post(&start_url).header("content-length", "0")
+        })?;
+        if resp.status().as_u16() != 202 && resp.status().as_u16() != 201 {
+            return Err(registry.status_error(&what, resp));
+        }
+        let location = resp
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+            .ok_or_else(|| RegistryError::Status {
+                registry: registry.name().to_string(),
+                what: what.clone(),
+                status: resp.status().as_u16(),
+                message: "the upload session has no Location".into(),
+            })?;
+        let sep = if location.contains('?') { '&' } else { '?' };
+        let put_url = format!("{}{sep}digest={}", registry.url(&location), blob.digest);
+        let size = blob.size;
+        let put = registry.send(&scope, &what, Some(1), &|c| {
+            // Opened afresh for every request, so a re-sent PUT streams from the start.
+            let reader: Box<dyn Read + Send> = match image.open_blob(&blob.digest) {
+                Ok(r) => r,
+                Err(e) => Box::new(Failing(Some(e))),
+            };
+            bar.set_position(0);
+            c.put(&put_url)
+                .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+                .body(reqwest::blocking::Body::sized(
+                    Progress {
+                        inner: reader,
+                        bar: bar.clone(),
+                    },
+                    size,
+                ))
+        });
+        let failure = match put {
+            Ok(resp) if resp.status().as_u16() == 201 || resp.status().as_u16() == 204 => {
+                return Ok(())
+            }
+            Ok(resp) if resp.status().is_server_error() || resp.status().as_u16() == 429 => {
+                format!("HTTP {}", resp.status().as_u16())
+            }
+            Ok(resp) => return Err(registry.status_error(&what, resp)),
+            Err(RegistryError::Connect { why, .. }) => why,
+            Err(e) => return Err(e),
+        };
+        attempt += 1;
+        if attempt >= attempts {
+            return Err(RegistryError::Connect {
+                registry: registry.name().to_string(),
+                what,
+                why: format!("{failure} (after {attempt} attempts)"),
+            });
+        }
+        registry.pause(attempt - 1, None);
+    }
+}
+
+/// Counts bytes into the blob's progress bar as reqwest reads them.
+struct Progress {
+    inner: Box<dyn Read + Send>,
+    bar: ProgressBar,
+}
+
+impl Read for Progress {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.bar.inc(n as u64);
+        Ok(n)
+    }
+}
+
+/// A blob that could not be opened: the request fails with the reason.
+struct Failing(Option<std::io::Error>);
+
+impl Read for Failing {
+    fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> {
+        Err(self
+            .0
+            .take()
+            .unwrap_or_else(|| std::io::Error::other("the blob could not be read")))
+    }
+}
+
+/// PUT a manifest under `key` (tag or digest) unless it is there already; true when put.
+fn put_manifest(
+    registry: &Registry,
+    repo: &str,
+    m: &Manifest,
+    key: &str,
+    options: &PushOptions,
+) -> Result<bool, RegistryError> {
+    let scope = Scope::push(repo);
+    if registry.manifest_digest(repo, key, &scope)? == Some(m.descriptor.digest) {
+        options.ui.debug(format!(
+            "{}: manifest {repo}:{key} exists",
+            short(&m.descriptor.digest)
+        ));
+        return Ok(false);
+    }
+    let url = registry.url(&format!("/v2/{repo}/manifests/{key}"));
+    let what = format!("putting manifest {} as {repo}:{key}", m.descriptor.digest);
+    let resp = registry.send(&scope, &what, None, &|c| {
+        c.put(&url)
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                m.descriptor.media_type.as_str(),
+            )
+            .body(m.bytes.clone())
+    })?;
+    if !resp.status().is_success() {
+        return Err(registry.status_error(&what, resp));
+    }
+    let echoed = resp
+        .headers()
+        .get("docker-content-digest")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<Sha256Digest>().ok());
+    if let Some(d) = echoed.filter(|d| *d != m.descriptor.digest) {
+        return Err(RegistryError::Status {
+            registry: registry.name().to_string(),
+            what,
+            status: resp.status().as_u16(),
+            message: format!("the registry stored it as {d}: it rewrote the manifest"),
+        });
+    }
+    Ok(true)
+}
