@@ -29,6 +29,7 @@ pub mod manifest;
 pub mod merge;
 pub mod parallel;
 pub mod platform;
+pub mod sbom;
 pub mod session;
 pub mod store;
 pub mod ui;
