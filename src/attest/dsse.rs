@@ -133,8 +133,15 @@ mod tests {
 
     #[test]
     fn malformed_envelopes_are_errors() {
-        for bad in [&b"nope"[..], b"{}", b"{\"payloadType\":\"x\",\"payload\":\"!!\",\"signatures\":[]}"] {
-            assert!(parse(bad, "e.json").unwrap_err().to_string().starts_with("e.json: not a DSSE envelope"));
+        for bad in [
+            &b"nope"[..],
+            b"{}",
+            b"{\"payloadType\":\"x\",\"payload\":\"!!\",\"signatures\":[]}",
+        ] {
+            assert!(parse(bad, "e.json")
+                .unwrap_err()
+                .to_string()
+                .starts_with("e.json: not a DSSE envelope"));
         }
     }
 }

@@ -62,12 +62,11 @@ pub fn attach(
         return Ok(Vec::new());
     }
     let config = empty_config(store)?;
-    let mut index: Value = serde_json::from_slice(&a.index_json).map_err(|source| {
-        ImageError::Json {
+    let mut index: Value =
+        serde_json::from_slice(&a.index_json).map_err(|source| ImageError::Json {
             what: "index.json",
             source,
-        }
-    })?;
+        })?;
     let mut out = Vec::new();
     a.blobs.push((config.digest, config.size));
     for at in attachments {
