@@ -157,6 +157,12 @@ pub enum Problem {
     /// A `sha256` with nothing to pin.
     #[error("`sha256` without `{source_key}`: it pins the {source_key} of the same table")]
     PinWithoutSource { source_key: String },
+    /// A `license` or `supplier` with no input to describe.
+    #[error("`{key}` without `{source_key}`: it describes the {source_key} of the same table")]
+    AttributionWithoutSource { key: String, source_key: String },
+    /// An empty or multi-line `license` or `supplier`.
+    #[error("`{key}` must be one non-empty line")]
+    BadAttribution { key: String },
     /// A `[[layer.file]]` with neither `src` nor `content`.
     #[error("[[layer.file]] `{dest}` has neither `src` nor `content`")]
     NoFileSource { dest: String },
@@ -266,6 +272,13 @@ impl Problem {
             Problem::PinWithoutSource { source_key } => {
                 format!("add `{source_key}`, or remove `sha256`")
             }
+            Problem::AttributionWithoutSource { key, source_key } => {
+                format!("add `{source_key}`, or remove `{key}`")
+            }
+            Problem::BadAttribution { key } => match key.as_str() {
+                "license" => "write an SPDX expression, such as `license = \"MIT OR Apache-2.0\"`".into(),
+                _ => "write a name, such as `supplier = \"Organization: Example Corp\"`".into(),
+            },
             Problem::NoFileSource { .. } => {
                 "add `src = \"path/or/url\"` or `content = \"text\"`".to_string()
             }

@@ -170,6 +170,15 @@ pub(crate) struct RawLayer {
     #[serde(default)]
     #[schemars(with = "String", extend("pattern" = SHA256_PATTERN))]
     pub sha256: Option<Spanned<String>>,
+    /// The license of the `tar` archive as an SPDX expression, for the SBOM.
+    #[serde(default)]
+    #[schemars(with = "String", extend("examples" = ["MIT", "Apache-2.0 OR MIT"]))]
+    pub license: Option<Spanned<String>>,
+    /// Who supplies the `tar` archive, for the SBOM: `Organization: NAME`, `Person: NAME`
+    /// or a plain name (an organization).
+    #[serde(default)]
+    #[schemars(with = "String")]
+    pub supplier: Option<Spanned<String>>,
     /// Paths removed from the lower layers (written as whiteouts): absolute paths.
     #[serde(default)]
     #[schemars(with = "Vec<AbsoluteString>")]
@@ -205,6 +214,15 @@ pub(crate) struct RawFile {
     #[serde(default)]
     #[schemars(with = "String", extend("pattern" = SHA256_PATTERN))]
     pub sha256: Option<Spanned<String>>,
+    /// The license of `src` as an SPDX expression, for the SBOM.
+    #[serde(default)]
+    #[schemars(with = "String", extend("examples" = ["MIT", "Apache-2.0 OR MIT"]))]
+    pub license: Option<Spanned<String>>,
+    /// Who supplies `src`, for the SBOM: `Organization: NAME`, `Person: NAME` or a plain
+    /// name (an organization).
+    #[serde(default)]
+    #[schemars(with = "String")]
+    pub supplier: Option<Spanned<String>>,
     /// The file's text, given inline. Not with `src`.
     #[serde(default)]
     #[schemars(with = "String")]
@@ -235,6 +253,15 @@ pub(crate) struct RawDir {
     #[serde(default)]
     #[schemars(with = "String")]
     pub src: Option<Spanned<String>>,
+    /// The license of the files copied from `src` as an SPDX expression, for the SBOM.
+    #[serde(default)]
+    #[schemars(with = "String", extend("examples" = ["MIT", "Apache-2.0 OR MIT"]))]
+    pub license: Option<Spanned<String>>,
+    /// Who supplies `src`, for the SBOM: `Organization: NAME`, `Person: NAME` or a plain
+    /// name (an organization).
+    #[serde(default)]
+    #[schemars(with = "String")]
+    pub supplier: Option<Spanned<String>>,
     /// Octal permission bits of the directory itself, such as `"0755"` or `"1777"`.
     /// Default: 0755.
     #[serde(default)]

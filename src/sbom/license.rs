@@ -179,7 +179,10 @@ impl Builder {
                 return format!("{id}+");
             }
         }
-        if name.starts_with("LicenseRef-") && idstring(name) == name {
+        if name.len() > "LicenseRef-".len()
+            && name.starts_with("LicenseRef-")
+            && idstring(name) == name
+        {
             self.refs.insert(name.to_string(), name.to_string());
             return name.to_string();
         }
