@@ -24,6 +24,10 @@ pub enum Error {
     Store(#[from] crate::store::StoreError),
     #[error(transparent)]
     Build(#[from] crate::session::BuildError),
+    #[error(transparent)]
+    Sbom(#[from] crate::sbom::SbomError),
+    #[error(transparent)]
+    Attest(#[from] crate::attest::AttestError),
     /// An I/O failure on a named file.
     #[error("{}: {source}", path.display())]
     Io {
@@ -55,6 +59,8 @@ impl Error {
             Error::Diff(e) => e.hint(),
             Error::Store(e) => e.hint(),
             Error::Build(e) => e.hint(),
+            Error::Sbom(e) => e.hint(),
+            Error::Attest(e) => e.hint(),
             Error::Io { .. } => None,
             Error::Usage { hint, .. } => hint.clone(),
         }

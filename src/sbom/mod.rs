@@ -11,6 +11,7 @@
 //! their files are kept with a note saying how many (SPDX `comment`, CycloneDX property
 //! `scratch-compose:files-removed`).
 
+pub mod collect;
 pub mod cyclonedx;
 pub mod license;
 pub mod model;
