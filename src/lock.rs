@@ -71,6 +71,12 @@ pub struct OutputRecord {
     /// The layers, bottom first.
     #[serde(default, rename = "layer")]
     pub layers: Vec<LayerRecord>,
+    /// The SPDX SBOM's digest, when `[image] sbom` asks for one.
+    #[serde(default)]
+    pub spdx: Option<Sha256Digest>,
+    /// The CycloneDX SBOM's digest, when `[image] sbom` asks for one.
+    #[serde(default)]
+    pub cyclonedx: Option<Sha256Digest>,
 }
 
 /// One layer of a recorded output.
@@ -468,6 +474,12 @@ impl Lock {
             let _ = writeln!(s, "\n[{table}]");
             let _ = writeln!(s, "manifest = {}", quote(&out.manifest.to_string()));
             let _ = writeln!(s, "config = {}", quote(&out.config.to_string()));
+            if let Some(d) = &out.spdx {
+                let _ = writeln!(s, "spdx = {}", quote(&d.to_string()));
+            }
+            if let Some(d) = &out.cyclonedx {
+                let _ = writeln!(s, "cyclonedx = {}", quote(&d.to_string()));
+            }
             for l in &out.layers {
                 let _ = writeln!(s, "\n[[{table}.layer]]");
                 let _ = writeln!(s, "diff_id = {}", quote(&l.diff_id.to_string()));

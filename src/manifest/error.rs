@@ -148,6 +148,9 @@ pub enum Problem {
     /// A compression setting we cannot read.
     #[error("`{0}` is not a compression")]
     BadCompression(String),
+    /// An `[image] sbom` value we do not write.
+    #[error("`{0}` is not an SBOM format")]
+    BadSbom(String),
     /// An epoch beyond what RFC 3339 can write.
     #[error("source_date_epoch {0} is after 9999-12-31T23:59:59Z")]
     BadEpoch(u64),
@@ -267,6 +270,7 @@ impl Problem {
             Problem::BadCompression(_) => {
                 "use gzip, gzip:LEVEL (1-12), zstd, zstd:LEVEL (1-19) or none".to_string()
             }
+            Problem::BadSbom(_) => "use spdx, cyclonedx or both".to_string(),
             Problem::BadEpoch(_) => "use seconds since 1970, such as 1700000000".to_string(),
             Problem::Conflict { a, b, .. } => format!("keep either `{a}` or `{b}`"),
             Problem::PinWithoutSource { source_key } => {

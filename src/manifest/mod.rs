@@ -72,6 +72,8 @@ pub struct ImageSettings {
     pub squash: bool,
     /// The manifest's compression, when given (`--compression` wins over it).
     pub compression: Option<Compression>,
+    /// The SBOM formats to write (`[image] sbom`); `--sbom` wins over it.
+    pub sbom: Option<crate::sbom::SbomFormat>,
     /// Annotations for every image manifest and the index.
     pub annotations: BTreeMap<String, String>,
 }

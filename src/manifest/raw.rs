@@ -70,6 +70,13 @@ pub(crate) struct RawImage {
     #[serde(default)]
     #[schemars(with = "String", extend("pattern" = COMPRESSION_PATTERN, "examples" = ["gzip", "gzip:9", "zstd", "zstd:19", "none"], "default" = "gzip"))]
     pub compression: Option<Spanned<String>>,
+    /// Write a software bill of materials beside the image and inside OCI outputs:
+    /// `spdx` (SPDX 2.3 JSON), `cyclonedx` (CycloneDX 1.6 JSON) or `both`; its digests are
+    /// recorded in `scratch.lock` and checked by `compose verify`. The `--sbom` option
+    /// overrides it. Default: none.
+    #[serde(default)]
+    #[schemars(with = "String", extend("enum" = ["spdx", "cyclonedx", "both"]))]
+    pub sbom: Option<Spanned<String>>,
     /// Annotations written on every image manifest and on the image index.
     #[serde(default)]
     #[schemars(with = "BTreeMap<String, String>")]

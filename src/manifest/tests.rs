@@ -105,6 +105,7 @@ source_date_epoch = 1700000000
 platforms = ["linux/amd64", "aarch64"]
 squash = true
 compression = "zstd:19"
+sbom = "both"
 annotations = { "org.opencontainers.image.source" = "https://example.com/app" }
 
 [config]
@@ -123,6 +124,8 @@ comment = "base for amd64"
 platform = "linux/amd64"
 tar = "rootfs-amd64.tar.zst"
 sha256 = "sha256:0000000000000000000000000000000000000000000000000000000000000001"
+license = "GPL-2.0-only AND MIT"
+supplier = "Organization: Example"
 
 [[layer]]
 platforms = ["linux/arm64"]
@@ -169,6 +172,7 @@ fn full_manifest_uses_every_key() {
             platforms: vec![amd.clone(), arm.clone()],
             squash: true,
             compression: Some(Compression::Zstd(19)),
+            sbom: Some(crate::sbom::SbomFormat::Both),
             annotations: [(
                 "org.opencontainers.image.source".to_string(),
                 "https://example.com/app".to_string()

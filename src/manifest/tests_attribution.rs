@@ -58,3 +58,16 @@ fn attribution_without_a_source_or_empty_is_an_error_with_position() {
     );
     assert!(e.hint().unwrap().contains("SPDX expression"));
 }
+
+#[test]
+fn image_sbom_setting() {
+    let m = Manifest::parse("[image]\nname = \"x\"\nsbom = \"both\"\n", Path::new(FILE)).unwrap();
+    assert_eq!(m.image.sbom, Some(crate::sbom::SbomFormat::Both));
+    let e =
+        Manifest::parse("[image]\nname = \"x\"\nsbom = \"swid\"\n", Path::new(FILE)).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "proj/scratch.toml:3:8: `swid` is not an SBOM format"
+    );
+    assert_eq!(e.hint().unwrap(), "use spdx, cyclonedx or both");
+}

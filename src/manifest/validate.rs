@@ -11,6 +11,7 @@ use crate::digest::Sha256Digest;
 use crate::entry::ImagePath;
 use crate::epoch::MAX_EPOCH;
 use crate::platform::Platform;
+use crate::sbom::SbomFormat;
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -214,6 +215,14 @@ impl Ctx<'_> {
                 })?),
                 None => None,
             };
+        let sbom = match &raw.sbom {
+            Some(s) => Some(
+                s.get_ref()
+                    .parse::<SbomFormat>()
+                    .map_err(|_| self.err(s.span(), Problem::BadSbom(s.get_ref().clone())))?,
+            ),
+            None => None,
+        };
         let annotations = self.string_map(&raw.annotations, "[image] annotations")?;
         Ok(ImageSettings {
             name: name.clone(),
@@ -222,6 +231,7 @@ impl Ctx<'_> {
             platforms,
             squash: raw.squash,
             compression,
+            sbom,
             annotations,
         })
     }

@@ -45,6 +45,8 @@ impl Built {
                         manifest: img.manifest.digest,
                         config: img.config.digest,
                         layers,
+                        spdx: None,
+                        cyclonedx: None,
                     },
                 )
             })
