@@ -79,6 +79,19 @@ pub struct OutputRecord {
     pub cyclonedx: Option<Sha256Digest>,
 }
 
+impl OutputRecord {
+    /// True when `current` reproduces this record: the same image digests, and the same
+    /// digest for each SBOM `current` computed (a build that wrote no SBOM, or another
+    /// platform built only to compare, says nothing about the recorded SBOMs).
+    pub fn matches(&self, current: &OutputRecord) -> bool {
+        self.manifest == current.manifest
+            && self.config == current.config
+            && self.layers == current.layers
+            && (current.spdx.is_none() || self.spdx == current.spdx)
+            && (current.cyclonedx.is_none() || self.cyclonedx == current.cyclonedx)
+    }
+}
+
 /// One layer of a recorded output.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -817,7 +830,7 @@ pub fn staleness(recorded: &Lock, current: &Lock) -> Vec<Staleness> {
         }
     }
     for (platform, n) in &cur.outputs {
-        if rec.outputs.get(platform) != Some(n) {
+        if !rec.outputs.get(platform).is_some_and(|r| r.matches(n)) {
             out.push(Staleness::OutputChanged {
                 platform: platform.clone(),
                 details: Vec::new(),

@@ -523,10 +523,13 @@ fn sbom_digests_round_trip_and_count_as_outputs() {
     assert_eq!(Lock::parse(&text, Path::new("scratch.lock")).unwrap(), lock);
     // A lock without them reads as before, and differs as an output.
     assert!(!plain.to_toml().contains("spdx"));
+    // A build that computed no SBOM does not make a lock that records one stale.
+    assert!(staleness(&lock, &plain).is_empty());
     assert_eq!(
         staleness(&plain, &lock),
         vec![Staleness::OutputChanged {
-            platform: "linux/amd64".into()
+            platform: "linux/amd64".into(),
+            details: Vec::new(),
         }]
     );
 }

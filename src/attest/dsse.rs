@@ -32,7 +32,7 @@ pub fn sign(payload_type: &str, payload: &[u8], key: &SigningKey) -> Vec<u8> {
             "sig": STANDARD.encode(sig.to_bytes()),
         }],
     });
-    crate::image::json::canonical_value(&envelope)
+    crate::image::canonical_value(&envelope)
 }
 
 /// A parsed envelope.

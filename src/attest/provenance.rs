@@ -3,7 +3,7 @@
 
 use crate::digest::Sha256Digest;
 use crate::epoch::Epoch;
-use crate::image::json::canonical_value;
+use crate::image::canonical_value;
 use crate::platform::Platform;
 use crate::sbom::model::InputItem;
 use serde_json::{json, Value};

@@ -7,6 +7,7 @@
 //! [`crate::session::pins`] first, as `build --locked` does.
 
 mod build;
+pub mod documents;
 mod lock;
 mod prune;
 mod verify;
@@ -14,4 +15,4 @@ mod verify;
 pub use build::{build, BuildOptions, BuildResult};
 pub use lock::{lock, LockOptions, LockOutcome};
 pub use prune::{prune, PruneOptions, Pruned};
-pub use verify::{verify, VerifyOutcome};
+pub use verify::{verify, verify_with, VerifyOptions, VerifyOutcome};

@@ -4,7 +4,7 @@
 
 use super::model::{tool_version, InputItem, Sbom};
 use super::pkgdb::{Package, Presence};
-use crate::image::json::canonical_value;
+use crate::image::canonical_value;
 use crate::manifest::InputKind;
 use serde_json::{json, Map, Value};
 

@@ -21,6 +21,7 @@ pub mod produce;
 pub mod recipe;
 pub mod settings;
 pub mod staleness;
+pub mod supply;
 
 pub use error::BuildError;
 pub use settings::OutputSettings;
