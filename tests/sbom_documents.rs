@@ -18,46 +18,7 @@ use scratch_compose::sbom::{cyclonedx, license, spdx};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const CHECK: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/sbom_check.py");
-
-/// The Python with the validators, or `None` (skip) outside CI.
-fn python() -> Option<PathBuf> {
-    let py = std::env::var_os("COMPOSE_TEST_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| "python3".into());
-    let ok = Command::new(&py)
-        .args([CHECK, "probe"])
-        .status()
-        .is_ok_and(|s| s.success());
-    match ok {
-        true => Some(py),
-        false if std::env::var_os("CI").is_some() => panic!(
-            "{}: spdx-tools, cyclonedx-python-lib, in-toto or securesystemslib missing and CI is set",
-            py.display()
-        ),
-        false => {
-            eprintln!("skipping: the Python validators are not installed (set COMPOSE_TEST_PYTHON)");
-            None
-        }
-    }
-}
-
-/// Run the checker; returns stdout, panics with its stderr when it rejects the document.
-fn check(py: &Path, args: &[&str]) -> String {
-    let out = Command::new(py).arg(CHECK).args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{args:?} rejected:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn sorted_lines(s: &str) -> Vec<String> {
-    let mut v: Vec<String> = s.lines().map(str::to_string).collect();
-    v.sort();
-    v
-}
+use common::python::{check, python, sorted_lines, CHECK};
 
 fn sbom_of(source: &str, bytes_digest: Sha256Digest, size: u64, pkgs: Vec<pkgdb::Package>) -> Sbom {
     Sbom {
