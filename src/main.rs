@@ -182,7 +182,7 @@ struct BuildArgs {
     /// Write a software bill of materials per platform: spdx (SPDX 2.3 JSON), cyclonedx
     /// (CycloneDX 1.6 JSON) or both, beside the output (OUT.spdx.json, OUT.cdx.json) and
     /// attached inside oci and oci-archive outputs, with the provenance (OUT.intoto.json)
-    /// [default: the manifest's [image] sbom, else none].
+    /// [default: the manifest's `[image] sbom`, else none].
     #[arg(long, value_name = "FORMAT", value_parser = ["spdx", "cyclonedx", "both"])]
     sbom: Option<String>,
     /// Sign the provenance with this Ed25519 private key (PKCS#8 PEM, as `openssl genpkey

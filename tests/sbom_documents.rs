@@ -380,4 +380,7 @@ fn signed_provenance_verifies_with_in_toto_and_fails_when_tampered() {
     // The private key file is refused where a public key is expected, with a hint.
     let err = keys::read_verifying_key(&key).unwrap_err();
     assert!(err.to_string().contains("this is a private key"), "{err}");
+    let err = keys::read_signing_key(&pubkey).unwrap_err();
+    assert!(err.to_string().contains("this is a public key"), "{err}");
+    assert!(err.hint().unwrap().contains("openssl genpkey"));
 }

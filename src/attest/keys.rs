@@ -16,7 +16,11 @@ pub fn read_signing_key(path: &Path) -> Result<SigningKey, AttestError> {
     SigningKey::from_pkcs8_pem(&text).map_err(|e| AttestError::BadKey {
         path: path.to_path_buf(),
         what: "private",
-        message: e.to_string(),
+        message: if text.contains("PUBLIC KEY") {
+            "this is a public key; signing needs the private key".into()
+        } else {
+            e.to_string()
+        },
     })
 }
 

@@ -2,7 +2,7 @@
 //! match vulnerability data by. Written by the purl specification's encoding rules: every
 //! component percent-encoded except the unreserved characters, qualifiers sorted by key.
 
-/// A package URL's parts; [`Purl::to_string`] writes the canonical form.
+/// A package URL's parts; its `Display` form is the canonical string.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Purl {
     /// `apk`, `deb`, `generic`, …: lower case.
