@@ -318,7 +318,13 @@ fn write_metadata(
                 .iter()
                 .map(|l| serde_json::json!({"diff_id": l.diff_id.to_string(), "digest": l.digest.to_string(), "size": l.size}))
                 .collect();
-            let v = serde_json::json!({"manifest": o.manifest.to_string(), "config": o.config.to_string(), "layers": layers});
+            let mut v = serde_json::json!({"manifest": o.manifest.to_string(), "config": o.config.to_string(), "layers": layers});
+            // The SBOM digests, when --sbom or [image] sbom wrote them.
+            for (key, d) in [("spdx", o.spdx), ("cyclonedx", o.cyclonedx)] {
+                if let Some(d) = d {
+                    v[key] = d.to_string().into();
+                }
+            }
             (p.clone(), v)
         })
         .collect();

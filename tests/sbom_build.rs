@@ -276,10 +276,17 @@ fn lock_records_the_sbom_digests_and_verify_proves_them() {
             .arg("-q")
             .arg("-f")
             .arg(&f)
-            .args(["build", "-o"])
+            .args(["build", "--metadata-file"])
+            .arg(p.join("meta.json"))
+            .arg("-o")
             .arg(p.join("out")),
     );
     let spdx = sha256_file(&p.join("out.spdx.json"));
+    let meta = json(&p.join("meta.json"));
+    assert_eq!(
+        meta["platforms"]["linux/amd64"]["spdx"],
+        format!("sha256:{spdx}")
+    );
     assert!(
         lock.contains(&format!("spdx = \"sha256:{spdx}\"")),
         "{lock}"
