@@ -147,6 +147,21 @@ def main():
     # The high bit of the first byte: usrmerge. l -> a, a/; then l/ and l/b above.
     put("merge", "usrmerge", bytes([0x82, 0, 4, 0, 3, 1, 0, 0, 0, 0xff, 1, 0, 0, 3, 0, 0, 1, 1, 3, 1]))
     put("merge", "hardlinks", bytes([0, 0, 1, 0, 0, 3, 0, 0, 1, 0, 0, 0xff, 0, 0, 0, 0, 0, 3, 0, 0, 2, 0]))
+    # pkgdb: the first byte picks the parser (see pkgdb in fuzz/shared.rs).
+    apk = (b"C:Q16vHLRZoP2NZ2lLj3reL8p+l/YE4=\nP:musl\nV:1.2.4-r4\nA:x86_64\nL:MIT\no:musl\n"
+           b"m:A <a@b>\nF:lib\nR:ld-musl.so.1\na:0:0:755\nZ:Q1x=\n\nP:b\nV:1\nL:GPL-2.0-only WITH x\n")
+    status = (b"Package: libc6\nStatus: install ok installed\nArchitecture: amd64\n"
+              b"Source: glibc (2.36-9)\nVersion: 2.36-9\nDescription: C library\n more\n\n"
+              b"Package: gone\nStatus: purge ok not-installed\n")
+    dep5 = (b"Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n\n"
+            b"Files: *\nLicense: GPL-2+ or Artistic\n\nFiles: debian/*\nLicense: BSD-3-clause\n")
+    put("pkgdb", "apk", b"\x00" + apk)
+    put("pkgdb", "dpkg", b"\x01" + status)
+    put("pkgdb", "dep5", b"\x02" + dep5)
+    put("pkgdb", "license-spdx", b"\x03(MIT OR Apache-2.0) AND GPL-2.0+ WITH Classpath-exception-2.0")
+    put("pkgdb", "license-dep5", b"\x04LGPL-2.1+ and public-domain")
+    put("pkgdb", "license-nested", b"\x03" + b"(" * 40 + b"MIT" + b")" * 40)
+    put("pkgdb", "rootfs", b"\x05" + apk + b"\x00" + status + b"\x00" + dep5 + b"\x00ID=alpine\nVERSION_ID=3.19\n")
 
 
 if __name__ == "__main__":

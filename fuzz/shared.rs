@@ -13,6 +13,9 @@
 //!   exactly its size (up to 16 MiB, so expanded holes stay small); merged entries always write as a canonical tar, and that tar
 //!   reads back to the same paths and kinds.
 //! * decompress: never panics, never writes more than the limit.
+//! * pkgdb: the apk, dpkg and DEP-5 parsers and the license parser never panic; every
+//!   license expression they produce parses back to itself and uses only SPDX identifier
+//!   characters; every package has a name, a version and a package URL without spaces.
 //! * merge: applying never panics (with and without usrmerge, and the whiteout-target
 //!   query neither); the merged tree and each canonical layer are strictly in canonical
 //!   order with no whiteout names left; applying a layer's canonical form over the same
@@ -28,7 +31,7 @@ use std::io::Write;
 use std::path::Path;
 
 /// The fuzz targets by name, as in `fuzz/Cargo.toml` and `fuzz/corpus/<name>/`.
-pub const TARGETS: &[&str] = &["manifest", "tar_read", "decompress", "merge"];
+pub const TARGETS: &[&str] = &["manifest", "tar_read", "decompress", "merge", "pkgdb"];
 
 /// Run the entry point of fuzz target `name` on `data`.
 pub fn run(name: &str, data: &[u8]) {
@@ -37,6 +40,7 @@ pub fn run(name: &str, data: &[u8]) {
         "tar_read" => tar_read(data),
         "decompress" => decompress(data),
         "merge" => merge(data),
+        "pkgdb" => pkgdb(data),
         other => panic!("unknown fuzz target {other}"),
     }
 }
@@ -355,4 +359,93 @@ fn write(entries: &[Entry]) -> Option<Vec<u8>> {
         t.append(e).ok()?;
     }
     t.finish().ok()
+}
+
+/// The package database and license parsers. The first byte picks: 0 apk installed, 1 dpkg
+/// status, 2 DEP-5 copyright, 3 an SPDX license string, 4 a DEP-5 license string, else a
+/// rootfs whose apk database, dpkg status, copyright file and os-release are the rest split
+/// at NUL bytes.
+pub fn pkgdb(data: &[u8]) {
+    use scratch_compose::entry::Content;
+    use scratch_compose::sbom::license::{self, Dialect, License};
+    use scratch_compose::sbom::pkgdb::{self, Limits, Package, Rootfs};
+    let Some((&which, rest)) = data.split_first() else {
+        return;
+    };
+    let check_license = |l: &License| {
+        assert!(
+            l.expression.split([' ', '(', ')']).all(|t| t
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-.+".contains(c))),
+            "characters outside SPDX identifiers in {:?}",
+            l.expression
+        );
+        let again = license::parse(&l.expression, Dialect::Spdx).expect("non-empty");
+        assert_eq!(again.expression, l.expression, "not a fixed point");
+    };
+    let check_packages = |pkgs: &[Package]| {
+        for p in pkgs {
+            assert!(!p.name.is_empty() && !p.version.is_empty());
+            let purl = p.purl().to_string();
+            assert!(!purl.contains(char::is_whitespace), "{purl}");
+            if let Some(l) = &p.license {
+                check_license(l);
+            }
+        }
+    };
+    let text = String::from_utf8_lossy(rest);
+    match which {
+        0 => {
+            if let Ok(p) = pkgdb::parse_apk_installed(rest, "fuzz", 1000) {
+                check_packages(&p);
+            }
+        }
+        1 => {
+            if let Ok(p) = pkgdb::parse_dpkg_status(rest, "fuzz", 1000) {
+                check_packages(&p);
+            }
+        }
+        2 => {
+            if let Some(l) = pkgdb::parse_dep5(&text) {
+                check_license(&l);
+            }
+        }
+        3 | 4 => {
+            let d = if which == 3 {
+                Dialect::Spdx
+            } else {
+                Dialect::Dep5
+            };
+            if let Some(l) = license::parse(&text, d) {
+                check_license(&l);
+            }
+        }
+        _ => {
+            let mut parts = rest.split(|&b| b == 0);
+            let names = [
+                "lib/apk/db/installed",
+                "var/lib/dpkg/status",
+                "usr/share/doc/libc6/copyright",
+                "etc/os-release",
+            ];
+            let entries: Vec<Entry> = names
+                .iter()
+                .filter_map(|n| {
+                    let bytes = parts.next()?;
+                    Some(Entry::new(
+                        ImagePath::parse_str(n).expect("valid"),
+                        Kind::File(Content::Inline(bytes.to_vec().into())),
+                        0o644,
+                    ))
+                })
+                .collect();
+            let limits = Limits {
+                database: 1 << 16,
+                ..Limits::default()
+            };
+            if let Ok(p) = pkgdb::scan(&Rootfs::new(&entries, "fuzz", limits)) {
+                check_packages(&p);
+            }
+        }
+    }
 }

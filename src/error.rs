@@ -28,6 +28,10 @@ pub enum Error {
     NothingRemoved(#[from] crate::session::NothingRemoved),
     #[error(transparent)]
     Registry(#[from] crate::registry::RegistryError),
+    #[error(transparent)]
+    Sbom(#[from] crate::sbom::SbomError),
+    #[error(transparent)]
+    Attest(#[from] crate::attest::AttestError),
     /// An I/O failure on a named file.
     #[error("{}: {source}", path.display())]
     Io {
@@ -64,6 +68,8 @@ impl Error {
             Error::Build(e) => e.hint(),
             Error::NothingRemoved(e) => Some(e.hint()),
             Error::Registry(e) => e.hint(),
+            Error::Sbom(e) => e.hint(),
+            Error::Attest(e) => e.hint(),
             Error::Io { .. } => None,
             Error::DiskFull(d) => Some(d.hint()),
             Error::Usage { hint, .. } => hint.clone(),

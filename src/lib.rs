@@ -13,6 +13,7 @@
 //! is a thin command-line front end over [`command`], so tests and other programs drive
 //! the same code. [`compat`] is the ground floor: the output format's version.
 
+pub mod attest;
 pub mod command;
 pub mod compat;
 pub mod compression;
@@ -32,6 +33,7 @@ pub mod merge;
 pub mod parallel;
 pub mod platform;
 pub mod registry;
+pub mod sbom;
 pub mod session;
 pub mod sparse;
 pub mod store;

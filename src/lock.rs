@@ -71,6 +71,25 @@ pub struct OutputRecord {
     /// The layers, bottom first.
     #[serde(default, rename = "layer")]
     pub layers: Vec<LayerRecord>,
+    /// The SPDX SBOM's digest, when `[image] sbom` asks for one.
+    #[serde(default)]
+    pub spdx: Option<Sha256Digest>,
+    /// The CycloneDX SBOM's digest, when `[image] sbom` asks for one.
+    #[serde(default)]
+    pub cyclonedx: Option<Sha256Digest>,
+}
+
+impl OutputRecord {
+    /// True when `current` reproduces this record: the same image digests, and the same
+    /// digest for each SBOM `current` computed (a build that wrote no SBOM, or another
+    /// platform built only to compare, says nothing about the recorded SBOMs).
+    pub fn matches(&self, current: &OutputRecord) -> bool {
+        self.manifest == current.manifest
+            && self.config == current.config
+            && self.layers == current.layers
+            && (current.spdx.is_none() || self.spdx == current.spdx)
+            && (current.cyclonedx.is_none() || self.cyclonedx == current.cyclonedx)
+    }
 }
 
 /// One layer of a recorded output.
@@ -468,6 +487,12 @@ impl Lock {
             let _ = writeln!(s, "\n[{table}]");
             let _ = writeln!(s, "manifest = {}", quote(&out.manifest.to_string()));
             let _ = writeln!(s, "config = {}", quote(&out.config.to_string()));
+            if let Some(d) = &out.spdx {
+                let _ = writeln!(s, "spdx = {}", quote(&d.to_string()));
+            }
+            if let Some(d) = &out.cyclonedx {
+                let _ = writeln!(s, "cyclonedx = {}", quote(&d.to_string()));
+            }
             for l in &out.layers {
                 let _ = writeln!(s, "\n[[{table}.layer]]");
                 let _ = writeln!(s, "diff_id = {}", quote(&l.diff_id.to_string()));
@@ -805,7 +830,7 @@ pub fn staleness(recorded: &Lock, current: &Lock) -> Vec<Staleness> {
         }
     }
     for (platform, n) in &cur.outputs {
-        if rec.outputs.get(platform) != Some(n) {
+        if !rec.outputs.get(platform).is_some_and(|r| r.matches(n)) {
             out.push(Staleness::OutputChanged {
                 platform: platform.clone(),
                 details: Vec::new(),

@@ -107,7 +107,16 @@ enum Command {
         after_help = "Exit 0 when the build reproduces, 1 when it does not (the explanation \
         starts at the first difference), 2 on errors.\n\nExamples:\n  compose verify\n  compose --offline verify   # with a warm cache, in CI"
     )]
-    Verify,
+    Verify {
+        /// Also check the signed provenance (DSSE envelope) with this Ed25519 public key
+        /// (SPKI PEM, as `openssl pkey -pubout` writes it).
+        #[arg(long, value_name = "PUB")]
+        key: Option<PathBuf>,
+        /// The envelope(s) to check [default: out.intoto.json, or out.OS-ARCH.intoto.json
+        /// per platform, as `build --sign-key` writes them beside the default output].
+        #[arg(long, value_name = "FILE", requires = "key")]
+        attestation: Vec<PathBuf>,
+    },
     /// Compare two images or trees: OCI layout folders, oci-archives, docker-archives
     /// (ours, Docker's or podman's) and rootfs tars.
     #[command(
@@ -185,6 +194,16 @@ struct BuildArgs {
     /// FILE, for CI pipelines.
     #[arg(long, value_name = "FILE")]
     metadata_file: Option<PathBuf>,
+    /// Write a software bill of materials per platform: spdx (SPDX 2.3 JSON), cyclonedx
+    /// (CycloneDX 1.6 JSON) or both, beside the output (OUT.spdx.json, OUT.cdx.json) and
+    /// attached inside oci and oci-archive outputs, with the provenance (OUT.intoto.json)
+    /// [default: the manifest's `[image] sbom`, else none].
+    #[arg(long, value_name = "FORMAT", value_parser = ["spdx", "cyclonedx", "both"])]
+    sbom: Option<String>,
+    /// Sign the provenance with this Ed25519 private key (PKCS#8 PEM, as `openssl genpkey
+    /// -algorithm ed25519` writes it): OUT.intoto.json becomes a DSSE envelope.
+    #[arg(long, value_name = "FILE")]
+    sign_key: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -249,9 +268,15 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
                 ExitCode::SUCCESS
             })
         }
-        Command::Verify => {
+        Command::Verify { key, attestation } => {
             let s = session(cli.global)?;
-            let outcome = command::verify(&s)?;
+            let outcome = command::verify_with(
+                &s,
+                &command::VerifyOptions {
+                    key,
+                    attestations: attestation,
+                },
+            )?;
             if outcome.reproduced {
                 println!("{}", escape::message(&outcome.report));
                 Ok(ExitCode::SUCCESS)
@@ -308,6 +333,11 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
                     platform: b.platform,
                     locked: b.locked,
                     compression: b.compression,
+                    sbom: b
+                        .sbom
+                        .as_deref()
+                        .map(|f| f.parse().expect("clap checked it")),
+                    sign_key: b.sign_key.clone(),
                 },
             )?;
             if let Some(path) = &b.metadata_file {
@@ -400,7 +430,13 @@ fn write_metadata(
                 .iter()
                 .map(|l| serde_json::json!({"diff_id": l.diff_id.to_string(), "digest": l.digest.to_string(), "size": l.size}))
                 .collect();
-            let v = serde_json::json!({"manifest": o.manifest.to_string(), "config": o.config.to_string(), "layers": layers});
+            let mut v = serde_json::json!({"manifest": o.manifest.to_string(), "config": o.config.to_string(), "layers": layers});
+            // The SBOM digests, when --sbom or [image] sbom wrote them.
+            for (key, d) in [("spdx", o.spdx), ("cyclonedx", o.cyclonedx)] {
+                if let Some(d) = d {
+                    v[key] = d.to_string().into();
+                }
+            }
             (p.clone(), v)
         })
         .collect();

@@ -67,3 +67,8 @@ fn decompress_corpus_replays() {
 fn merge_corpus_replays() {
     assert!(replay("merge") > 0);
 }
+
+#[test]
+fn pkgdb_corpus_replays() {
+    assert!(replay("pkgdb") > 0);
+}

@@ -47,6 +47,8 @@ fn sample_lock() -> Lock {
                 digest: d(6),
                 size: 42,
             }],
+            spdx: None,
+            cyclonedx: None,
         },
     );
     lock
@@ -499,4 +501,35 @@ fn strings_are_escaped() {
     );
     let back = Lock::parse(&text, Path::new("scratch.lock")).unwrap();
     assert_eq!(back, lock);
+}
+
+#[test]
+fn sbom_digests_round_trip_and_count_as_outputs() {
+    let mut lock = sample_lock();
+    let plain = lock.clone();
+    let out = lock.outputs.get_mut("linux/amd64").unwrap();
+    out.spdx = Some(d(5));
+    out.cyclonedx = Some(d(4));
+    let text = lock.to_toml();
+    assert!(
+        text.contains(&format!(
+            "config = \"{}\"\nspdx = \"{}\"\ncyclonedx = \"{}\"\n",
+            d(8),
+            d(5),
+            d(4)
+        )),
+        "{text}"
+    );
+    assert_eq!(Lock::parse(&text, Path::new("scratch.lock")).unwrap(), lock);
+    // A lock without them reads as before, and differs as an output.
+    assert!(!plain.to_toml().contains("spdx"));
+    // A build that computed no SBOM does not make a lock that records one stale.
+    assert!(staleness(&lock, &plain).is_empty());
+    assert_eq!(
+        staleness(&plain, &lock),
+        vec![Staleness::OutputChanged {
+            platform: "linux/amd64".into(),
+            details: Vec::new(),
+        }]
+    );
 }

@@ -8,9 +8,11 @@ use crate::lock::{self, Lock, OutputRecord, Staleness};
 use crate::manifest::LayerSpec;
 use crate::merge::Tree;
 use crate::platform::Platform;
+use crate::sbom::SbomFormat;
 use crate::session::inputs::Inputs;
 use crate::session::produce::Built;
 use crate::session::staleness;
+use crate::session::supply::{PlatformDocuments, Request};
 use crate::session::{OutputSettings, Session};
 use crate::{Error, Result};
 use std::collections::BTreeMap;
@@ -24,6 +26,10 @@ pub struct BuildOptions {
     pub platform: Option<Platform>,
     pub locked: bool,
     pub compression: Option<Compression>,
+    /// `--sbom`: the SBOM formats (else the manifest's `[image] sbom`).
+    pub sbom: Option<SbomFormat>,
+    /// `--sign-key`: an Ed25519 private key (PKCS#8 PEM) to sign the provenance with.
+    pub sign_key: Option<PathBuf>,
 }
 
 /// What a build produced.
@@ -33,6 +39,8 @@ pub struct BuildResult {
     pub digest: Sha256Digest,
     /// Per platform, the digests written (empty for rootfs), as the lock records them.
     pub outputs: BTreeMap<String, OutputRecord>,
+    /// The SBOM and provenance files written beside the output.
+    pub documents: Vec<PathBuf>,
 }
 
 /// `compose build`: fetch, merge, write; returns the digest to print.
@@ -53,6 +61,7 @@ pub fn build(s: &Session, o: &BuildOptions) -> Result<BuildResult> {
         ));
     }
     let platforms = select_platforms(s, o)?;
+    let request = request(s, o)?;
     let lock = Lock::read(s.lock_path())?;
     // Local inputs are read in place (and checked afterwards) except for a rootfs,
     // which is written before such a check could stop it.
@@ -103,6 +112,7 @@ pub fn build(s: &Session, o: &BuildOptions) -> Result<BuildResult> {
         return Ok(BuildResult {
             digest,
             outputs: BTreeMap::new(),
+            documents: Vec::new(),
         });
     }
     let built = s.produce(
@@ -112,17 +122,49 @@ pub fn build(s: &Session, o: &BuildOptions) -> Result<BuildResult> {
         &store,
         Some(&layer_cache),
     )?;
+    let mut built = built;
+    let mut documents = Vec::new();
+    let mut docs: Vec<PlatformDocuments> = Vec::new();
+    if !request.is_empty() {
+        s.ensure_blobs(&mut inputs)?;
+        docs = s.supply_chain(&built, &inputs, settings, &request)?;
+        if matches!(o.format, OutputFormat::Oci | OutputFormat::OciArchive) {
+            let attachments = super::documents::attachments(&docs);
+            image::referrer::attach(&store, &mut built.assembled, &attachments, settings.epoch)?;
+        }
+    }
     inputs.check_unchanged()?;
-    let records = built.records();
+    let mut records = built.records();
+    // The SBOM digests the lock records: those of the formats `[image] sbom` names.
+    let locked_formats = s.manifest().image.sbom;
+    for d in &docs {
+        if let Some(r) = records.get_mut(&d.platform.to_string()) {
+            let pick = |f: SbomFormat| {
+                locked_formats
+                    .is_some_and(|l| l.formats().contains(&f))
+                    .then(|| d.sbom_digest(f))
+                    .flatten()
+            };
+            r.spdx = pick(SbomFormat::Spdx);
+            r.cyclonedx = pick(SbomFormat::CycloneDx);
+        }
+    }
     s.ui().debug("image assembled");
     if lock.is_some() && stale.is_empty() {
         outputs.extend(records.clone());
         report(s, o, &judge(&inputs, outputs, Some(&store)))?;
     }
     write_output(s, &store, &built, o.format, settings, &o.output)?;
+    if !docs.is_empty() && o.output.as_os_str() != "-" {
+        documents = super::documents::write_beside(&o.output, &docs)?;
+        for d in &documents {
+            s.ui().debug(format!("{} written", d.display()));
+        }
+    }
     Ok(BuildResult {
         digest: built.assembled.top.digest,
         outputs: records,
+        documents,
     })
 }
 
@@ -138,6 +180,28 @@ fn report(s: &Session, o: &BuildOptions, stale: &[Staleness]) -> Result<()> {
         s.ui().warn(format!("stale lock: {st}"));
     }
     Ok(())
+}
+
+/// What to write besides the image: `--sbom` (else `[image] sbom`), and the provenance
+/// whenever an SBOM or a signature is asked for.
+fn request(s: &Session, o: &BuildOptions) -> Result<Request> {
+    let sbom = o.sbom.or(s.manifest().image.sbom);
+    let sign_key = match &o.sign_key {
+        Some(path) => Some(crate::attest::keys::read_signing_key(path)?),
+        None => None,
+    };
+    let req = Request {
+        sbom,
+        provenance: sbom.is_some() || sign_key.is_some(),
+        sign_key,
+    };
+    if !req.is_empty() && o.format == OutputFormat::Rootfs {
+        return Err(Error::usage(
+            "--format rootfs writes no image, so there is no image manifest for an SBOM or provenance to describe",
+            Some("build an oci, oci-archive or docker-archive image, or leave out --sbom, --sign-key and [image] sbom"),
+        ));
+    }
+    Ok(req)
 }
 
 /// The platforms to build: `--platform` (which must be one of the manifest's), else all.

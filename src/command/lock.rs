@@ -3,8 +3,10 @@
 
 use crate::image::BlobStore;
 use crate::lock::Lock;
+use crate::sbom::SbomFormat;
 use crate::session::inputs::Inputs;
 use crate::session::pins::{self, Update};
+use crate::session::supply::Request;
 use crate::session::{staleness, OutputSettings, Session};
 use crate::{Error, Result};
 
@@ -55,6 +57,19 @@ pub fn lock(s: &Session, o: &LockOptions) -> Result<LockOutcome> {
         Some(&s.layer_cache()),
     )?;
     new.outputs = built.records();
+    if let Some(sbom) = s.manifest().image.sbom {
+        // The SBOM digests, so that `compose verify` proves them too.
+        let req = Request {
+            sbom: Some(sbom),
+            ..Request::default()
+        };
+        for d in s.supply_chain(&built, &resolved, settings, &req)? {
+            if let Some(r) = new.outputs.get_mut(&d.platform.to_string()) {
+                r.spdx = d.sbom_digest(SbomFormat::Spdx);
+                r.cyclonedx = d.sbom_digest(SbomFormat::CycloneDx);
+            }
+        }
+    }
     new.normalise();
     // The recorded image stays in the store, so `verify` can later name the entries and
     // config fields a rebuild changed.

@@ -5,6 +5,7 @@
 //! [`push`] publishes what [`build()`] writes (an OCI layout) through [`crate::registry`].
 
 mod build;
+pub mod documents;
 mod lock;
 mod prune;
 pub mod push;
@@ -13,4 +14,4 @@ mod verify;
 pub use build::{build, BuildOptions, BuildResult};
 pub use lock::{lock, LockOptions, LockOutcome};
 pub use prune::{prune, PruneOptions, Pruned};
-pub use verify::{verify, VerifyOutcome};
+pub use verify::{verify, verify_with, VerifyOptions, VerifyOutcome};

@@ -72,6 +72,8 @@ pub fn build_and_push(
             platform: settings.platform.clone(),
             locked: settings.locked,
             compression: settings.compression,
+            sbom: None,
+            sign_key: None,
         },
     )?;
     let pushed = push_references(&layout, &references, request)?;

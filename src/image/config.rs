@@ -135,7 +135,7 @@ pub fn platform_json(p: &Platform) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::image::json::canonical_value;
+    use crate::image::canonical_value;
 
     #[test]
     fn omits_unset_fields() {

@@ -17,6 +17,7 @@ mod json;
 mod layout;
 mod output;
 mod reference;
+pub mod referrer;
 mod rootfs;
 
 pub use blobs::{BlobStore, PendingBlob};
@@ -182,7 +183,7 @@ pub struct Descriptor {
 }
 
 impl Descriptor {
-    fn to_json(&self) -> Map<String, Value> {
+    pub(crate) fn to_json(&self) -> Map<String, Value> {
         let mut m = Map::new();
         m.insert("mediaType".into(), json!(self.media_type));
         m.insert("digest".into(), json!(self.digest.to_string()));

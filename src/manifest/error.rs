@@ -159,6 +159,9 @@ pub enum Problem {
     /// A compression setting we cannot read.
     #[error("`{0}` is not a compression")]
     BadCompression(String),
+    /// An `[image] sbom` value we do not write.
+    #[error("`{0}` is not an SBOM format")]
+    BadSbom(String),
     /// An epoch beyond what RFC 3339 can write.
     #[error("source_date_epoch {0} is after 9999-12-31T23:59:59Z")]
     BadEpoch(u64),
@@ -168,6 +171,12 @@ pub enum Problem {
     /// A `sha256` with nothing to pin.
     #[error("`sha256` without `{source_key}`: it pins the {source_key} of the same table")]
     PinWithoutSource { source_key: String },
+    /// A `license` or `supplier` with no input to describe.
+    #[error("`{key}` without `{source_key}`: it describes the {source_key} of the same table")]
+    AttributionWithoutSource { key: String, source_key: String },
+    /// An empty or multi-line `license` or `supplier`.
+    #[error("`{key}` must be one non-empty line")]
+    BadAttribution { key: String },
     /// A `[[layer.file]]` with neither `src` nor `content`.
     #[error("[[layer.file]] `{dest}` has neither `src` nor `content`")]
     NoFileSource { dest: String },
@@ -294,11 +303,19 @@ impl Problem {
             Problem::BadCompression(_) => {
                 "use gzip, gzip:LEVEL (1-12), zstd, zstd:LEVEL (1-19) or none".to_string()
             }
+            Problem::BadSbom(_) => "use spdx, cyclonedx or both".to_string(),
             Problem::BadEpoch(_) => "use seconds since 1970, such as 1700000000".to_string(),
             Problem::Conflict { a, b, .. } => format!("keep either `{a}` or `{b}`"),
             Problem::PinWithoutSource { source_key } => {
                 format!("add `{source_key}`, or remove `sha256`")
             }
+            Problem::AttributionWithoutSource { key, source_key } => {
+                format!("add `{source_key}`, or remove `{key}`")
+            }
+            Problem::BadAttribution { key } => match key.as_str() {
+                "license" => "write an SPDX expression, such as `license = \"MIT OR Apache-2.0\"`".into(),
+                _ => "write a name, such as `supplier = \"Organization: Example Corp\"`".into(),
+            },
             Problem::NoFileSource { .. } => {
                 "add `src = \"path/or/url\"` or `content = \"text\"`".to_string()
             }

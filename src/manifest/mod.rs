@@ -11,6 +11,8 @@ mod validate;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_attribution;
 
 pub use error::{ManifestError, Problem, TextPos};
 pub use raw::json_schema;
@@ -40,6 +42,17 @@ pub struct Manifest {
     /// Where each input's source is written, for messages about it (see
     /// [`InputRef::pos`]); may be empty for a manifest built in code.
     pub positions: BTreeMap<InputSite, TextPos>,
+    /// The `license` and `supplier` the manifest declares for inputs, for the SBOM.
+    pub attributions: BTreeMap<InputSite, Attribution>,
+}
+
+/// What the manifest declares about an input's origin (`license`, `supplier`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Attribution {
+    /// An SPDX license expression, as written.
+    pub license: Option<String>,
+    /// `Organization: NAME`, `Person: NAME` or a plain name.
+    pub supplier: Option<String>,
 }
 
 /// An input's place in the manifest: (layer index, kind, lock key).
@@ -63,6 +76,8 @@ pub struct ImageSettings {
     pub usrmerge: bool,
     /// The manifest's compression, when given (`--compression` wins over it).
     pub compression: Option<Compression>,
+    /// The SBOM formats to write (`[image] sbom`); `--sbom` wins over it.
+    pub sbom: Option<crate::sbom::SbomFormat>,
     /// Annotations for every image manifest and the index.
     pub annotations: BTreeMap<String, String>,
 }
@@ -278,6 +293,8 @@ pub struct InputRef {
     pub layer: usize,
     /// Where the source is written in the manifest, when known.
     pub pos: Option<TextPos>,
+    /// The manifest's `license` and `supplier` for it.
+    pub attribution: Attribution,
 }
 
 impl InputRef {
@@ -329,6 +346,11 @@ impl Manifest {
                         .positions
                         .get(&(layer.index, kind, location.key().to_string()))
                         .cloned(),
+                    attribution: self
+                        .attributions
+                        .get(&(layer.index, kind, location.key().to_string()))
+                        .cloned()
+                        .unwrap_or_default(),
                 })
             };
             if let Some(t) = &layer.tar {

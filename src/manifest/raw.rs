@@ -75,6 +75,13 @@ pub(crate) struct RawImage {
     #[serde(default)]
     #[schemars(with = "String", extend("pattern" = COMPRESSION_PATTERN, "examples" = ["gzip", "gzip:9", "zstd", "zstd:19", "none"], "default" = "gzip"))]
     pub compression: Option<Spanned<String>>,
+    /// Write a software bill of materials beside the image and inside OCI outputs:
+    /// `spdx` (SPDX 2.3 JSON), `cyclonedx` (CycloneDX 1.6 JSON) or `both`; its digests are
+    /// recorded in `scratch.lock` and checked by `compose verify`. The `--sbom` option
+    /// overrides it. Default: none.
+    #[serde(default)]
+    #[schemars(with = "String", extend("enum" = ["spdx", "cyclonedx", "both"]))]
+    pub sbom: Option<Spanned<String>>,
     /// Annotations written on every image manifest and on the image index.
     #[serde(default)]
     #[schemars(with = "BTreeMap<String, String>")]
@@ -175,6 +182,15 @@ pub(crate) struct RawLayer {
     #[serde(default)]
     #[schemars(with = "String", extend("pattern" = SHA256_PATTERN))]
     pub sha256: Option<Spanned<String>>,
+    /// The license of the `tar` archive as an SPDX expression, for the SBOM.
+    #[serde(default)]
+    #[schemars(with = "String", extend("examples" = ["MIT", "Apache-2.0 OR MIT"]))]
+    pub license: Option<Spanned<String>>,
+    /// Who supplies the `tar` archive, for the SBOM: `Organization: NAME`, `Person: NAME`
+    /// or a plain name (an organization).
+    #[serde(default)]
+    #[schemars(with = "String")]
+    pub supplier: Option<Spanned<String>>,
     /// Paths removed from the lower layers (written as whiteouts): absolute paths. A path
     /// that matches nothing below is an error, unless it ends with `?` (`/var/cache/apk?`).
     /// A trailing `/` changes nothing.
@@ -212,6 +228,15 @@ pub(crate) struct RawFile {
     #[serde(default)]
     #[schemars(with = "String", extend("pattern" = SHA256_PATTERN))]
     pub sha256: Option<Spanned<String>>,
+    /// The license of `src` as an SPDX expression, for the SBOM.
+    #[serde(default)]
+    #[schemars(with = "String", extend("examples" = ["MIT", "Apache-2.0 OR MIT"]))]
+    pub license: Option<Spanned<String>>,
+    /// Who supplies `src`, for the SBOM: `Organization: NAME`, `Person: NAME` or a plain
+    /// name (an organization).
+    #[serde(default)]
+    #[schemars(with = "String")]
+    pub supplier: Option<Spanned<String>>,
     /// The file's text, given inline. Not with `src`.
     #[serde(default)]
     #[schemars(with = "String")]
@@ -244,6 +269,15 @@ pub(crate) struct RawDir {
     #[serde(default)]
     #[schemars(with = "String")]
     pub src: Option<Spanned<String>>,
+    /// The license of the files copied from `src` as an SPDX expression, for the SBOM.
+    #[serde(default)]
+    #[schemars(with = "String", extend("examples" = ["MIT", "Apache-2.0 OR MIT"]))]
+    pub license: Option<Spanned<String>>,
+    /// Who supplies `src`, for the SBOM: `Organization: NAME`, `Person: NAME` or a plain
+    /// name (an organization).
+    #[serde(default)]
+    #[schemars(with = "String")]
+    pub supplier: Option<Spanned<String>>,
     /// Octal permission bits of the directory itself, such as `"0755"` or `"1777"`.
     /// Default: 0755.
     #[serde(default)]

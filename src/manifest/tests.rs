@@ -108,6 +108,7 @@ platforms = ["linux/amd64", "aarch64"]
 squash = true
 usrmerge = true
 compression = "zstd:19"
+sbom = "both"
 annotations = { "org.opencontainers.image.source" = "https://example.com/app" }
 
 [config]
@@ -126,6 +127,8 @@ comment = "base for amd64"
 platform = "linux/amd64"
 tar = "rootfs-amd64.tar.zst"
 sha256 = "sha256:0000000000000000000000000000000000000000000000000000000000000001"
+license = "GPL-2.0-only AND MIT"
+supplier = "Organization: Example"
 
 [[layer]]
 platforms = ["linux/arm64"]
@@ -173,6 +176,7 @@ fn full_manifest_uses_every_key() {
             squash: true,
             usrmerge: true,
             compression: Some(Compression::Zstd(19)),
+            sbom: Some(crate::sbom::SbomFormat::Both),
             annotations: [(
                 "org.opencontainers.image.source".to_string(),
                 "https://example.com/app".to_string()

@@ -3,14 +3,15 @@
 use super::error::{ManifestError, Problem, TextPos};
 use super::raw::{RawConfig, RawDir, RawFile, RawImage, RawLayer, RawManifest, RawSymlink};
 use super::{
-    ConfigSettings, DirSpec, FileSource, FileSpec, ImageSettings, InputKind, InputSite, LayerSpec,
-    Location, Manifest, Removal, SourceSpec, SymlinkSpec,
+    Attribution, ConfigSettings, DirSpec, FileSource, FileSpec, ImageSettings, InputKind,
+    InputSite, LayerSpec, Location, Manifest, Removal, SourceSpec, SymlinkSpec,
 };
 use crate::compression::Compression;
 use crate::digest::Sha256Digest;
 use crate::entry::ImagePath;
 use crate::epoch::MAX_EPOCH;
 use crate::platform::Platform;
+use crate::sbom::SbomFormat;
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -40,6 +41,7 @@ pub(super) fn parse(text: &str, file: &Path) -> Result<Manifest> {
         config,
         layers,
         positions: ctx.input_positions(&raw.layers),
+        attributions: ctx.input_attributions(&raw.layers)?,
     })
 }
 
@@ -121,6 +123,65 @@ impl Ctx<'_> {
         out
     }
 
+    /// The `license` and `supplier` of each input: (layer, kind, key) → attribution. Either
+    /// key without the source it describes, or empty, is an error.
+    fn input_attributions(
+        &self,
+        layers: &[Spanned<RawLayer>],
+    ) -> Result<BTreeMap<InputSite, Attribution>> {
+        let mut out = BTreeMap::new();
+        for (index, layer) in layers.iter().enumerate() {
+            let layer = layer.get_ref();
+            let tables = std::iter::once((
+                InputKind::Tar,
+                "tar",
+                &layer.tar,
+                &layer.license,
+                &layer.supplier,
+            ))
+            .chain(layer.file.iter().map(|f| {
+                let f = f.get_ref();
+                (InputKind::File, "src", &f.src, &f.license, &f.supplier)
+            }))
+            .chain(layer.dir.iter().map(|d| {
+                let d = d.get_ref();
+                (InputKind::Dir, "src", &d.src, &d.license, &d.supplier)
+            }));
+            for (kind, source_key, src, license, supplier) in tables {
+                let value = |v: &Option<Spanned<String>>, key: &str| -> Result<Option<String>> {
+                    let Some(v) = v else { return Ok(None) };
+                    if src.is_none() {
+                        return Err(self.err(
+                            v.span(),
+                            Problem::AttributionWithoutSource {
+                                key: key.to_string(),
+                                source_key: source_key.to_string(),
+                            },
+                        ));
+                    }
+                    let text = v.get_ref().trim();
+                    if text.is_empty() || text.contains(['\n', '\r']) {
+                        return Err(self.err(
+                            v.span(),
+                            Problem::BadAttribution {
+                                key: key.to_string(),
+                            },
+                        ));
+                    }
+                    Ok(Some(text.to_string()))
+                };
+                let a = Attribution {
+                    license: value(license, "license")?,
+                    supplier: value(supplier, "supplier")?,
+                };
+                if let (Some(src), true) = (src, a != Attribution::default()) {
+                    out.insert((index, kind, src.get_ref().clone()), a);
+                }
+            }
+        }
+        Ok(out)
+    }
+
     fn image(&self, img: &Spanned<RawImage>) -> Result<ImageSettings> {
         let raw = img.get_ref();
         let name = raw.name.get_ref();
@@ -154,6 +215,14 @@ impl Ctx<'_> {
                 })?),
                 None => None,
             };
+        let sbom = match &raw.sbom {
+            Some(s) => Some(
+                s.get_ref()
+                    .parse::<SbomFormat>()
+                    .map_err(|_| self.err(s.span(), Problem::BadSbom(s.get_ref().clone())))?,
+            ),
+            None => None,
+        };
         let annotations = self.string_map(&raw.annotations, "[image] annotations")?;
         Ok(ImageSettings {
             name: name.clone(),
@@ -163,6 +232,7 @@ impl Ctx<'_> {
             squash: raw.squash,
             usrmerge: raw.usrmerge,
             compression,
+            sbom,
             annotations,
         })
     }

@@ -22,6 +22,7 @@ pub mod recipe;
 mod removals;
 pub mod settings;
 pub mod staleness;
+pub mod supply;
 
 pub use error::BuildError;
 pub use removals::NothingRemoved;

@@ -46,6 +46,8 @@ impl Built {
                         manifest: img.manifest.digest,
                         config: img.config.digest,
                         layers,
+                        spdx: None,
+                        cyclonedx: None,
                     },
                 )
             })

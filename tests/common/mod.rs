@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod cli;
+pub mod python;
 pub mod server;
 
 use std::path::PathBuf;

@@ -1,0 +1,7 @@
+//! Fuzz target `pkgdb`: see `fuzz/shared.rs` for what it checks.
+#![no_main]
+
+#[path = "../shared.rs"]
+mod shared;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| shared::pkgdb(data));
