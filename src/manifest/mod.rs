@@ -4,6 +4,7 @@
 //! JSON schema editors use), `validate` turns it into the types below, refusing anything
 //! the later stages could not build. Every error carries `file:line:column` and a hint.
 
+mod base;
 mod error;
 mod raw;
 mod validate;
@@ -11,6 +12,7 @@ mod validate;
 #[cfg(test)]
 mod tests;
 
+pub use base::{BaseSource, BaseSpec};
 pub use error::{ManifestError, Problem, TextPos};
 pub use raw::json_schema;
 
@@ -61,6 +63,8 @@ pub struct ImageSettings {
     pub compression: Option<Compression>,
     /// Annotations for every image manifest and the index.
     pub annotations: BTreeMap<String, String>,
+    /// The image to start from (`[image] base`), when there is one.
+    pub base: Option<BaseSpec>,
 }
 
 /// `[config]`: the OCI image configuration, validated and normalised.
