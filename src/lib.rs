@@ -13,6 +13,7 @@
 //! is a thin command-line front end over [`command`], so tests and other programs drive
 //! the same code. [`compat`] is the ground floor: the output format's version.
 
+pub mod base;
 pub mod command;
 pub mod compat;
 pub mod compression;
