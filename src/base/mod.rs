@@ -29,3 +29,6 @@ pub use resolve::{
     fetch_layers, resolve, BaseImage, BaseLayer, BlobRef, ResolveOptions, ResolvedBase,
 };
 pub use source::Source;
+
+#[cfg(test)]
+mod tests;
