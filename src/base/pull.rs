@@ -137,3 +137,141 @@ pub fn pull_manifest(
 ) -> Result<(String, Vec<u8>), RegistryError> {
     registry.get_manifest(repository, reference)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fetch::cache::Cache;
+    use crate::registry::ClientOptions;
+    use std::io::{BufRead, BufReader};
+    use std::net::TcpListener;
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    /// A registry serving one blob that cuts the first transfer halfway; it honours
+    /// `Range` unless `ignore_range`. Returns its address and the Range headers it saw.
+    fn flaky_registry(blob: Vec<u8>, ignore_range: bool) -> (String, Arc<Mutex<Vec<String>>>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let ranges = Arc::new(Mutex::new(Vec::new()));
+        let seen = ranges.clone();
+        std::thread::spawn(move || {
+            let mut blob_requests = 0;
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { return };
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut first = String::new();
+                if reader.read_line(&mut first).is_err() {
+                    continue;
+                }
+                let mut range = None;
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                        break;
+                    }
+                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("range: bytes=") {
+                        range = v.trim().trim_end_matches('-').parse::<usize>().ok();
+                    }
+                }
+                if !first.contains("/blobs/") {
+                    let _ = stream.write_all(
+                        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}",
+                    );
+                    continue;
+                }
+                blob_requests += 1;
+                seen.lock().unwrap().push(format!("{range:?}"));
+                let (status, from) = match range {
+                    Some(k) if !ignore_range => ("206 Partial Content", k),
+                    _ => ("200 OK", 0),
+                };
+                let body = &blob[from..];
+                let mut head = format!(
+                    "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n",
+                    body.len()
+                );
+                if from > 0 {
+                    head.push_str(&format!(
+                        "Content-Range: bytes {from}-{}/{}\r\n",
+                        blob.len() - 1,
+                        blob.len()
+                    ));
+                }
+                head.push_str("\r\n");
+                let _ = stream.write_all(head.as_bytes());
+                if blob_requests == 1 {
+                    // Half the body, then the connection drops.
+                    let _ = stream.write_all(&body[..body.len() / 2]);
+                    let _ = stream.flush();
+                    std::thread::sleep(Duration::from_millis(50));
+                    let _ = stream.shutdown(std::net::Shutdown::Both);
+                    continue;
+                }
+                let _ = stream.write_all(body);
+            }
+        });
+        (addr, ranges)
+    }
+
+    fn options() -> ClientOptions {
+        ClientOptions {
+            base_delay: Duration::from_millis(1),
+            ..ClientOptions::default()
+        }
+    }
+
+    #[test]
+    fn a_transfer_cut_midway_resumes_from_where_it_stopped() {
+        let blob: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+        let digest = Sha256Digest::of(&blob);
+        let (addr, ranges) = flaky_registry(blob.clone(), false);
+        let dir = tempfile::tempdir().unwrap();
+        let cache = BlobCache::new(Cache::open(dir.path()).unwrap());
+        let reg = Registry::connect(&addr, &options()).unwrap();
+        let shown = std::sync::atomic::AtomicU64::new(0);
+        let path = pull_blob(&reg, "r", &digest, blob.len() as u64, &cache, &|n| {
+            shown.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+        })
+        .unwrap();
+        assert_eq!(std::fs::read(path).unwrap(), blob);
+        let ranges = ranges.lock().unwrap().clone();
+        assert_eq!(ranges.len(), 2, "{ranges:?}");
+        assert_eq!(ranges[0], "None");
+        assert_ne!(
+            ranges[1], "None",
+            "the second request asks for the rest: {ranges:?}"
+        );
+        assert_eq!(shown.into_inner(), blob.len() as u64);
+    }
+
+    #[test]
+    fn a_registry_ignoring_range_is_read_again_from_the_start() {
+        let blob: Vec<u8> = (0..100_000u32).map(|i| (i % 13) as u8).collect();
+        let digest = Sha256Digest::of(&blob);
+        let (addr, _) = flaky_registry(blob.clone(), true);
+        let dir = tempfile::tempdir().unwrap();
+        let cache = BlobCache::new(Cache::open(dir.path()).unwrap());
+        let reg = Registry::connect(&addr, &options()).unwrap();
+        let shown = std::sync::atomic::AtomicU64::new(0);
+        let path = pull_blob(&reg, "r", &digest, blob.len() as u64, &cache, &|n| {
+            shown.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+        })
+        .unwrap();
+        assert_eq!(std::fs::read(path).unwrap(), blob);
+        assert_eq!(shown.into_inner(), blob.len() as u64, "counted once");
+    }
+
+    #[test]
+    fn bytes_that_do_not_hash_to_the_digest_are_refused() {
+        let blob = vec![7u8; 10_000];
+        let wrong = Sha256Digest::of(b"other");
+        let (addr, _) = flaky_registry(blob.clone(), false);
+        let dir = tempfile::tempdir().unwrap();
+        let cache = BlobCache::new(Cache::open(dir.path()).unwrap());
+        let reg = Registry::connect(&addr, &options()).unwrap();
+        let e = pull_blob(&reg, "r", &wrong, blob.len() as u64, &cache, &|_| {}).unwrap_err();
+        assert!(matches!(e, PullError::Mismatch(m) if m.actual == Sha256Digest::of(&blob)));
+        assert!(cache.get(&wrong).unwrap().is_none());
+    }
+}
