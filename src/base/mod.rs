@@ -12,6 +12,7 @@
 //! The base's blobs are never rewritten: a build copies them into its output as they are
 //! and reads them only to learn the tree its own layers merge over.
 
+pub mod apply;
 mod archive;
 pub mod cache;
 mod error;
