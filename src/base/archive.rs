@@ -1,6 +1,7 @@
 //! A tar archive (oci-archive, docker-archive) read in place: where each member's bytes
 //! are, so blobs are streamed out of it without unpacking.
 
+use crate::entry::{Content, Kind};
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
@@ -18,31 +19,34 @@ pub struct TarIndex {
 }
 
 impl TarIndex {
-    /// Read the headers of the tar at `path`.
+    /// Read the headers of the tar at `path` (with the project's own tar reader, which
+    /// records where each file's bytes are).
     pub fn open(path: &Path) -> io::Result<TarIndex> {
-        let mut archive = tar::Archive::new(File::open(path)?);
+        let label = path.display().to_string();
+        let entries = crate::layer::read_tar(path, &label).map_err(io::Error::other)?;
         let mut members = BTreeMap::new();
         let mut links = BTreeMap::new();
-        for entry in archive.entries()? {
-            let entry = entry?;
-            let name = normalise(&entry.path()?.to_string_lossy());
-            match entry.header().entry_type() {
-                tar::EntryType::Regular | tar::EntryType::Continuous => {
-                    members.insert(name, (entry.raw_file_position(), entry.size()));
+        for e in entries {
+            let name = normalise(&e.path.to_string());
+            match e.kind {
+                Kind::File(Content::Range { offset, len, .. }) => {
+                    members.insert(name, (offset, len));
                 }
-                tar::EntryType::Symlink | tar::EntryType::Link => {
-                    if let Some(t) = entry.link_name()? {
-                        let t = t.to_string_lossy().to_string();
-                        let target = if entry.header().entry_type() == tar::EntryType::Link
-                            || t.starts_with('/')
-                        {
-                            normalise(&t)
-                        } else {
-                            let dir = name.rsplit_once('/').map_or("", |(d, _)| d);
-                            normalise(&format!("{dir}/{t}"))
-                        };
-                        links.insert(name, target);
-                    }
+                Kind::File(_) => {
+                    members.insert(name, (0, 0));
+                }
+                Kind::HardLink(target) => {
+                    links.insert(name, normalise(&target.to_string()));
+                }
+                Kind::Symlink(target) => {
+                    let t = String::from_utf8_lossy(&target).to_string();
+                    let target = if t.starts_with('/') {
+                        normalise(&t)
+                    } else {
+                        let dir = name.rsplit_once('/').map_or("", |(d, _)| d);
+                        normalise(&format!("{dir}/{t}"))
+                    };
+                    links.insert(name, target);
                 }
                 _ => {}
             }
