@@ -16,6 +16,7 @@ pub mod apply;
 mod archive;
 pub mod cache;
 mod error;
+pub mod filter;
 pub mod inherit;
 pub mod lock;
 pub mod oci;
