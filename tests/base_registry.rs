@@ -79,8 +79,7 @@ fn a_multi_platform_base_is_resolved_by_tag_fetched_and_then_used_offline() {
     let expected = registry_digest(&reference, None);
 
     let spec = BaseSpec::parse(&reference, dir.path()).unwrap();
-    let cache =
-        BlobCache::new(scratch_compose::fetch::cache::Cache::open(&dir.path().join("c")).unwrap());
+    let cache = BlobCache::new(scratch_compose::store::Cache::open(&dir.path().join("c")).unwrap());
     let source = Source::open(&spec, &options(None)).unwrap();
     let ps = platforms(&["linux/amd64", "linux/arm64"]);
     let by_tag = ResolveOptions {
@@ -162,8 +161,7 @@ fn a_base_behind_basic_auth_is_pulled_with_the_credentials_found() {
     skopeo_push(&layout, &reference, Some("puller:s3cret"));
     let expected = registry_digest(&reference, Some("puller:s3cret"));
     let spec = BaseSpec::parse(&format!("{reference}@{expected}"), dir.path()).unwrap();
-    let cache =
-        BlobCache::new(scratch_compose::fetch::cache::Cache::open(&dir.path().join("c")).unwrap());
+    let cache = BlobCache::new(scratch_compose::store::Cache::open(&dir.path().join("c")).unwrap());
     let pinned = ResolveOptions {
         offline: false,
         allow_tag: false,

@@ -141,8 +141,8 @@ pub fn pull_manifest(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fetch::cache::Cache;
     use crate::registry::ClientOptions;
+    use crate::store::Cache;
     use std::io::{BufRead, BufReader};
     use std::net::TcpListener;
     use std::sync::{Arc, Mutex};

@@ -2,10 +2,10 @@
 
 use super::*;
 use crate::digest::Sha256Digest;
-use crate::fetch::cache::Cache;
 use crate::manifest::BaseSpec;
 use crate::platform::Platform;
 use crate::registry::ClientOptions;
+use crate::store::Cache;
 use crate::ui::Ui;
 use serde_json::{json, Value};
 use std::io::Write;
