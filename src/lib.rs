@@ -14,6 +14,7 @@
 //! the same code. [`compat`] is the ground floor: the output format's version.
 
 pub mod attest;
+pub mod base;
 pub mod command;
 pub mod compat;
 pub mod compression;

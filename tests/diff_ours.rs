@@ -59,6 +59,7 @@ fn write_annotated(
                 .iter()
                 .map(|t| write_layer(&store, c, 1, |w| w.write_all(t)).unwrap())
                 .collect(),
+            base_history: Vec::new(),
             history: (0..2)
                 .map(|i| HistoryEntry {
                     created_by: format!("compose: layer {i}"),

@@ -87,6 +87,7 @@ fn build(dir: &Path, jobs: usize, platforms: &[&str]) -> Built {
         images.push(PlatformImage {
             platform: p.parse().unwrap(),
             config: config(),
+            base_history: Vec::new(),
             history: vec![
                 HistoryEntry {
                     created_by: "compose: base".into(),
@@ -518,6 +519,7 @@ fn history_must_match_the_layers() {
         platform: Platform::linux_amd64(),
         config: ImageConfig::default(),
         layers: vec![layer],
+        base_history: Vec::new(),
         history: vec![HistoryEntry {
             created_by: "nothing".into(),
             comment: None,
@@ -675,6 +677,7 @@ fn docker_archive_refuses_zstd_layers() {
         platform: Platform::linux_amd64(),
         config: ImageConfig::default(),
         layers: vec![layer],
+        base_history: Vec::new(),
         history: vec![HistoryEntry {
             created_by: "z".into(),
             comment: None,

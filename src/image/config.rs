@@ -78,18 +78,21 @@ impl ImageConfig {
     }
 }
 
-/// The whole image config document.
+/// The whole image config document. `base_history` is a base image's `history`, kept as
+/// written, before ours.
 pub fn config_json(
     platform: &Platform,
     config: &ImageConfig,
     diff_ids: &[Sha256Digest],
+    base_history: &[Value],
     history: &[HistoryEntry],
     epoch: Epoch,
 ) -> Value {
     let created = epoch.rfc3339();
-    let history: Vec<Value> = history
+    let history: Vec<Value> = base_history
         .iter()
-        .map(|h| {
+        .cloned()
+        .chain(history.iter().map(|h| {
             let mut m = Map::new();
             m.insert("created".into(), json!(created));
             m.insert("created_by".into(), json!(h.created_by));
@@ -100,7 +103,7 @@ pub fn config_json(
                 m.insert("empty_layer".into(), json!(true));
             }
             Value::Object(m)
-        })
+        }))
         .collect();
     let mut doc = Map::new();
     doc.insert("architecture".into(), json!(platform.architecture));
@@ -157,5 +160,28 @@ mod tests {
             String::from_utf8(canonical_value(&c.to_json())).unwrap(),
             r#"{"Cmd":["/bin/sh"],"Env":["A=1"],"ExposedPorts":{"53/udp":{},"80/tcp":{}},"Labels":{"b":"2"},"Volumes":{"/data":{}}}"#
         );
+    }
+
+    #[test]
+    fn a_base_history_comes_first_as_written() {
+        let base = vec![
+            json!({"created": "2024-01-01T00:00:00Z", "created_by": "ADD rootfs", "author": "x"}),
+        ];
+        let ours = vec![HistoryEntry {
+            created_by: "compose: layer 1".into(),
+            comment: None,
+            empty_layer: false,
+        }];
+        let doc = config_json(
+            &Platform::linux_amd64(),
+            &ImageConfig::default(),
+            &[],
+            &base,
+            &ours,
+            Epoch(0),
+        );
+        assert_eq!(doc["history"][0], base[0]);
+        assert_eq!(doc["history"][1]["created_by"], "compose: layer 1");
+        assert_eq!(doc["history"][1]["created"], "1970-01-01T00:00:00Z");
     }
 }

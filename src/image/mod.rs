@@ -251,7 +251,11 @@ pub fn write_layer(
 pub struct PlatformImage {
     pub platform: Platform,
     pub config: ImageConfig,
+    /// Every layer, a base image's first (its blobs as they are).
     pub layers: Vec<LayerBlob>,
+    /// A base image's `history`, kept as written (empty without a base).
+    pub base_history: Vec<Value>,
+    /// Our layers' history, after the base's.
     pub history: Vec<HistoryEntry>,
 }
 
@@ -307,7 +311,12 @@ fn assemble_one(
     epoch: Epoch,
     annotations: &BTreeMap<String, String>,
 ) -> Result<AssembledImage, ImageError> {
-    let non_empty = img.history.iter().filter(|h| !h.empty_layer).count();
+    let base_non_empty = img
+        .base_history
+        .iter()
+        .filter(|h| h.get("empty_layer") != Some(&Value::Bool(true)))
+        .count();
+    let non_empty = base_non_empty + img.history.iter().filter(|h| !h.empty_layer).count();
     if non_empty != img.layers.len() {
         return Err(ImageError::HistoryMismatch {
             platform: img.platform.to_string(),
@@ -316,8 +325,14 @@ fn assemble_one(
         });
     }
     let diff_ids: Vec<Sha256Digest> = img.layers.iter().map(|l| l.diff_id).collect();
-    let config_doc =
-        config::config_json(&img.platform, &img.config, &diff_ids, &img.history, epoch);
+    let config_doc = config::config_json(
+        &img.platform,
+        &img.config,
+        &diff_ids,
+        &img.base_history,
+        &img.history,
+        epoch,
+    );
     let config = put(
         store,
         MEDIA_TYPE_CONFIG,

@@ -5,6 +5,7 @@
 //! the later stages could not build. Every error carries `file:line:column` and a hint.
 
 pub mod confine;
+mod base;
 mod error;
 mod raw;
 mod validate;
@@ -14,6 +15,7 @@ mod tests;
 #[cfg(test)]
 mod tests_attribution;
 
+pub use base::{BaseSource, BaseSpec};
 pub use error::{ManifestError, Problem, TextPos};
 pub use raw::json_schema;
 
@@ -80,6 +82,8 @@ pub struct ImageSettings {
     pub sbom: Option<crate::sbom::SbomFormat>,
     /// Annotations for every image manifest and the index.
     pub annotations: BTreeMap<String, String>,
+    /// The image to start from (`[image] base`), when there is one.
+    pub base: Option<BaseSpec>,
 }
 
 /// `[config]`: the OCI image configuration, validated and normalised.

@@ -86,6 +86,13 @@ pub(crate) struct RawImage {
     #[serde(default)]
     #[schemars(with = "BTreeMap<String, String>")]
     pub annotations: Option<Spanned<BTreeMap<String, String>>>,
+    /// The image to start from, its layers kept byte for byte: a registry reference
+    /// (`alpine:3.20@sha256:…`; a tag alone is pinned by `scratch.lock`), `oci:PATH` (an OCI
+    /// layout), `oci-archive:PATH` or `docker-archive:PATH`, each with an optional
+    /// `@sha256:…` pin. Its configuration is inherited; `[config]` overrides it key by key.
+    #[serde(default)]
+    #[schemars(with = "String", extend("examples" = ["docker.io/library/alpine:3.20@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", "oci:base-layout", "oci-archive:base.tar", "docker-archive:saved.tar"]))]
+    pub base: Option<Spanned<String>>,
 }
 
 /// A platform: `os/arch[/variant]` (only `linux`), such as `linux/amd64` or `linux/arm64`.

@@ -110,6 +110,7 @@ usrmerge = true
 compression = "zstd:19"
 sbom = "both"
 annotations = { "org.opencontainers.image.source" = "https://example.com/app" }
+base = "oci-archive:base.tar"
 
 [config]
 entrypoint = ["/app"]
@@ -182,6 +183,13 @@ fn full_manifest_uses_every_key() {
                 "https://example.com/app".to_string()
             )]
             .into(),
+            base: Some(
+                crate::manifest::BaseSpec::parse(
+                    "oci-archive:base.tar",
+                    Path::new(FILE).parent().unwrap()
+                )
+                .unwrap()
+            ),
         }
     );
     assert_eq!(
@@ -828,4 +836,27 @@ fn remove_paths_may_be_optional_and_end_with_a_slash() {
     let pos = r[1].pos.as_ref().unwrap();
     assert_eq!((pos.line, pos.column), (4, 18));
     assert!(err("[image]\nname = \"x\"\n[[layer]]\nremove = [\"/?\"]\n").contains("4:11"));
+}
+
+#[test]
+fn base_image_reference() {
+    let d = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+    let m = ok(&with_head(&format!("base = \"alpine:3.20@{d}\"\n")));
+    let base = m.image.base.expect("a base");
+    assert_eq!(base.digest, Some(d.parse().unwrap()));
+    assert_eq!(base.lock_key(), "docker.io/library/alpine:3.20");
+    let m = ok(&with_head("base = \"oci:layout\"\n"));
+    assert_eq!(
+        m.image.base.unwrap().source,
+        crate::manifest::BaseSource::OciLayout(Path::new(FILE).parent().unwrap().join("layout"))
+    );
+}
+
+#[test]
+fn bad_base() {
+    assert_eq!(
+        err(&with_head("base = \"https://example.com/x\"\n")),
+        "3:8: [image] base `https://example.com/x` is not a base image reference: `https://` is not a base reference; write HOST/REPOSITORY[:TAG]@sha256:…"
+    );
+    assert!(err(&with_head("base = \"alpine@sha256:1\"\n")).starts_with("3:8: [image] base"));
 }

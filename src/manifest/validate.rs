@@ -1,5 +1,6 @@
 //! From the raw TOML types to the validated manifest: every check that needs a position.
 
+use super::base::BaseSpec;
 use super::error::{ManifestError, Problem, TextPos};
 use super::raw::{RawConfig, RawDir, RawFile, RawImage, RawLayer, RawManifest, RawSymlink};
 use super::{
@@ -27,7 +28,7 @@ pub(super) fn parse(text: &str, file: &Path) -> Result<Manifest> {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let image = ctx.image(&raw.image)?;
+    let image = ctx.image(&raw.image, &dir)?;
     let config = ctx.config(&raw.config)?;
     let mut layers = Vec::with_capacity(raw.layers.len());
     let mut pins = HashMap::new();
@@ -182,7 +183,7 @@ impl Ctx<'_> {
         Ok(out)
     }
 
-    fn image(&self, img: &Spanned<RawImage>) -> Result<ImageSettings> {
+    fn image(&self, img: &Spanned<RawImage>, dir: &Path) -> Result<ImageSettings> {
         let raw = img.get_ref();
         let name = raw.name.get_ref();
         if !valid_name(name) {
@@ -224,7 +225,20 @@ impl Ctx<'_> {
             None => None,
         };
         let annotations = self.string_map(&raw.annotations, "[image] annotations")?;
+        let base = match &raw.base {
+            Some(b) => Some(BaseSpec::parse(b.get_ref(), dir).map_err(|why| {
+                self.err(
+                    b.span(),
+                    Problem::BadBase {
+                        value: b.get_ref().clone(),
+                        why,
+                    },
+                )
+            })?),
+            None => None,
+        };
         Ok(ImageSettings {
+            base,
             name: name.clone(),
             tag,
             source_date_epoch,

@@ -71,6 +71,17 @@ impl Session {
         if confine {
             manifest.check_confined()?;
         }
+        if let Some(base) = &manifest.image.base {
+            // Resolving, locking and pulling bases works (crate::base); building on one
+            // is not wired in yet: refuse rather than silently build without it.
+            return Err(crate::Error::Usage {
+                message: format!(
+                    "{}: [image] base `{base}`: building on a base image is not available in this version yet",
+                    manifest.file.display()
+                ),
+                hint: Some("remove [image] base, or take the base's root filesystem as a `tar` layer".into()),
+            });
+        }
         let lock_path = crate::lock::lock_path(&manifest);
         let jobs = o
             .jobs

@@ -358,6 +358,7 @@ impl Producer<'_> {
             platform: p.clone(),
             config: self.session.manifest().config.clone(),
             layers,
+            base_history: Vec::new(),
             history,
         })
     }

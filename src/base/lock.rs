@@ -1,0 +1,194 @@
+//! What `scratch.lock` records for a base: the digest the reference resolved to (a tag is
+//! resolved once, by `compose lock`) and, per platform, the manifest, the config and every
+//! layer blob with its size, so a build can fetch and check each of them and `--offline`
+//! knows exactly what the cache must hold.
+
+use super::resolve::{BlobRef, ResolvedBase};
+use crate::digest::Sha256Digest;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The `[base]` table of the lock.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LockedBase {
+    /// The reference as the lock keys it ([`crate::manifest::BaseSpec::lock_key`]).
+    pub source: String,
+    /// The manifest or index digest it resolved to.
+    pub digest: Sha256Digest,
+    /// Per platform (`linux/arm64/v8`), the image picked.
+    #[serde(default, rename = "platform")]
+    pub platforms: BTreeMap<String, LockedBaseImage>,
+}
+
+/// One platform's base image in the lock.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LockedBaseImage {
+    pub manifest: Sha256Digest,
+    pub manifest_size: u64,
+    pub config: Sha256Digest,
+    pub config_size: u64,
+    /// The layer blobs, bottom first.
+    #[serde(default, rename = "layer")]
+    pub layers: Vec<LockedBlob>,
+}
+
+/// One layer blob in the lock.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LockedBlob {
+    pub digest: Sha256Digest,
+    pub size: u64,
+    pub media_type: String,
+}
+
+impl From<&BlobRef> for LockedBlob {
+    fn from(b: &BlobRef) -> Self {
+        LockedBlob {
+            digest: b.digest,
+            size: b.size,
+            media_type: b.media_type.clone(),
+        }
+    }
+}
+
+impl LockedBase {
+    /// What to record for `base`.
+    pub fn of(base: &ResolvedBase) -> LockedBase {
+        LockedBase {
+            source: base.spec.lock_key(),
+            digest: base.digest,
+            platforms: base
+                .images
+                .iter()
+                .map(|i| {
+                    (
+                        i.platform.to_string(),
+                        LockedBaseImage {
+                            manifest: i.manifest.digest,
+                            manifest_size: i.manifest.size,
+                            config: i.config_blob.digest,
+                            config_size: i.config_blob.size,
+                            layers: i.layers.iter().map(|l| (&l.blob).into()).collect(),
+                        },
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    /// The table as TOML (`[base]`, `[base.platform."linux/amd64"]`, `[[…layer]]`),
+    /// stable: fields in a fixed order, platforms sorted.
+    pub fn to_toml(&self) -> String {
+        #[derive(Serialize)]
+        struct Wrapper<'a> {
+            base: &'a LockedBase,
+        }
+        toml::to_string(&Wrapper { base: self }).expect("a lock table always serializes")
+    }
+
+    /// Read the `[base]` table of a lock's text, when it has one.
+    pub fn from_toml(text: &str) -> Result<Option<LockedBase>, String> {
+        #[derive(Deserialize)]
+        struct Wrapper {
+            base: Option<LockedBase>,
+        }
+        let w: Wrapper = toml::from_str(text).map_err(|e| e.to_string())?;
+        Ok(w.base)
+    }
+
+    /// How `now` differs from this record, one line per difference (empty: the same).
+    pub fn differences(&self, now: &LockedBase) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.source != now.source {
+            out.push(format!("base: `{}` is now `{}`", self.source, now.source));
+        }
+        if self.digest != now.digest {
+            out.push(format!(
+                "base `{}`: locked at {}, now resolves to {}",
+                now.source, self.digest, now.digest
+            ));
+        }
+        for p in now.platforms.keys() {
+            if !self.platforms.contains_key(p) {
+                out.push(format!("base `{}`: platform {p} is not locked", now.source));
+            }
+        }
+        for (p, locked) in &self.platforms {
+            match now.platforms.get(p) {
+                None => out.push(format!(
+                    "base `{}`: platform {p} is locked but no longer built",
+                    now.source
+                )),
+                Some(n) if n != locked => out.push(format!(
+                    "base `{}`: platform {p}: manifest {} is now {}",
+                    now.source, locked.manifest, n.manifest
+                )),
+                Some(_) => {}
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(b: u8) -> Sha256Digest {
+        Sha256Digest([b; 32])
+    }
+
+    fn sample() -> LockedBase {
+        LockedBase {
+            source: "localhost:5000/base:1".into(),
+            digest: d(1),
+            platforms: [(
+                "linux/amd64".to_string(),
+                LockedBaseImage {
+                    manifest: d(2),
+                    manifest_size: 400,
+                    config: d(3),
+                    config_size: 500,
+                    layers: vec![LockedBlob {
+                        digest: d(4),
+                        size: 600,
+                        media_type: "application/vnd.oci.image.layer.v1.tar+gzip".into(),
+                    }],
+                },
+            )]
+            .into(),
+        }
+    }
+
+    #[test]
+    fn the_table_round_trips_and_reads_well() {
+        let l = sample();
+        let text = l.to_toml();
+        assert!(
+            text.starts_with("[base]\nsource = \"localhost:5000/base:1\"\n"),
+            "{text}"
+        );
+        assert!(text.contains("[base.platform.\"linux/amd64\"]"), "{text}");
+        assert!(
+            text.contains("[[base.platform.\"linux/amd64\".layer]]"),
+            "{text}"
+        );
+        assert_eq!(LockedBase::from_toml(&text).unwrap(), Some(l));
+        assert_eq!(LockedBase::from_toml("version = 1\n").unwrap(), None);
+    }
+
+    #[test]
+    fn differences_name_what_moved() {
+        let a = sample();
+        assert!(a.differences(&a).is_empty());
+        let mut b = sample();
+        b.digest = d(9);
+        b.platforms.get_mut("linux/amd64").unwrap().manifest = d(8);
+        let diff = a.differences(&b);
+        assert_eq!(diff.len(), 2, "{diff:?}");
+        assert!(diff[0].contains("now resolves to"));
+        assert!(diff[1].contains("linux/amd64"));
+    }
+}

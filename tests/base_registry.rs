@@ -1,0 +1,194 @@
+//! Base images pulled from a real registry (`../shared/tools/start-registry`): a base
+//! pushed there by skopeo from a layout `compose build` wrote, resolved by tag, each
+//! platform picked, its layers fetched byte for byte, with and without credentials, and
+//! resolved again offline from the cache alone once the registry is gone.
+
+mod common;
+mod registry_support;
+
+use common::cli::*;
+use registry_support::*;
+use scratch_compose::base::{self, BlobCache, ResolveOptions, Source};
+use scratch_compose::digest::Sha256Digest;
+use scratch_compose::manifest::BaseSpec;
+use scratch_compose::platform::Platform;
+use scratch_compose::registry::auth::CredentialSources;
+use scratch_compose::registry::ClientOptions;
+use scratch_compose::ui::Ui;
+use std::path::Path;
+use std::process::Command;
+
+/// Push the OCI layout at `layout` to `reference` with skopeo (every platform).
+fn skopeo_push(layout: &Path, reference: &str, creds: Option<&str>) {
+    let mut c = Command::new("skopeo");
+    c.args(["copy", "--all", "--dest-tls-verify=false"]);
+    if let Some(u) = creds {
+        c.args(["--dest-creds", u]);
+    }
+    c.arg(format!("oci:{}", layout.display()))
+        .arg(format!("docker://{reference}"));
+    let o = c.output().expect("spawn skopeo");
+    assert!(
+        o.status.success(),
+        "skopeo: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+fn platforms(list: &[&str]) -> Vec<Platform> {
+    list.iter().map(|p| p.parse().unwrap()).collect()
+}
+
+fn options(auth: Option<&Path>) -> ClientOptions {
+    ClientOptions {
+        credentials: CredentialSources::files(auth.map(Path::to_path_buf).into_iter().collect()),
+        ..ClientOptions::default()
+    }
+}
+
+/// The digest a raw manifest fetched with skopeo has.
+fn registry_digest(reference: &str, creds: Option<&str>) -> Sha256Digest {
+    let mut extra = Vec::new();
+    if let Some(c) = creds {
+        extra.extend(["--creds", c]);
+    }
+    let o = skopeo_raw(reference, &extra);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    digest_of(&o.stdout).parse().unwrap()
+}
+
+#[test]
+fn a_multi_platform_base_is_resolved_by_tag_fetched_and_then_used_offline() {
+    if fixtures().is_none() {
+        return;
+    }
+    let Some(reg) = TestRegistry::start(false, None) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let layout = dir.path().join("layout");
+    build_ok(
+        &dir.path().join("cache"),
+        &example("alpine-multiarch"),
+        "oci",
+        &layout,
+        &[],
+    );
+    let reference = format!("{}/base/alpine:1", reg.host);
+    skopeo_push(&layout, &reference, None);
+    let expected = registry_digest(&reference, None);
+
+    let spec = BaseSpec::parse(&reference, dir.path()).unwrap();
+    let cache = BlobCache::new(scratch_compose::store::Cache::open(&dir.path().join("c")).unwrap());
+    let source = Source::open(&spec, &options(None)).unwrap();
+    let ps = platforms(&["linux/amd64", "linux/arm64"]);
+    let by_tag = ResolveOptions {
+        offline: false,
+        allow_tag: true,
+    };
+    let resolved = base::resolve(&spec, None, &ps, &source, &cache, by_tag).unwrap();
+    assert_eq!(
+        resolved.digest, expected,
+        "the tag resolves to the registry's digest"
+    );
+    assert_eq!(resolved.images.len(), 2);
+    let paths = base::fetch_layers(&resolved, &source, &cache, false, 4, &Ui::silent()).unwrap();
+    for (image, paths) in resolved.images.iter().zip(&paths) {
+        for (layer, path) in image.layers.iter().zip(paths) {
+            let ours = std::fs::read(path).unwrap();
+            let theirs =
+                std::fs::read(layout.join("blobs/sha256").join(layer.blob.digest.hex())).unwrap();
+            assert!(
+                ours == theirs,
+                "layer {} is byte for byte the pushed blob",
+                layer.blob.digest
+            );
+        }
+    }
+    // Unpinned, a build refuses the tag.
+    let build = ResolveOptions {
+        offline: false,
+        allow_tag: false,
+    };
+    let e = base::resolve(&spec, None, &ps, &source, &cache, build).unwrap_err();
+    assert!(e.to_string().contains("not pinned"), "{e}");
+
+    // The registry goes away: pinned by the lock's digest, the cache alone suffices.
+    drop(reg);
+    let offline = ResolveOptions {
+        offline: true,
+        allow_tag: false,
+    };
+    let source = Source::open(&spec, &options(None)).unwrap();
+    let again = base::resolve(&spec, Some(expected), &ps, &source, &cache, offline).unwrap();
+    assert_eq!(again, resolved);
+    base::fetch_layers(&again, &source, &cache, true, 4, &Ui::silent()).unwrap();
+    // A platform the base lacks is named with what it offers.
+    let e = base::resolve(
+        &spec,
+        Some(expected),
+        &platforms(&["linux/s390x"]),
+        &source,
+        &cache,
+        offline,
+    )
+    .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("it offers linux/amd64, linux/arm64/v8"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_base_behind_basic_auth_is_pulled_with_the_credentials_found() {
+    if fixtures().is_none() {
+        return;
+    }
+    let Some(reg) = TestRegistry::start(false, Some("puller:s3cret")) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let layout = dir.path().join("layout");
+    build_ok(
+        &dir.path().join("cache"),
+        &example("alpine"),
+        "oci",
+        &layout,
+        &[],
+    );
+    let reference = format!("{}/private/base:1", reg.host);
+    skopeo_push(&layout, &reference, Some("puller:s3cret"));
+    let expected = registry_digest(&reference, Some("puller:s3cret"));
+    let spec = BaseSpec::parse(&format!("{reference}@{expected}"), dir.path()).unwrap();
+    let cache = BlobCache::new(scratch_compose::store::Cache::open(&dir.path().join("c")).unwrap());
+    let pinned = ResolveOptions {
+        offline: false,
+        allow_tag: false,
+    };
+    let ps = platforms(&["linux/amd64"]);
+
+    // Anonymously: refused, and the error says to log in.
+    let source = Source::open(&spec, &options(None)).unwrap();
+    let e = base::resolve(&spec, None, &ps, &source, &cache, pinned).unwrap_err();
+    assert!(e.to_string().contains("denied"), "{e}");
+    assert!(e.hint().unwrap().contains("log in"), "{:?}", e.hint());
+
+    // With an auth file: pulled.
+    let auth = dir.path().join("auth.json");
+    let token = base64_encode("puller:s3cret");
+    std::fs::write(
+        &auth,
+        format!(r#"{{"auths":{{"{}":{{"auth":"{token}"}}}}}}"#, reg.host),
+    )
+    .unwrap();
+    let source = Source::open(&spec, &options(Some(&auth))).unwrap();
+    let resolved = base::resolve(&spec, None, &ps, &source, &cache, pinned).unwrap();
+    assert_eq!(resolved.digest, expected);
+    base::fetch_layers(&resolved, &source, &cache, false, 2, &Ui::silent()).unwrap();
+}
+
+fn base64_encode(s: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(s)
+}
