@@ -402,15 +402,10 @@ fn check_parallel_acts_as_one_at_a_time(kind: Local, gone: [&str; 3], first: &st
 
 #[test]
 fn local_files_hashed_in_parallel_pin_and_fail_as_one_at_a_time() {
-    check_parallel_acts_as_one_at_a_time(Local::Files, ["f4", "f1", "f3"], "f1", "is not a file");
+    check_parallel_acts_as_one_at_a_time(Local::Files, ["f4", "f1", "f3"], "f1", "does not exist");
 }
 
 #[test]
 fn local_dirs_packed_in_parallel_pin_and_fail_as_one_at_a_time() {
-    check_parallel_acts_as_one_at_a_time(
-        Local::Dirs,
-        ["d4", "d2", "d5"],
-        "d2",
-        "is not a directory",
-    );
+    check_parallel_acts_as_one_at_a_time(Local::Dirs, ["d4", "d2", "d5"], "d2", "does not exist");
 }

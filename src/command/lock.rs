@@ -32,6 +32,10 @@ pub fn lock(s: &Session, o: &LockOptions) -> Result<LockOutcome> {
     // An old lock at another compat level still supplies pins.
     let old = Lock::read_any_level(lock_path)?;
     let wanted = pins::for_lock(s.manifest(), old.as_ref(), &o.update);
+    // A download of a pin the old lock records stops at the size it records.
+    for e in old.iter().flat_map(|l| &l.inputs) {
+        s.fetcher().expect_size(e.sha256, e.size);
+    }
     if let Update::Input(name) = &o.update {
         if !wanted.iter().any(|(i, _)| o.update.covers(i)) {
             return Err(Error::usage(

@@ -157,6 +157,11 @@ impl Session {
         in_place: bool,
     ) -> Result<Inputs> {
         let wanted = pins::wanted(self.manifest(), lock, platforms)?;
+        for p in &wanted {
+            if let (Some(d), Some(n)) = (p.sha256, p.size) {
+                self.fetcher().expect_size(d, n);
+            }
+        }
         // Local files are hashed (when not remembered) on up to `jobs` threads at once.
         let locals: Vec<(&Path, &InputRef)> = wanted
             .iter()
@@ -329,14 +334,23 @@ impl Session {
     }
 
     fn copy_local_file(&self, path: &Path, input: &InputRef) -> Result<Blob> {
-        if !path.is_file() {
-            return Err(not_a_file(input, path));
+        match self.store().insert_file(path) {
+            Err(crate::store::StoreError::Local { source, .. }) => {
+                Err(unreadable_file(input, path, source))
+            }
+            other => Ok(other?),
         }
-        Ok(self.store().insert_file(path)?)
     }
 
     /// Pack a local directory into a canonical tar in the store; its digest is the pin.
     fn pack_dir(&self, path: &Path, input: &InputRef) -> Result<Blob> {
+        if !path.exists() {
+            return Err(BuildError::Missing {
+                input: input.describe(),
+                path: path.to_path_buf(),
+            }
+            .into());
+        }
         if !path.is_dir() {
             return Err(BuildError::NotADirectory {
                 input: input.describe(),
@@ -363,13 +377,8 @@ impl Session {
         in_place: bool,
     ) -> Result<LocalInput> {
         match self.store().local_input(path, remember, in_place) {
-            Err(crate::store::StoreError::Local { source, .. })
-                if matches!(
-                    source.kind(),
-                    std::io::ErrorKind::NotFound | std::io::ErrorKind::InvalidInput
-                ) =>
-            {
-                Err(not_a_file(input, path))
+            Err(crate::store::StoreError::Local { source, .. }) => {
+                Err(unreadable_file(input, path, source))
             }
             other => Ok(other?),
         }
@@ -444,12 +453,27 @@ fn local_file(input: &InputRef) -> Option<&Path> {
     }
 }
 
-fn not_a_file(input: &InputRef, path: &Path) -> Error {
-    BuildError::NotAFile {
-        input: input.describe(),
-        path: path.to_path_buf(),
+/// The error for a local file input that cannot be read: it does not exist, it is not a
+/// regular file (the store's refusal names what it is), or the system's reason.
+fn unreadable_file(input: &InputRef, path: &Path, e: std::io::Error) -> Error {
+    let input = input.describe();
+    match e.kind() {
+        std::io::ErrorKind::NotFound => BuildError::Missing {
+            input,
+            path: path.to_path_buf(),
+        }
+        .into(),
+        std::io::ErrorKind::InvalidInput => BuildError::NotAFile {
+            input,
+            reason: e.to_string(),
+        }
+        .into(),
+        _ => crate::store::StoreError::Local {
+            path: path.to_path_buf(),
+            source: e,
+        }
+        .into(),
     }
-    .into()
 }
 
 /// The decompressed-size limit of an input of `compressed` bytes, a guard against
