@@ -73,7 +73,10 @@ impl Error {
         if crate::disk::is_full(&source) {
             return Error::DiskFull(crate::disk::DiskFull::new(&path, "writing", None));
         }
-        Error::Io { path, source }
+        Error::Io {
+            path,
+            source: without_temp_path(source),
+        }
     }
 
     /// The same error, saying the step needs about `bytes` when it is a full disk.
@@ -95,5 +98,41 @@ impl Error {
             message: message.into(),
             hint: hint.map(str::to_string),
         }
+    }
+}
+
+/// The system's error without the `at path "…/.name.tmp-XXXX"` that `tempfile` adds:
+/// internal temporary names mean nothing to users, and the error already names the path
+/// they gave.
+pub(crate) fn without_temp_path(e: std::io::Error) -> std::io::Error {
+    let inner = e
+        .get_ref()
+        .and_then(|i| i.source())
+        .and_then(|s| s.downcast_ref::<std::io::Error>());
+    match inner {
+        Some(i) => match i.raw_os_error() {
+            Some(code) => std::io::Error::from_raw_os_error(code),
+            None => std::io::Error::new(i.kind(), i.to_string()),
+        },
+        None => e,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn temporary_names_are_left_out_of_io_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("no/such/dir");
+        let e = tempfile::Builder::new()
+            .prefix(".out.tmp-")
+            .tempfile_in(&missing)
+            .unwrap_err();
+        assert!(e.to_string().contains(".out.tmp-"), "{e}");
+        let e = super::Error::io(&missing, e);
+        let text = e.to_string();
+        assert!(!text.contains(".tmp-"), "{text}");
+        assert!(text.contains("no/such/dir"), "{text}");
+        assert!(text.contains("No such file or directory"), "{text}");
     }
 }

@@ -177,9 +177,18 @@ struct BuildArgs {
     metadata_file: Option<PathBuf>,
 }
 
+/// The manifest `-f` names: `DIR/scratch.toml` when it is a directory.
+fn manifest_path(file: PathBuf) -> PathBuf {
+    if file.is_dir() {
+        file.join("scratch.toml")
+    } else {
+        file
+    }
+}
+
 fn session(g: Global) -> Result<Session, Error> {
     Session::new(SessionOptions {
-        manifest: g.file,
+        manifest: manifest_path(g.file),
         cache_dir: g.cache_dir,
         mirrors: g.mirrors,
         offline: g.offline,
@@ -224,7 +233,7 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
                 .unwrap_or_else(scratch_compose::store::default_cache_dir);
             let freed = command::prune(&PruneOptions {
                 cache_dir: cache_dir.clone(),
-                manifest: g.file,
+                manifest: manifest_path(g.file),
                 blobs,
             })?;
             println!(
@@ -252,10 +261,11 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
             })
         }
         Command::Build(b) => {
-            let s = session(cli.global)?;
             let format = b.format;
             let output = b.output.clone().unwrap_or_else(|| format.default_output());
             let to_stdout = output.as_os_str() == "-";
+            scratch_compose::image::check_output_path(format, &output)?;
+            let s = session(cli.global)?;
             let result = command::build(
                 &s,
                 &BuildOptions {
@@ -302,11 +312,45 @@ fn write_metadata(
     std::fs::write(path, format!("{doc}\n")).map_err(|e| Error::io(path, e))
 }
 
+/// True when the error is a write to stdout, a pipe whose reader has gone (`compose build
+/// -o - | head`). Only errors about stdout (named `<stdout>` or `<archive stream>`) count:
+/// a broken connection to a server is a real error.
+fn is_broken_pipe(e: &Error) -> bool {
+    let text = e.to_string();
+    if !text.contains("<stdout>") && !text.contains("<archive stream>") {
+        return false;
+    }
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(c) = cur {
+        if c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+        {
+            return true;
+        }
+        cur = c.source();
+    }
+    false
+}
+
+/// End as other Unix tools do when their reader goes away: silently, by SIGPIPE (the
+/// shell shows 141), now that every temporary file has been removed.
+fn die_of_sigpipe() -> ExitCode {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: restoring the default action of SIGPIPE and raising it ends the process;
+    // nothing runs concurrently that depends on the handler.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        libc::raise(libc::SIGPIPE);
+    }
+    ExitCode::from(141)
+}
+
 fn main() -> ExitCode {
     return_large_buffers();
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => code,
+        Err(e) if is_broken_pipe(&e) => die_of_sigpipe(),
         Err(e) => {
             let mut shown = e.to_string();
             eprintln!("error: {}", escape::message(&shown));
