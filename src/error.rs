@@ -105,15 +105,13 @@ impl Error {
 /// internal temporary names mean nothing to users, and the error already names the path
 /// they gave.
 pub(crate) fn without_temp_path(e: std::io::Error) -> std::io::Error {
-    let inner = e
-        .get_ref()
-        .and_then(|i| i.source())
-        .and_then(|s| s.downcast_ref::<std::io::Error>());
-    match inner {
-        Some(i) => match i.raw_os_error() {
-            Some(code) => std::io::Error::from_raw_os_error(code),
-            None => std::io::Error::new(i.kind(), i.to_string()),
-        },
+    // tempfile's wrapper is private; its text is `{system error} at path "{path}"`.
+    let text = match e.get_ref() {
+        Some(inner) => inner.to_string(),
+        None => return e,
+    };
+    match text.split_once(" at path \"") {
+        Some((system, _)) => std::io::Error::new(e.kind(), system.to_string()),
         None => e,
     }
 }
