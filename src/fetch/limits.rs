@@ -103,7 +103,7 @@ pub fn parse_size(text: &str) -> Option<u64> {
     n.checked_mul(1u64 << shift)
 }
 
-/// Why [`Bounded`] stopped a transfer; found again in the read error's source.
+/// Why a bounded read stopped a transfer; found again in the read error's source.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Exceeded {
     /// Fewer than `bytes_per_sec` bytes a second arrived for `time`.
