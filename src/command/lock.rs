@@ -44,7 +44,8 @@ pub fn lock(s: &Session, o: &LockOptions) -> Result<LockOutcome> {
             ));
         }
     }
-    let blobs = s.materialise(wanted.iter().map(|(i, p)| (i, *p)))?;
+    // Local files are read in place, never copied into the store.
+    let blobs = s.materialise_in_place(&wanted)?;
     let mut resolved = Inputs::complete(&wanted, &blobs);
     // Every use of an input, so that it is recorded for all the platforms using it.
     let locked = staleness::locked_inputs(s.manifest(), None, |i| resolved.known(i.kind, &i.key));
@@ -58,6 +59,7 @@ pub fn lock(s: &Session, o: &LockOptions) -> Result<LockOutcome> {
         &store,
         Some(&s.layer_cache()),
     )?;
+    resolved.check_unchanged()?;
     new.outputs = built.records();
     new.normalise();
     // The recorded image stays in the store, so `verify` can later name the entries and
