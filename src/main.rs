@@ -44,6 +44,10 @@ struct Global {
         default_value = "scratch.toml"
     )]
     file: PathBuf,
+    /// The lock file [default: the manifest's name with `.lock`: scratch.toml ->
+    /// scratch.lock, NAME.toml -> NAME.lock].
+    #[arg(long, global = true, value_name = "PATH", env = "SCRATCH_LOCKFILE")]
+    lockfile: Option<PathBuf>,
     /// The download cache [default: $SCRATCH_CACHE_DIR, else ~/.cache/scratch-compose].
     #[arg(long, global = true, value_name = "DIR")]
     cache_dir: Option<PathBuf>,
@@ -189,6 +193,7 @@ fn manifest_path(file: PathBuf) -> PathBuf {
 fn session(g: Global) -> Result<Session, Error> {
     Session::new(SessionOptions {
         manifest: manifest_path(g.file),
+        lockfile: g.lockfile,
         cache_dir: g.cache_dir,
         mirrors: g.mirrors,
         offline: g.offline,

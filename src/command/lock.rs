@@ -31,6 +31,9 @@ pub fn lock(s: &Session, o: &LockOptions) -> Result<LockOutcome> {
     let lock_path = s.lock_path();
     // An old lock at another compat level still supplies pins.
     let old = Lock::read_any_level(lock_path)?;
+    if let Some(old) = &old {
+        old.check_manifest(lock_path, &s.manifest().file)?;
+    }
     let wanted = pins::for_lock(s.manifest(), old.as_ref(), &o.update);
     // A download of a pin the old lock records stops at the size it records.
     for e in old.iter().flat_map(|l| &l.inputs) {
@@ -50,6 +53,7 @@ pub fn lock(s: &Session, o: &LockOptions) -> Result<LockOutcome> {
     // Every use of an input, so that it is recorded for all the platforms using it.
     let locked = staleness::locked_inputs(s.manifest(), None, |i| resolved.known(i.kind, &i.key));
     let mut new = Lock::new(settings.epoch.0, settings.compression, locked);
+    new.manifest = Some(s.manifest_name());
     let staging = s.store().temp_dir()?;
     let store = BlobStore::new(staging.path()).map_err(|e| Error::io(staging.path(), e))?;
     let built = s.produce(

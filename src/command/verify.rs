@@ -5,7 +5,7 @@
 use crate::diff::{self, DiffOptions};
 use crate::fetch::FetchError;
 use crate::image::{self, BlobStore, OutputFormat};
-use crate::lock::{Lock, OutputRecord};
+use crate::lock::OutputRecord;
 use crate::platform::Platform;
 use crate::session::produce::Built;
 use crate::session::{staleness, BuildError, OutputSettings, Session};
@@ -25,7 +25,7 @@ pub struct VerifyOutcome {
 /// with the recorded output digests.
 pub fn verify(s: &Session) -> Result<VerifyOutcome> {
     let lock_path = s.lock_path();
-    let Some(lock) = Lock::read(lock_path)? else {
+    let Some(lock) = s.read_lock()? else {
         return Err(BuildError::NoLock(lock_path.to_path_buf()).into());
     };
     if lock.outputs.is_empty() {
