@@ -44,7 +44,7 @@ struct Global {
         default_value = "scratch.toml"
     )]
     file: PathBuf,
-    /// The lock file [default: the manifest's name with `.lock`: scratch.toml ->
+    /// The lock file [default: the manifest's name with .lock: scratch.toml ->
     /// scratch.lock, NAME.toml -> NAME.lock].
     #[arg(long, global = true, value_name = "PATH", env = "SCRATCH_LOCKFILE")]
     lockfile: Option<PathBuf>,
