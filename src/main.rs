@@ -214,11 +214,11 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
                 Some(u) => Update::Input(u),
             };
             let outcome = command::lock(&s, &LockOptions { check, update })?;
-            Ok(if check && outcome.changed {
-                ExitCode::from(1)
-            } else {
-                ExitCode::SUCCESS
-            })
+            if check && outcome.changed {
+                print!("{}", check_report(s.lock_path(), &outcome.findings));
+                return Ok(ExitCode::from(1));
+            }
+            Ok(ExitCode::SUCCESS)
         }
         Command::Verify => {
             let s = session(cli.global)?;
@@ -292,6 +292,27 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// What `lock --check` found, as results with the fix: a missing lock is said to be
+/// missing (not stale); a stale one lists every difference.
+fn check_report(lock: &std::path::Path, findings: &[scratch_compose::lock::Staleness]) -> String {
+    use scratch_compose::lock::Staleness;
+    let name = lock.strip_prefix(".").unwrap_or(lock).display();
+    if findings.iter().any(|f| matches!(f, Staleness::NoLock)) {
+        return format!(
+            "no lock: {name} does not exist\nfix: run `compose lock` to create it, then commit it\n"
+        );
+    }
+    let mut out = format!("stale: {name} does not match the manifest\n");
+    if findings.is_empty() {
+        out.push_str("  - its text differs from what `compose lock` writes (edited by hand?)\n");
+    }
+    for f in findings {
+        out.push_str(&format!("  - {f}\n"));
+    }
+    out.push_str("fix: run `compose lock` to update it, then commit it\n");
+    out
 }
 
 /// `--metadata-file`: the build's digests as canonical JSON.

@@ -2,7 +2,7 @@
 //! and write the lock (or, with `--check`, say whether it would change).
 
 use crate::image::BlobStore;
-use crate::lock::Lock;
+use crate::lock::{Lock, Staleness};
 use crate::session::inputs::Inputs;
 use crate::session::pins::{self, Update};
 use crate::session::{staleness, OutputSettings, Session};
@@ -21,6 +21,9 @@ pub struct LockOptions {
 pub struct LockOutcome {
     /// True when the lock file differs (or would differ, with `--check`) from before.
     pub changed: bool,
+    /// What differs between the lock on disk and the one the manifest makes now
+    /// ([`Staleness::NoLock`] when there is none); empty when it is fresh.
+    pub findings: Vec<Staleness>,
     pub lock: Lock,
 }
 
@@ -72,21 +75,18 @@ pub fn lock(s: &Session, o: &LockOptions) -> Result<LockOutcome> {
         s.store().keep_blob(&store.path(d), d)?;
     }
     let changes = staleness::judge(s, old.as_ref(), &new, Some(&store));
+    // A lock written before locks recorded their manifest is not stale for that alone:
+    // the next `compose lock` adds the line.
+    let mut compared = new.clone();
+    if old.as_ref().is_some_and(|o| o.manifest.is_none()) {
+        compared.manifest = None;
+    }
     let same_text =
-        std::fs::read_to_string(lock_path).ok().as_deref() == Some(new.to_toml().as_str());
+        std::fs::read_to_string(lock_path).ok().as_deref() == Some(compared.to_toml().as_str());
     let changed = !changes.is_empty() || !same_text;
     if o.check {
-        if changed {
-            for c in &changes {
-                s.ui().warn(format!("stale lock: {c}"));
-            }
-            if changes.is_empty() {
-                s.ui().warn(format!(
-                    "stale lock: {} records the same pins and digests in other text than `compose lock` writes",
-                    lock_path.display()
-                ));
-            }
-        } else {
+        // The findings are results: the front end prints them.
+        if !changed {
             s.ui()
                 .info(format!("{} is up to date", lock_path.display()));
         }
@@ -96,5 +96,9 @@ pub fn lock(s: &Session, o: &LockOptions) -> Result<LockOutcome> {
         s.ui()
             .info(format!("{} is up to date", lock_path.display()));
     }
-    Ok(LockOutcome { changed, lock: new })
+    Ok(LockOutcome {
+        changed,
+        findings: changes,
+        lock: new,
+    })
 }
