@@ -204,9 +204,10 @@ def rm(*paths):
 
 
 def fixtures_dir():
-    for d in (REPO / ".." / "shared" / "fixtures", Path("/work/shared/fixtures")):
-        if (d / "alpine" / ALPINE).is_file():
-            return d.resolve()
+    shared = os.environ.get("SCRATCH_SHARED")
+    d = (Path(shared) if shared else REPO / ".." / "shared") / "fixtures"
+    if (d / "alpine" / ALPINE).is_file():
+        return d.resolve()
     return None
 
 

@@ -82,7 +82,10 @@ impl Error {
         if crate::disk::is_full(&source) {
             return Error::DiskFull(crate::disk::DiskFull::new(&path, "writing", None));
         }
-        Error::Io { path, source }
+        Error::Io {
+            path,
+            source: without_temp_path(source),
+        }
     }
 
     /// The same error, saying the step needs about `bytes` when it is a full disk.
@@ -104,5 +107,39 @@ impl Error {
             message: message.into(),
             hint: hint.map(str::to_string),
         }
+    }
+}
+
+/// The system's error without the `at path "…/.name.tmp-XXXX"` that `tempfile` adds:
+/// internal temporary names mean nothing to users, and the error already names the path
+/// they gave.
+pub(crate) fn without_temp_path(e: std::io::Error) -> std::io::Error {
+    // tempfile's wrapper is private; its text is `{system error} at path "{path}"`.
+    let text = match e.get_ref() {
+        Some(inner) => inner.to_string(),
+        None => return e,
+    };
+    match text.split_once(" at path \"") {
+        Some((system, _)) => std::io::Error::new(e.kind(), system.to_string()),
+        None => e,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn temporary_names_are_left_out_of_io_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("no/such/dir");
+        let e = tempfile::Builder::new()
+            .prefix(".out.tmp-")
+            .tempfile_in(&missing)
+            .unwrap_err();
+        assert!(e.to_string().contains(".out.tmp-"), "{e}");
+        let e = super::Error::io(&missing, e);
+        let text = e.to_string();
+        assert!(!text.contains(".tmp-"), "{text}");
+        assert!(text.contains("no/such/dir"), "{text}");
+        assert!(text.contains("No such file or directory"), "{text}");
     }
 }

@@ -44,6 +44,10 @@ struct Global {
         default_value = "scratch.toml"
     )]
     file: PathBuf,
+    /// The lock file [default: the manifest's name with .lock: scratch.toml ->
+    /// scratch.lock, NAME.toml -> NAME.lock].
+    #[arg(long, global = true, value_name = "PATH", env = "SCRATCH_LOCKFILE")]
+    lockfile: Option<PathBuf>,
     /// The download cache [default: $SCRATCH_CACHE_DIR, else ~/.cache/scratch-compose].
     #[arg(long, global = true, value_name = "DIR")]
     cache_dir: Option<PathBuf>,
@@ -239,9 +243,19 @@ struct PushArgs {
     insecure_registries: Vec<String>,
 }
 
+/// The manifest `-f` names: `DIR/scratch.toml` when it is a directory.
+fn manifest_path(file: PathBuf) -> PathBuf {
+    if file.is_dir() {
+        file.join("scratch.toml")
+    } else {
+        file
+    }
+}
+
 fn session(g: Global) -> Result<Session, Error> {
     Session::new(SessionOptions {
-        manifest: g.file,
+        manifest: manifest_path(g.file),
+        lockfile: g.lockfile,
         cache_dir: g.cache_dir,
         mirrors: g.mirrors,
         offline: g.offline,
@@ -262,11 +276,11 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
                 Some(u) => Update::Input(u),
             };
             let outcome = command::lock(&s, &LockOptions { check, update })?;
-            Ok(if check && outcome.changed {
-                ExitCode::from(1)
-            } else {
-                ExitCode::SUCCESS
-            })
+            if check && outcome.changed {
+                print!("{}", check_report(s.lock_path(), &outcome.findings));
+                return Ok(ExitCode::from(1));
+            }
+            Ok(ExitCode::SUCCESS)
         }
         Command::Verify { key, attestation } => {
             let s = session(cli.global)?;
@@ -292,7 +306,7 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
                 .unwrap_or_else(scratch_compose::store::default_cache_dir);
             let freed = command::prune(&PruneOptions {
                 cache_dir: cache_dir.clone(),
-                manifest: g.file,
+                manifest: manifest_path(g.file),
                 blobs,
             })?;
             println!(
@@ -321,10 +335,11 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
         }
         Command::Push(p) => push(cli.global, p),
         Command::Build(b) => {
-            let s = session(cli.global)?;
             let format = b.format;
             let output = b.output.clone().unwrap_or_else(|| format.default_output());
             let to_stdout = output.as_os_str() == "-";
+            scratch_compose::image::check_output_path(format, &output)?;
+            let s = session(cli.global)?;
             let result = command::build(
                 &s,
                 &BuildOptions {
@@ -413,6 +428,27 @@ fn push(g: Global, p: PushArgs) -> Result<ExitCode, Error> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// What `lock --check` found, as results with the fix: a missing lock is said to be
+/// missing (not stale); a stale one lists every difference.
+fn check_report(lock: &std::path::Path, findings: &[scratch_compose::lock::Staleness]) -> String {
+    use scratch_compose::lock::Staleness;
+    let name = lock.strip_prefix(".").unwrap_or(lock).display();
+    if findings.iter().any(|f| matches!(f, Staleness::NoLock)) {
+        return format!(
+            "no lock: {name} does not exist\nfix: run `compose lock` to create it, then commit it\n"
+        );
+    }
+    let mut out = format!("stale: {name} does not match the manifest\n");
+    if findings.is_empty() {
+        out.push_str("  - its text differs from what `compose lock` writes (edited by hand?)\n");
+    }
+    for f in findings {
+        out.push_str(&format!("  - {f}\n"));
+    }
+    out.push_str("fix: run `compose lock` to update it, then commit it\n");
+    out
+}
+
 /// `--metadata-file`: the build's digests as canonical JSON (and, for push, the
 /// references pushed as `REF@DIGEST`).
 fn write_metadata(
@@ -447,11 +483,45 @@ fn write_metadata(
     std::fs::write(path, format!("{doc}\n")).map_err(|e| Error::io(path, e))
 }
 
+/// True when the error is a write to stdout, a pipe whose reader has gone (`compose build
+/// -o - | head`). Only errors about stdout (named `<stdout>` or `<archive stream>`) count:
+/// a broken connection to a server is a real error.
+fn is_broken_pipe(e: &Error) -> bool {
+    let text = e.to_string();
+    if !text.contains("<stdout>") && !text.contains("<archive stream>") {
+        return false;
+    }
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(c) = cur {
+        if c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+        {
+            return true;
+        }
+        cur = c.source();
+    }
+    false
+}
+
+/// End as other Unix tools do when their reader goes away: silently, by SIGPIPE (the
+/// shell shows 141), now that every temporary file has been removed.
+fn die_of_sigpipe() -> ExitCode {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: restoring the default action of SIGPIPE and raising it ends the process;
+    // nothing runs concurrently that depends on the handler.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        libc::raise(libc::SIGPIPE);
+    }
+    ExitCode::from(141)
+}
+
 fn main() -> ExitCode {
     return_large_buffers();
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => code,
+        Err(e) if is_broken_pipe(&e) => die_of_sigpipe(),
         Err(e) => {
             let mut shown = e.to_string();
             eprintln!("error: {}", escape::message(&shown));

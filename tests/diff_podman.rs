@@ -2,6 +2,8 @@
 //! with an image of the same minirootfs built the way compose builds (every mtime and
 //! `created` at the epoch, one history entry, no buildah label).
 
+mod common;
+
 mod diff_common;
 
 use std::io::Read;
@@ -13,13 +15,8 @@ use scratch_compose::diff::{self, DiffOptions, Field, Format, Report};
 use serde_json::json;
 
 fn fixtures() -> Option<PathBuf> {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let found = [
-        root.join("../shared/fixtures"),
-        PathBuf::from("/work/shared/fixtures"),
-    ]
-    .into_iter()
-    .find(|p| p.join("seed-alpine/Containerfile").is_file());
+    let found = Some(common::shared_root().join("fixtures"))
+        .filter(|p| p.join("seed-alpine/Containerfile").is_file());
     if found.is_none() {
         assert!(
             std::env::var_os("CI").is_none(),

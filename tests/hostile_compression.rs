@@ -239,6 +239,11 @@ fn a_compression_bomb_is_refused_past_the_limit_and_the_limit_can_be_raised() {
     let e = stderr(&o);
     assert_eq!(o.status.code(), Some(2), "{e}");
     assert!(e.contains("exceeds the limit of 10485760 bytes"), "{e}");
+    // The hint names the variable that raises the limit, with a value to try.
+    assert!(
+        e.contains("hint:") && e.contains("SCRATCH_MAX_INPUT_SIZE=20971520"),
+        "{e}"
+    );
     sb.assert_nothing_escaped(None);
     assert_cache_tmp_empty(&sb);
     let derived = sb.cache().join("derived/tar");

@@ -1,6 +1,8 @@
 //! Layer compression: byte-identical for any thread count and write pattern, standard
 //! gzip/zstd that independent decoders read, and pinned output (REPRODUCIBILITY.md 19-22).
 
+mod common;
+
 use proptest::prelude::*;
 use scratch_compose::compression::Compression;
 use scratch_compose::digest::Sha256Digest;
@@ -252,15 +254,9 @@ proptest! {
 
 /// The shared fixtures directory; `None` (a skip) when absent, a failure in CI.
 fn fixtures() -> Option<std::path::PathBuf> {
-    let here = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    for base in [
-        here.join("../shared"),
-        std::path::PathBuf::from("/work/shared"),
-    ] {
-        let f = base.join("fixtures");
-        if f.is_dir() {
-            return Some(f);
-        }
+    let f = common::shared_root().join("fixtures");
+    if f.is_dir() {
+        return Some(f);
     }
     assert!(
         std::env::var_os("CI").is_none(),

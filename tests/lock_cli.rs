@@ -402,15 +402,61 @@ fn check_parallel_acts_as_one_at_a_time(kind: Local, gone: [&str; 3], first: &st
 
 #[test]
 fn local_files_hashed_in_parallel_pin_and_fail_as_one_at_a_time() {
-    check_parallel_acts_as_one_at_a_time(Local::Files, ["f4", "f1", "f3"], "f1", "is not a file");
+    check_parallel_acts_as_one_at_a_time(Local::Files, ["f4", "f1", "f3"], "f1", "does not exist");
 }
 
 #[test]
 fn local_dirs_packed_in_parallel_pin_and_fail_as_one_at_a_time() {
-    check_parallel_acts_as_one_at_a_time(
-        Local::Dirs,
-        ["d4", "d2", "d5"],
-        "d2",
-        "is not a directory",
+    check_parallel_acts_as_one_at_a_time(Local::Dirs, ["d4", "d2", "d5"], "d2", "does not exist");
+}
+
+/// `compose lock` reads local inputs where they are, as `build` does: a local tar and a
+/// local file never land in the cache's blobs, and the lock still pins them.
+#[test]
+fn lock_never_copies_local_inputs_into_the_cache() {
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    let mut tar = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_ustar();
+    let data = vec![b'x'; 300_000];
+    h.set_size(data.len() as u64);
+    h.set_mode(0o644);
+    h.set_cksum();
+    tar.append_data(&mut h, "big.bin", &data[..]).unwrap();
+    let tar = tar.into_inner().unwrap();
+    std::fs::write(dir.join("root.tar"), &tar).unwrap();
+    std::fs::write(dir.join("app.conf"), "key = 1\n").unwrap();
+    std::fs::write(
+        dir.join("scratch.toml"),
+        "[image]\nname = \"in-place\"\nsource_date_epoch = 1\n[[layer]]\ntar = \"root.tar\"\n\
+         [[layer]]\n[[layer.file]]\nsrc = \"app.conf\"\ndest = \"/etc/app.conf\"\n",
+    )
+    .unwrap();
+    // Files left alone for a while are read in place (one changed just now is copied).
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let cache = dir.join("cache");
+    run_ok(
+        compose(&cache)
+            .arg("-f")
+            .arg(dir.join("scratch.toml"))
+            .arg("lock"),
+    );
+    let lock = std::fs::read_to_string(dir.join("scratch.lock")).unwrap();
+    let tar_sha = sha256_file(&dir.join("root.tar"));
+    let conf_sha = sha256_file(&dir.join("app.conf"));
+    assert!(
+        lock.contains(&tar_sha) && lock.contains(&conf_sha),
+        "{lock}"
+    );
+    let blobs = blobs_in(&cache);
+    assert!(!blobs.contains(&tar_sha), "root.tar was copied: {blobs:?}");
+    assert!(!blobs.contains(&conf_sha), "app.conf was copied: {blobs:?}");
+    // And the lock is right: a locked build agrees with it.
+    run_ok(
+        compose(&cache)
+            .arg("-f")
+            .arg(dir.join("scratch.toml"))
+            .args(["build", "--locked", "-o"])
+            .arg(dir.join("out")),
     );
 }

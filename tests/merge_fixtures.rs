@@ -1,8 +1,10 @@
 //! The merger against real inputs: the Alpine minirootfs (speed, size) and the podman-wh1
 //! layers, whose merged tree as podman exported it is `expected.lst`.
 //!
-//! Fixtures are read from `../shared/fixtures` (or `/work/shared/fixtures`); without them
+//! Fixtures are read from `$SCRATCH_SHARED/fixtures`, else `../shared/fixtures`; without them
 //! these tests are skipped, except under `CI`, where they fail.
+
+mod common;
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -14,14 +16,9 @@ use scratch_compose::merge::{canonical_cmp, MergeOptions, Tree};
 use sha2::{Digest, Sha256};
 
 fn fixtures() -> Option<PathBuf> {
-    let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    for dir in [
-        here.join("../shared/fixtures"),
-        PathBuf::from("/work/shared/fixtures"),
-    ] {
-        if dir.join("podman-wh1").is_dir() {
-            return Some(dir);
-        }
+    let dir = common::shared_root().join("fixtures");
+    if dir.join("podman-wh1").is_dir() {
+        return Some(dir);
     }
     assert!(
         std::env::var_os("CI").is_none(),

@@ -1,6 +1,8 @@
 //! The tar reader and input decompression: real fixtures (checked against Python's
 //! `tarfile`), hand-crafted hostile and unusual archives, and a write/read round trip.
 
+mod common;
+
 use scratch_compose::entry::{Content, Entry, ImagePath, Kind};
 use scratch_compose::epoch::Epoch;
 use scratch_compose::layer::TarWriter;
@@ -16,14 +18,9 @@ use std::process::Command;
 
 /// The shared fixtures folder, or `None` (a skip) when absent outside CI.
 fn fixtures() -> Option<PathBuf> {
-    let candidates = [
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures"),
-        PathBuf::from("/work/shared/fixtures"),
-    ];
-    for c in candidates {
-        if c.join("README.md").is_file() {
-            return Some(c);
-        }
+    let c = common::shared_root().join("fixtures");
+    if c.join("README.md").is_file() {
+        return Some(c);
     }
     assert!(
         std::env::var_os("CI").is_none(),

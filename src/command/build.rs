@@ -4,7 +4,7 @@
 use crate::compression::Compression;
 use crate::digest::Sha256Digest;
 use crate::image::{self, BlobStore, OutputFormat};
-use crate::lock::{self, Lock, OutputRecord, Staleness};
+use crate::lock::{self, OutputRecord, Staleness};
 use crate::manifest::LayerSpec;
 use crate::merge::Tree;
 use crate::platform::Platform;
@@ -62,7 +62,7 @@ pub fn build(s: &Session, o: &BuildOptions) -> Result<BuildResult> {
     }
     let platforms = select_platforms(s, o)?;
     let request = request(s, o)?;
-    let lock = Lock::read(s.lock_path())?;
+    let lock = s.read_lock()?;
     // Local inputs are read in place (and checked afterwards) except for a rootfs,
     // which is written before such a check could stop it.
     let in_place = o.format != OutputFormat::Rootfs;

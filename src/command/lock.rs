@@ -2,7 +2,7 @@
 //! and write the lock (or, with `--check`, say whether it would change).
 
 use crate::image::BlobStore;
-use crate::lock::Lock;
+use crate::lock::{Lock, Staleness};
 use crate::sbom::SbomFormat;
 use crate::session::inputs::Inputs;
 use crate::session::pins::{self, Update};
@@ -23,6 +23,9 @@ pub struct LockOptions {
 pub struct LockOutcome {
     /// True when the lock file differs (or would differ, with `--check`) from before.
     pub changed: bool,
+    /// What differs between the lock on disk and the one the manifest makes now
+    /// ([`Staleness::NoLock`] when there is none); empty when it is fresh.
+    pub findings: Vec<Staleness>,
     pub lock: Lock,
 }
 
@@ -33,7 +36,14 @@ pub fn lock(s: &Session, o: &LockOptions) -> Result<LockOutcome> {
     let lock_path = s.lock_path();
     // An old lock at another compat level still supplies pins.
     let old = Lock::read_any_level(lock_path)?;
+    if let Some(old) = &old {
+        old.check_manifest(lock_path, &s.manifest().file)?;
+    }
     let wanted = pins::for_lock(s.manifest(), old.as_ref(), &o.update);
+    // A download of a pin the old lock records stops at the size it records.
+    for e in old.iter().flat_map(|l| &l.inputs) {
+        s.fetcher().expect_size(e.sha256, e.size);
+    }
     if let Update::Input(name) = &o.update {
         if !wanted.iter().any(|(i, _)| o.update.covers(i)) {
             return Err(Error::usage(
@@ -42,11 +52,13 @@ pub fn lock(s: &Session, o: &LockOptions) -> Result<LockOutcome> {
             ));
         }
     }
-    let blobs = s.materialise(wanted.iter().map(|(i, p)| (i, *p)))?;
+    // Local files are read in place, never copied into the store.
+    let blobs = s.materialise_in_place(&wanted)?;
     let mut resolved = Inputs::complete(&wanted, &blobs);
     // Every use of an input, so that it is recorded for all the platforms using it.
     let locked = staleness::locked_inputs(s.manifest(), None, |i| resolved.known(i.kind, &i.key));
     let mut new = Lock::new(settings.epoch.0, settings.compression, locked);
+    new.manifest = Some(s.manifest_name());
     let staging = s.store().temp_dir()?;
     let store = BlobStore::new(staging.path()).map_err(|e| Error::io(staging.path(), e))?;
     let built = s.produce(
@@ -56,6 +68,7 @@ pub fn lock(s: &Session, o: &LockOptions) -> Result<LockOutcome> {
         &store,
         Some(&s.layer_cache()),
     )?;
+    resolved.check_unchanged()?;
     new.outputs = built.records();
     if let Some(sbom) = s.manifest().image.sbom {
         // The SBOM digests, so that `compose verify` proves them too.
@@ -77,21 +90,18 @@ pub fn lock(s: &Session, o: &LockOptions) -> Result<LockOutcome> {
         s.store().keep_blob(&store.path(d), d)?;
     }
     let changes = staleness::judge(s, old.as_ref(), &new, Some(&store));
+    // A lock written before locks recorded their manifest is not stale for that alone:
+    // the next `compose lock` adds the line.
+    let mut compared = new.clone();
+    if old.as_ref().is_some_and(|o| o.manifest.is_none()) {
+        compared.manifest = None;
+    }
     let same_text =
-        std::fs::read_to_string(lock_path).ok().as_deref() == Some(new.to_toml().as_str());
+        std::fs::read_to_string(lock_path).ok().as_deref() == Some(compared.to_toml().as_str());
     let changed = !changes.is_empty() || !same_text;
     if o.check {
-        if changed {
-            for c in &changes {
-                s.ui().warn(format!("stale lock: {c}"));
-            }
-            if changes.is_empty() {
-                s.ui().warn(format!(
-                    "stale lock: {} records the same pins and digests in other text than `compose lock` writes",
-                    lock_path.display()
-                ));
-            }
-        } else {
+        // The findings are results: the front end prints them.
+        if !changed {
             s.ui()
                 .info(format!("{} is up to date", lock_path.display()));
         }
@@ -101,5 +111,9 @@ pub fn lock(s: &Session, o: &LockOptions) -> Result<LockOutcome> {
         s.ui()
             .info(format!("{} is up to date", lock_path.display()));
     }
-    Ok(LockOutcome { changed, lock: new })
+    Ok(LockOutcome {
+        changed,
+        findings: changes,
+        lock: new,
+    })
 }

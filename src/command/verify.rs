@@ -7,7 +7,8 @@ use crate::attest::{dsse, keys, IN_TOTO_MEDIA_TYPE};
 use crate::diff::{self, DiffOptions};
 use crate::fetch::FetchError;
 use crate::image::{self, BlobStore, OutputFormat};
-use crate::lock::{Lock, OutputRecord};
+use crate::lock::Lock;
+use crate::lock::OutputRecord;
 use crate::platform::Platform;
 use crate::sbom::SbomFormat;
 use crate::session::produce::Built;
@@ -46,7 +47,7 @@ pub fn verify(s: &Session) -> Result<VerifyOutcome> {
 /// key, the signed provenance.
 pub fn verify_with(s: &Session, o: &VerifyOptions) -> Result<VerifyOutcome> {
     let lock_path = s.lock_path();
-    let Some(lock) = Lock::read(lock_path)? else {
+    let Some(lock) = s.read_lock()? else {
         return Err(BuildError::NoLock(lock_path.to_path_buf()).into());
     };
     if lock.outputs.is_empty() {

@@ -57,6 +57,16 @@ pub enum FetchError {
         original: Option<String>,
         reason: String,
     },
+    /// The body is longer than the lock records or than one download may be. The partial
+    /// file was deleted; nothing entered the cache.
+    #[error("fetching {url}{}: {why}{}", via(.original), .announced.map(|n| format!(" (it announced {n} bytes)")).unwrap_or_default())]
+    TooLarge {
+        url: String,
+        original: Option<String>,
+        /// The Content-Length the server sent, if any.
+        announced: Option<u64>,
+        why: super::limits::Exceeded,
+    },
     /// A malformed `--mirror` or `SCRATCH_MIRRORS` rule.
     #[error("invalid mirror rule `{rule}`{}: {reason}", .origin.as_ref().map(|o| format!(" (from {o})")).unwrap_or_default())]
     BadMirror {
@@ -107,6 +117,18 @@ impl FetchError {
                 "the server kept failing; try again later, or use a mirror with --mirror PREFIX=REPLACEMENT".to_string()
             }
             FetchError::Http { .. } => "check the URL, or use a mirror with --mirror PREFIX=REPLACEMENT".to_string(),
+            FetchError::TooLarge { why: super::limits::Exceeded::TooLarge { recorded: true, .. }, .. } => {
+                "the server sends other bytes than the ones pinned; use another mirror with --mirror PREFIX=REPLACEMENT, or if the input really changed, pin it again with `compose lock --update INPUT`".to_string()
+            }
+            FetchError::TooLarge { .. } => format!(
+                "if the input really is that large, raise the limit with {}=SIZE (e.g. 20G)",
+                super::limits::MAX_DOWNLOAD_ENV
+            ),
+            FetchError::Network { reason, .. } if reason.contains("bytes/s") => format!(
+                "the server is too slow; try again later, use a mirror with --mirror PREFIX=REPLACEMENT, or allow slower transfers with {}=SECONDS or {}=0",
+                super::limits::LOW_SPEED_TIME_ENV,
+                super::limits::LOW_SPEED_LIMIT_ENV
+            ),
             FetchError::Network { .. } => {
                 "check the network, the proxy settings (HTTPS_PROXY, NO_PROXY), the system's CA certificates and the URL; try again later, use --mirror PREFIX=REPLACEMENT, or --offline with a warm cache".to_string()
             }
@@ -129,6 +151,9 @@ impl FetchError {
             FetchError::Store(e) => return e.hint(),
             FetchError::Client(m) if m.contains(super::HTTP_TIMEOUT_ENV) => {
                 format!("set {} to a number of seconds, e.g. 60, or unset it", super::HTTP_TIMEOUT_ENV)
+            }
+            FetchError::Client(m) if m.starts_with("SCRATCH_") => {
+                format!("fix or unset {}", m.split('=').next().unwrap_or(m))
             }
             FetchError::Client(_) => {
                 "check the proxy settings (HTTPS_PROXY, NO_PROXY) and the system's CA certificates".to_string()

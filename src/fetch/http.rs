@@ -1,6 +1,7 @@
 //! Downloads over http(s): one client per fetcher, retries with exponential backoff for
 //! transient failures, redirects only to http(s), bodies streamed into the cache.
 
+use super::limits::{self, Bounded, Exceeded, LowSpeed};
 use super::FetchError;
 use crate::digest::Sha256Digest;
 use crate::store::{Blob, Cache, CopyError};
@@ -74,6 +75,9 @@ pub(crate) struct Download<'a> {
     pub pin: Option<&'a Sha256Digest>,
     pub retries: u32,
     pub backoff: Duration,
+    pub low_speed: LowSpeed,
+    /// The most bytes the body may have, and whether that is the size the lock records.
+    pub max: (u64, bool),
 }
 
 /// Why one attempt failed.
@@ -203,11 +207,22 @@ impl Download<'_> {
             });
         }
         let expected_len = resp.content_length();
+        let (max, recorded) = self.max;
+        if let Some(len) = expected_len.filter(|len| *len > max) {
+            return Err(Failure::Fatal(self.too_large(
+                Exceeded::TooLarge {
+                    limit: max,
+                    recorded,
+                },
+                Some(len),
+            )));
+        }
+        let mut body = Bounded::new(&mut resp, self.low_speed, max, recorded);
         let mut bar = self.ui.bytes_bar(expected_len, short_name(self.url));
         if let Some(multi) = self.bars {
             bar = multi.add(bar);
         }
-        let received = self.cache.receive(&mut resp, &mut |n| bar.inc(n));
+        let received = self.cache.receive(&mut body, &mut |n| bar.inc(n));
         bar.finish_and_clear();
         if let Some(multi) = self.bars {
             multi.remove(&bar);
@@ -216,6 +231,19 @@ impl Download<'_> {
         let (digest, size) = match res {
             Ok(v) => v,
             Err(CopyError::Read(e)) => {
+                // `tmp` is dropped (and the partial file deleted) on every return below.
+                match limits::exceeded(&e) {
+                    Some(why @ Exceeded::TooLarge { .. }) => {
+                        return Err(Failure::Fatal(self.too_large(why.clone(), expected_len)))
+                    }
+                    Some(why @ Exceeded::TooSlow { .. }) => {
+                        return Err(Failure::Transient {
+                            reason: why.to_string(),
+                            status: None,
+                        })
+                    }
+                    None => {}
+                }
                 let reason = if is_timeout(&e) {
                     "timed out reading the response body".to_string()
                 } else {
@@ -239,6 +267,16 @@ impl Download<'_> {
             }
         }
         Ok((tmp, digest, size))
+    }
+
+    /// The error for a body longer than it may be (`announced`: its Content-Length).
+    fn too_large(&self, why: Exceeded, announced: Option<u64>) -> FetchError {
+        FetchError::TooLarge {
+            url: self.url.to_string(),
+            original: self.original.map(str::to_string),
+            announced,
+            why,
+        }
     }
 
     fn classify_send(&self, e: reqwest::Error) -> Failure {

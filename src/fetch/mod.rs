@@ -4,17 +4,24 @@
 //! - `mirror`: `PREFIX=REPLACEMENT` rules ([`MirrorRule`]) applied to URLs before fetching.
 //! - `netrc`: credentials for hosts, from `~/.netrc` ([`Netrc`]).
 //! - `http`: downloads with retries, backoff, timeouts and a strict redirect policy.
+//! - `limits`: the low-speed limit ([`LowSpeed`]) and the most bytes one download may have.
 //!
 //! Nothing unverified ever appears under `blobs/`: downloads stream into a temporary file
 //! while being hashed and are renamed into place only when they match.
 
 mod error;
 mod http;
+mod limits;
 mod mirror;
 mod netrc;
 
 pub use error::FetchError;
 pub use http::MAX_REDIRECTS;
+pub use limits::{
+    max_download_from_env, parse_size, Exceeded, LowSpeed, DEFAULT_LOW_SPEED_LIMIT,
+    DEFAULT_LOW_SPEED_TIME, DEFAULT_MAX_DOWNLOAD, LOW_SPEED_LIMIT_ENV, LOW_SPEED_TIME_ENV,
+    MAX_DOWNLOAD_ENV,
+};
 pub use mirror::{mirrors_from_env, MirrorRule, MIRRORS_ENV};
 pub use netrc::Netrc;
 
@@ -22,8 +29,9 @@ use crate::digest::Sha256Digest;
 use crate::store::{Blob, Cache, CopyError, Lookup};
 use crate::ui::Ui;
 use reqwest::blocking::Client;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 /// How to fetch: where the cache is, mirrors, offline mode, parallelism, retry and timeout
@@ -44,12 +52,18 @@ pub struct FetchOptions {
     pub connect_timeout: Duration,
     /// The longest wait for the server to answer or send more of the body.
     pub read_timeout: Duration,
+    /// Give up on a transfer that stays slower than this.
+    pub low_speed: LowSpeed,
+    /// The most bytes one download may have when the lock does not record its size.
+    pub max_download: u64,
     pub ui: Ui,
 }
 
 impl FetchOptions {
     /// Defaults: no mirrors, online, one job per CPU, 3 retries from 200 ms, connect
-    /// timeout 15 s, read timeout 30 s (or [`HTTP_TIMEOUT_ENV`] seconds), default [`Ui`].
+    /// timeout 15 s, read timeout 30 s (or [`HTTP_TIMEOUT_ENV`] seconds), the low-speed
+    /// limit ([`LOW_SPEED_LIMIT_ENV`], [`LOW_SPEED_TIME_ENV`]) and download maximum
+    /// ([`MAX_DOWNLOAD_ENV`]), default [`Ui`].
     pub fn new(cache_dir: impl Into<PathBuf>) -> FetchOptions {
         FetchOptions {
             cache_dir: cache_dir.into(),
@@ -63,6 +77,8 @@ impl FetchOptions {
                 .ok()
                 .flatten()
                 .unwrap_or(DEFAULT_READ_TIMEOUT),
+            low_speed: LowSpeed::from_env().unwrap_or_default(),
+            max_download: max_download_from_env().unwrap_or(DEFAULT_MAX_DOWNLOAD),
             ui: Ui::default(),
         }
     }
@@ -143,6 +159,8 @@ pub struct Fetcher {
     /// Stacks the progress bars of concurrent downloads instead of letting them overwrite
     /// each other; used only when the [`Ui`] draws bars.
     bars: indicatif::MultiProgress,
+    /// The size of each blob whose size a lock records: its download stops there.
+    sizes: Mutex<HashMap<Sha256Digest, u64>>,
 }
 
 impl Fetcher {
@@ -150,6 +168,8 @@ impl Fetcher {
     /// present); the HTTP client is set up on first use.
     pub fn new(opts: FetchOptions) -> Result<Fetcher, FetchError> {
         http_timeout_from_env().map_err(FetchError::Client)?;
+        LowSpeed::from_env().map_err(FetchError::Client)?;
+        max_download_from_env().map_err(FetchError::Client)?;
         let cache = Cache::open(&opts.cache_dir)?;
         let netrc = netrc::default_netrc_path().and_then(|p| match Netrc::load(&p) {
             Ok(n) => Some(n),
@@ -167,7 +187,23 @@ impl Fetcher {
             bars: indicatif::MultiProgress::with_draw_target(
                 indicatif::ProgressDrawTarget::stderr(),
             ),
+            sizes: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// Record that the blob `pin` has `size` bytes (as a lock says): its download then
+    /// stops there, and one byte more is an error, instead of at the download maximum.
+    pub fn expect_size(&self, pin: Sha256Digest, size: u64) {
+        self.sizes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(pin, size);
+    }
+
+    /// The size recorded for `pin` by [`Fetcher::expect_size`].
+    fn expected_size(&self, pin: Option<&Sha256Digest>) -> Option<u64> {
+        let sizes = self.sizes.lock().unwrap_or_else(|p| p.into_inner());
+        pin.and_then(|p| sizes.get(p).copied())
     }
 
     /// Replaces the netrc credentials (`None`: send none).
@@ -237,6 +273,11 @@ impl Fetcher {
                     pin: req.pin.as_ref(),
                     retries: self.opts.retries,
                     backoff: self.opts.backoff,
+                    low_speed: self.opts.low_speed,
+                    max: match self.expected_size(req.pin.as_ref()) {
+                        Some(size) => (size, true),
+                        None => (self.opts.max_download, false),
+                    },
                 }
                 .run()
             }
@@ -309,7 +350,7 @@ impl Fetcher {
         let Some(pin) = pin else {
             return Ok(self.cache.insert_file(path)?);
         };
-        let mut f = std::fs::File::open(path).map_err(local)?;
+        let (mut f, _) = crate::store::open_regular(path).map_err(local)?;
         let (tmp, res) = self.cache.receive(&mut f, &mut |_| {})?;
         let (digest, size) = match res {
             Ok(v) => v,

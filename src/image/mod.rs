@@ -28,7 +28,10 @@ pub use compress::{
 pub use config::{config_json, platform_json, HistoryEntry, ImageConfig};
 pub use json::{canonical_value, to_canonical};
 pub use layout::layout_from_blobs;
-pub use output::{archive_recipe, write_archive_to, write_output, OutputFormat, OCI_LAYOUT};
+pub use output::{
+    archive_recipe, check_output_path, output_parent, write_archive_to, write_output, OutputFormat,
+    OCI_LAYOUT,
+};
 pub use reference::{ImageName, NameError};
 pub use rootfs::write_rootfs;
 
@@ -102,6 +105,9 @@ pub enum ImageError {
     OutputExists(PathBuf),
     #[error("the `oci` format is a directory and cannot be written to stdout")]
     DirectoryToStdout,
+    /// A tar format's output path is an existing directory.
+    #[error("{}: is a directory, but --format {format} writes one tar file", .path.display())]
+    ArchiveOverDirectory { path: PathBuf, format: &'static str },
     /// A format that is not an image asked of the image writer.
     #[error("--format {0} is not an image layout")]
     NotAnImageFormat(&'static str),
@@ -146,6 +152,10 @@ impl ImageError {
             ImageError::NotAnImageFormat(_) => {
                 Some("this is a bug in scratch-compose; please report it".into())
             }
+            ImageError::ArchiveOverDirectory { path, .. } => Some(format!(
+                "name a file, e.g. `-o {}`, or use `--format oci` to write an OCI layout directory",
+                path.join("image.tar").display()
+            )),
             ImageError::DirectoryToStdout => Some(
                 "use `--format oci-archive` or `docker-archive` with `-o -`, or give a directory"
                     .into(),
@@ -158,7 +168,10 @@ impl ImageError {
         if disk::is_full(&source) {
             return ImageError::DiskFull(DiskFull::new(&path, "writing the output", None));
         }
-        ImageError::Io { path, source }
+        ImageError::Io {
+            path,
+            source: crate::error::without_temp_path(source),
+        }
     }
 
     /// The same error, saying the step needs about `bytes` when it is a full disk that

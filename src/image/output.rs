@@ -83,6 +83,7 @@ fn write_any(
     out: &Path,
 ) -> Result<(), ImageError> {
     let to_stdout = out.as_os_str() == "-";
+    check_output_path(format, out)?;
     match format {
         OutputFormat::Oci if to_stdout => Err(ImageError::DirectoryToStdout),
         OutputFormat::Oci => write_dir(store, a, out),
@@ -237,6 +238,27 @@ fn write_archive<W: Write>(
     Ok(w)
 }
 
+/// Refuse an output path that cannot take the format, best before anything is built: an
+/// existing directory for a format other than `oci`, which write one tar file. `-` is
+/// stdout.
+pub fn check_output_path(format: OutputFormat, out: &Path) -> Result<(), ImageError> {
+    if format != OutputFormat::Oci && out.as_os_str() != "-" && out.is_dir() {
+        return Err(ImageError::ArchiveOverDirectory {
+            path: out.to_path_buf(),
+            format: format.name(),
+        });
+    }
+    Ok(())
+}
+
+/// The directory a new output is created in (`.` for a bare relative name), created with
+/// its missing parents, as `-o new/dir/image.tar` asks.
+pub fn output_parent(out: &Path) -> Result<PathBuf, ImageError> {
+    let dir = parent_dir(out);
+    fs::create_dir_all(&dir).map_err(|e| ImageError::io(&dir, e))?;
+    Ok(dir)
+}
+
 /// The directory a new output is created in (`.` for a bare relative name).
 fn parent_dir(out: &Path) -> PathBuf {
     match out.parent() {
@@ -260,7 +282,7 @@ fn write_file_atomically(
     out: &Path,
     fill: impl FnOnce(BufWriter<Unchanged>) -> io::Result<BufWriter<Unchanged>>,
 ) -> Result<(), ImageError> {
-    let dir = parent_dir(out);
+    let dir = output_parent(out)?;
     let tmp = tempfile::Builder::new()
         .prefix(&temp_prefix(out))
         .tempfile_in(&dir)
@@ -363,7 +385,7 @@ fn write_dir(store: &BlobStore, a: &Assembled, out: &Path) -> Result<(), ImageEr
     if out.exists() && !is_replaceable_dir(out) {
         return Err(ImageError::OutputExists(out.to_path_buf()));
     }
-    let parent = parent_dir(out);
+    let parent = output_parent(out)?;
     let tmp = tempfile::Builder::new()
         .prefix(&temp_prefix(out))
         .tempdir_in(&parent)

@@ -7,7 +7,7 @@ use crate::entry::Entry;
 use crate::epoch::Epoch;
 use crate::layer::write_entries;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// Write the merged filesystem as one tar to `out` (atomically) or stdout when `out` is
 /// `-`; its digest. A full disk is named with the room the tar needs.
@@ -33,10 +33,8 @@ fn write_tar_file(entries: &[Entry], epoch: Epoch, out: &Path) -> Result<Sha256D
         bw.flush().map_err(|e| ImageError::io("<stdout>", e))?;
         return Ok(digest);
     }
-    let parent = match out.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
+    super::check_output_path(super::OutputFormat::Rootfs, out)?;
+    let parent = super::output_parent(out)?;
     let tmp = tempfile::Builder::new()
         .prefix(".compose-")
         .tempfile_in(&parent)

@@ -132,11 +132,12 @@ impl LayerError {
                  `--long` (e.g. `zstd -19`)"
                     .into(),
             ),
-            LayerError::TooLarge { .. } => Some(
-                "this looks like a compression bomb; if the input is genuine, recompress it \
-                 or raise the decompression limit"
-                    .into(),
-            ),
+            LayerError::TooLarge { limit, .. } => Some(format!(
+                "this looks like a compression bomb; if the input is genuine, raise the \
+                 decompression limit with SCRATCH_MAX_INPUT_SIZE=BYTES (e.g. \
+                 SCRATCH_MAX_INPUT_SIZE={} for twice the current {limit}) and build again",
+                limit.saturating_mul(2)
+            )),
             LayerError::BadTar { .. } => {
                 Some("check the archive with `tar -tvf`; it may be truncated".into())
             }

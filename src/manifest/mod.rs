@@ -4,8 +4,8 @@
 //! JSON schema editors use), `validate` turns it into the types below, refusing anything
 //! the later stages could not build. Every error carries `file:line:column` and a hint.
 
-pub mod confine;
 mod base;
+pub mod confine;
 mod error;
 mod raw;
 mod validate;

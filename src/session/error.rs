@@ -25,10 +25,14 @@ pub enum BuildError {
     /// A local input read in place changed while it was read.
     #[error("{} changed while compose was reading it", .0.display())]
     ChangedWhileReading(PathBuf),
-    /// A local file input is missing or not a regular file.
-    #[error("{input}: {} is not a file", .path.display())]
-    NotAFile { input: String, path: PathBuf },
-    /// A local directory input is missing or not a directory.
+    /// A local input does not exist.
+    #[error("{input}: {} does not exist", .path.display())]
+    Missing { input: String, path: PathBuf },
+    /// A local file input is not a regular file (a directory, a FIFO, a device); `reason`
+    /// names the path and what it is.
+    #[error("{input}: {reason}")]
+    NotAFile { input: String, reason: String },
+    /// A local directory input is not a directory.
     #[error("{input}: {} is not a directory", .path.display())]
     NotADirectory { input: String, path: PathBuf },
     /// `SOURCE_DATE_EPOCH` or `[image] source_date_epoch` cannot be used.
@@ -58,8 +62,11 @@ impl BuildError {
             BuildError::InputChanged { .. } | BuildError::ChangedWhileReading(_) => {
                 "build again once the input stays unchanged"
             }
-            BuildError::NotAFile { .. } | BuildError::NotADirectory { .. } => {
+            BuildError::Missing { .. } | BuildError::NotADirectory { .. } => {
                 "local paths are relative to the folder of scratch.toml"
+            }
+            BuildError::NotAFile { .. } => {
+                "a file input must be a regular file (or a symlink to one); directories go in [[layer.dir]], and devices, FIFOs and sockets are refused"
             }
             BuildError::Epoch(_) => {
                 "set SOURCE_DATE_EPOCH to whole seconds, or set [image] source_date_epoch"

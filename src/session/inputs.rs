@@ -73,21 +73,29 @@ fn default_mode(input: &InputRef) -> Option<u32> {
 }
 
 impl Inputs {
-    /// Inputs that are all in the store already, with their blobs in input order.
-    pub fn complete(inputs: &[(InputRef, Option<Sha256Digest>)], blobs: &[Blob]) -> Inputs {
+    /// Inputs that are all ready to read, with their blobs in input order (and, for a
+    /// local file read in place, the snapshot to check once it has been read).
+    pub fn complete(
+        inputs: &[(InputRef, Option<Sha256Digest>)],
+        blobs: &[(Blob, Option<Snapshot>)],
+    ) -> Inputs {
         let mut out = Inputs::default();
-        for ((input, _), blob) in inputs.iter().zip(blobs) {
-            out.insert_ready(input, blob.clone());
+        for ((input, _), (blob, snapshot)) in inputs.iter().zip(blobs) {
+            out.insert_ready_with(input, blob.clone(), snapshot.clone());
         }
         out
     }
 
     fn insert_ready(&mut self, input: &InputRef, blob: Blob) {
+        self.insert_ready_with(input, blob, None);
+    }
+
+    fn insert_ready_with(&mut self, input: &InputRef, blob: Blob, snapshot: Option<Snapshot>) {
         let i = Input {
             digest: blob.sha256,
             size: Some(blob.size),
             default_mode: default_mode(input),
-            state: State::Ready(blob, None),
+            state: State::Ready(blob, snapshot),
         };
         self.map.insert(key_of(input), i);
     }
@@ -157,6 +165,11 @@ impl Session {
         in_place: bool,
     ) -> Result<Inputs> {
         let wanted = pins::wanted(self.manifest(), lock, platforms)?;
+        for p in &wanted {
+            if let (Some(d), Some(n)) = (p.sha256, p.size) {
+                self.fetcher().expect_size(d, n);
+            }
+        }
         // Local files are hashed (when not remembered) on up to `jobs` threads at once.
         let locals: Vec<(&Path, &InputRef)> = wanted
             .iter()
@@ -285,6 +298,45 @@ impl Session {
         Ok(())
     }
 
+    /// Like [`Session::materialise`], except that a local file left alone for a while
+    /// ([`crate::store::settle_time`]) is hashed and read where it is, with the snapshot to
+    /// check once it has been read ([`Inputs::check_unchanged`]), never copied into the
+    /// store: `compose lock` of a 200 MB local tar must not double its disk use. A file
+    /// changed just now is copied, as its digest could not be trusted in place.
+    pub fn materialise_in_place(
+        &self,
+        inputs: &[(InputRef, Option<Sha256Digest>)],
+    ) -> Result<Vec<(Blob, Option<Snapshot>)>> {
+        let locals: Vec<(&Path, &InputRef)> = inputs
+            .iter()
+            .filter_map(|(i, _)| local_file(i).map(|path| (path, i)))
+            .collect();
+        let mut found = crate::parallel::map(self.jobs(), &locals, |(path, input)| {
+            self.local_input(path, input, false, true)
+        })
+        .into_iter();
+        let mut out: Vec<Option<(Blob, Option<Snapshot>)>> = Vec::with_capacity(inputs.len());
+        let mut rest = Vec::new();
+        for (input, pin) in inputs {
+            if local_file(input).is_some() {
+                if let LocalInput::InPlace(blob, snapshot) =
+                    found.next().expect("one result for each local file")?
+                {
+                    pins::check(input, *pin, &blob.sha256)?;
+                    out.push(Some((blob, Some(snapshot))));
+                    continue;
+                }
+            }
+            rest.push((input, *pin));
+            out.push(None);
+        }
+        let mut copied = self.materialise(rest.into_iter())?.into_iter();
+        Ok(out
+            .into_iter()
+            .map(|b| b.unwrap_or_else(|| (copied.next().expect("one blob per input"), None)))
+            .collect())
+    }
+
     /// Fetch, copy or pack each input, checking `pin` when given; the blobs in input order.
     pub fn materialise<'a>(
         &self,
@@ -329,14 +381,23 @@ impl Session {
     }
 
     fn copy_local_file(&self, path: &Path, input: &InputRef) -> Result<Blob> {
-        if !path.is_file() {
-            return Err(not_a_file(input, path));
+        match self.store().insert_file(path) {
+            Err(crate::store::StoreError::Local { source, .. }) => {
+                Err(unreadable_file(input, path, source))
+            }
+            other => Ok(other?),
         }
-        Ok(self.store().insert_file(path)?)
     }
 
     /// Pack a local directory into a canonical tar in the store; its digest is the pin.
     fn pack_dir(&self, path: &Path, input: &InputRef) -> Result<Blob> {
+        if !path.exists() {
+            return Err(BuildError::Missing {
+                input: input.describe(),
+                path: path.to_path_buf(),
+            }
+            .into());
+        }
         if !path.is_dir() {
             return Err(BuildError::NotADirectory {
                 input: input.describe(),
@@ -363,13 +424,8 @@ impl Session {
         in_place: bool,
     ) -> Result<LocalInput> {
         match self.store().local_input(path, remember, in_place) {
-            Err(crate::store::StoreError::Local { source, .. })
-                if matches!(
-                    source.kind(),
-                    std::io::ErrorKind::NotFound | std::io::ErrorKind::InvalidInput
-                ) =>
-            {
-                Err(not_a_file(input, path))
+            Err(crate::store::StoreError::Local { source, .. }) => {
+                Err(unreadable_file(input, path, source))
             }
             other => Ok(other?),
         }
@@ -444,12 +500,27 @@ fn local_file(input: &InputRef) -> Option<&Path> {
     }
 }
 
-fn not_a_file(input: &InputRef, path: &Path) -> Error {
-    BuildError::NotAFile {
-        input: input.describe(),
-        path: path.to_path_buf(),
+/// The error for a local file input that cannot be read: it does not exist, it is not a
+/// regular file (the store's refusal names what it is), or the system's reason.
+fn unreadable_file(input: &InputRef, path: &Path, e: std::io::Error) -> Error {
+    let input = input.describe();
+    match e.kind() {
+        std::io::ErrorKind::NotFound => BuildError::Missing {
+            input,
+            path: path.to_path_buf(),
+        }
+        .into(),
+        std::io::ErrorKind::InvalidInput => BuildError::NotAFile {
+            input,
+            reason: e.to_string(),
+        }
+        .into(),
+        _ => crate::store::StoreError::Local {
+            path: path.to_path_buf(),
+            source: e,
+        }
+        .into(),
     }
-    .into()
 }
 
 /// The decompressed-size limit of an input of `compressed` bytes, a guard against

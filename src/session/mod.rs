@@ -49,6 +49,9 @@ pub struct SessionOptions {
     /// Refuse local sources outside the manifest's folder (see
     /// [`crate::manifest::confine`]); also `SCRATCH_CONFINE_SOURCES=1`.
     pub confine_sources: bool,
+    /// The lock file, instead of the one named after the manifest
+    /// ([`crate::lock::lock_path`]).
+    pub lockfile: Option<PathBuf>,
 }
 
 /// One manifest, its store and settings: the state every command works on.
@@ -82,7 +85,9 @@ impl Session {
                 hint: Some("remove [image] base, or take the base's root filesystem as a `tar` layer".into()),
             });
         }
-        let lock_path = crate::lock::lock_path(&manifest);
+        let lock_path = o
+            .lockfile
+            .unwrap_or_else(|| crate::lock::lock_path(&manifest));
         let jobs = o
             .jobs
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
@@ -113,6 +118,21 @@ impl Session {
     /// Where the manifest's lock lives.
     pub fn lock_path(&self) -> &Path {
         &self.lock_path
+    }
+
+    /// The manifest's lock, when there is one at this compose's compat level; a lock made
+    /// from another manifest is refused.
+    pub fn read_lock(&self) -> Result<Option<crate::lock::Lock>> {
+        let lock = crate::lock::Lock::read(&self.lock_path)?;
+        if let Some(l) = &lock {
+            l.check_manifest(&self.lock_path, &self.manifest.file)?;
+        }
+        Ok(lock)
+    }
+
+    /// How the lock names this session's manifest ([`crate::lock::manifest_name`]).
+    pub fn manifest_name(&self) -> String {
+        crate::lock::manifest_name(&self.lock_path, &self.manifest.file)
     }
 
     /// The store (the cache directory).

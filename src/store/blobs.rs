@@ -315,7 +315,7 @@ impl Cache {
             path: src.to_path_buf(),
             source: e,
         };
-        let mut f = File::open(src).map_err(local)?;
+        let (mut f, _) = super::memo::open_regular(src).map_err(local)?;
         let (tmp, res) = self.receive(&mut f, &mut |_| {})?;
         let (digest, size) = match res {
             Ok(v) => v,

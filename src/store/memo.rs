@@ -224,17 +224,40 @@ fn settled(m: &fs::Metadata, started: SystemTime) -> bool {
         .is_some_and(|limit| last_change(m) <= limit)
 }
 
-/// Open a regular file (following symlinks) and take its identity.
-fn open_regular(path: &Path) -> io::Result<(File, String)> {
+/// Open a regular file (following symlinks) and take its identity. Anything else is
+/// refused before it is opened: opening a FIFO waits for a writer, and a device such as
+/// `/dev/zero` never ends.
+pub(crate) fn open_regular(path: &Path) -> io::Result<(File, String)> {
+    check_regular(path, &fs::metadata(path)?)?;
     let file = File::open(path)?;
     let m = file.metadata()?;
-    if !m.is_file() {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("{} is not a file", path.display()),
-        ));
-    }
+    check_regular(path, &m)?;
     Ok((file, file_identity(&m)))
+}
+
+/// An `InvalidInput` error naming what `path` is, unless it is a regular file.
+fn check_regular(path: &Path, m: &fs::Metadata) -> io::Result<()> {
+    use std::os::unix::fs::FileTypeExt;
+    let t = m.file_type();
+    let what = if t.is_file() {
+        return Ok(());
+    } else if t.is_dir() {
+        "a directory"
+    } else if t.is_fifo() {
+        "a FIFO (named pipe)"
+    } else if t.is_char_device() {
+        "a character device"
+    } else if t.is_block_device() {
+        "a block device"
+    } else if t.is_socket() {
+        "a socket"
+    } else {
+        "not a regular file"
+    };
+    Err(io::Error::new(
+        io::ErrorKind::InvalidInput,
+        format!("{} is {what}, not a regular file", path.display()),
+    ))
 }
 
 /// The later of a file's mtime and ctime, since the Unix epoch.

@@ -21,4 +21,5 @@ pub use blobs::{default_cache_dir, Blob, Cache};
 pub(crate) use blobs::{CopyError, Lookup};
 pub use error::StoreError;
 pub use layers::{CachedLayer, KeyBuilder, LayerCache, LayerKey};
+pub(crate) use memo::open_regular;
 pub use memo::{settle_time, LocalInput, Snapshot};

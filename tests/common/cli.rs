@@ -9,11 +9,10 @@ pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// `../shared`, beside the checkout (or /work/shared on a developer machine).
+/// `$SCRATCH_SHARED` when set, else `../shared` beside the checkout, when it holds the
+/// fixtures.
 pub fn shared_dir() -> Option<PathBuf> {
-    [repo_root().join("../shared"), PathBuf::from("/work/shared")]
-        .into_iter()
-        .find(|p| p.join("fixtures").is_dir())
+    Some(super::shared_root()).filter(|p| p.join("fixtures").is_dir())
 }
 
 /// The shared fixtures; in CI their absence fails the test, elsewhere it skips (None).

@@ -33,6 +33,9 @@ pub enum Fault {
     Redirect(String),
     /// Send the body `chunk` bytes at a time, waiting `delay` before each chunk.
     Trickle { chunk: usize, delay: Duration },
+    /// Send the file, then zeros without end, with no Content-Length (the body ends only
+    /// when the client hangs up), as fast as the client reads.
+    Endless,
 }
 
 #[derive(Clone, Debug)]
@@ -289,6 +292,14 @@ fn respond(
             }
             None => send(conn, 404, &[], b"not found\n"),
         },
+        Some(Fault::Endless) => {
+            conn.write_all(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n")?;
+            conn.write_all(&body().unwrap_or_default())?;
+            let zeros = vec![0u8; 1 << 16];
+            loop {
+                conn.write_all(&zeros)?;
+            }
+        }
         None => match body() {
             Some(b) => send(conn, 200, &[], &b),
             None => send(conn, 404, &[], b"not found\n"),
