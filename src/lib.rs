@@ -38,6 +38,8 @@ pub mod sbom;
 pub mod session;
 pub mod sparse;
 pub mod store;
+pub mod preflight;
+pub mod treeview;
 pub mod ui;
 
 pub use compat::COMPAT_LEVEL;
