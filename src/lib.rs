@@ -13,6 +13,7 @@
 //! is a thin command-line front end over [`command`], so tests and other programs drive
 //! the same code. [`compat`] is the ground floor: the output format's version.
 
+pub mod accounts;
 pub mod attest;
 pub mod base;
 pub mod command;
@@ -33,12 +34,12 @@ pub mod manifest;
 pub mod merge;
 pub mod parallel;
 pub mod platform;
+pub mod preflight;
 pub mod registry;
 pub mod sbom;
 pub mod session;
 pub mod sparse;
 pub mod store;
-pub mod preflight;
 pub mod treeview;
 pub mod ui;
 

@@ -129,7 +129,9 @@ impl<'a> TreeView<'a> {
             let dir = join(&real);
             if !self.is_dir_like(&dir) {
                 return match self.get(&dir) {
-                    Some(_) => Resolved::NotDir { at: image_path(&dir) },
+                    Some(_) => Resolved::NotDir {
+                        at: image_path(&dir),
+                    },
                     None => Resolved::Missing {
                         at: image_path(&dir),
                         via,
@@ -184,7 +186,10 @@ impl<'a> TreeView<'a> {
 }
 
 fn split_rev(path: &[u8]) -> Vec<Vec<u8>> {
-    path.split(|&b| b == b'/').rev().map(<[u8]>::to_vec).collect()
+    path.split(|&b| b == b'/')
+        .rev()
+        .map(<[u8]>::to_vec)
+        .collect()
 }
 
 fn join(parts: &[Vec<u8>]) -> Vec<u8> {
@@ -243,12 +248,18 @@ mod tests {
         ];
         let v = TreeView::new(&entries);
         assert_eq!(found(&v, "/bin/app", true).as_deref(), Some("/usr/bin/app"));
-        assert_eq!(found(&v, "/usr/bin/alias", true).as_deref(), Some("/usr/bin/app"));
+        assert_eq!(
+            found(&v, "/usr/bin/alias", true).as_deref(),
+            Some("/usr/bin/app")
+        );
         assert_eq!(found(&v, "/escape", true).as_deref(), Some("/etc/passwd"));
         assert_eq!(found(&v, "/abs", true).as_deref(), Some("/usr/bin/app"));
         assert_eq!(found(&v, "/abs", false).as_deref(), Some("/abs"));
         // An implicit parent (no entry for /etc) still resolves.
-        assert_eq!(found(&v, "etc/./passwd", true).as_deref(), Some("/etc/passwd"));
+        assert_eq!(
+            found(&v, "etc/./passwd", true).as_deref(),
+            Some("/etc/passwd")
+        );
     }
 
     #[test]
@@ -269,9 +280,15 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert!(matches!(v.resolve(b"/a", true), Resolved::BadLink { .. }));
-        assert!(matches!(v.resolve(b"/empty", true), Resolved::BadLink { .. }));
+        assert!(matches!(
+            v.resolve(b"/empty", true),
+            Resolved::BadLink { .. }
+        ));
         assert!(matches!(v.resolve(b"/f/x", true), Resolved::NotDir { .. }));
-        assert!(matches!(v.resolve(b"/", true), Resolved::ImplicitDir { .. }));
+        assert!(matches!(
+            v.resolve(b"/", true),
+            Resolved::ImplicitDir { .. }
+        ));
     }
 
     #[test]

@@ -240,6 +240,42 @@ pub struct SymlinkSpec {
     pub gid: Option<u64>,
 }
 
+/// `[[accounts.user]]`: a user written into `/etc/passwd` (and `/etc/shadow`, locked).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserSpec {
+    pub name: String,
+    pub uid: u64,
+    /// The primary group; defaults to `uid`.
+    pub gid: u64,
+    /// Defaults to `/home/NAME`.
+    pub home: String,
+    /// Defaults to `/sbin/nologin`.
+    pub shell: String,
+    /// Supplementary groups, by name, in manifest order.
+    pub groups: Vec<String>,
+}
+
+/// `[[accounts.group]]`: a group written into `/etc/group`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupSpec {
+    pub name: String,
+    pub gid: u64,
+}
+
+/// `[accounts]`: users and groups merged over the lower layers' account files.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct AccountsSpec {
+    pub users: Vec<UserSpec>,
+    pub groups: Vec<GroupSpec>,
+}
+
+impl AccountsSpec {
+    /// True when the manifest declares no account.
+    pub fn is_empty(&self) -> bool {
+        self.users.is_empty() && self.groups.is_empty()
+    }
+}
+
 /// What kind of input a lock entry pins.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum InputKind {

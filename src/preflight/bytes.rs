@@ -85,6 +85,18 @@ pub(crate) fn read_prefix(content: &Content, max: usize) -> io::Result<Vec<u8>> 
     Ok(out)
 }
 
+/// A whole small file as text (lossy UTF-8), refusing files over `max` bytes.
+pub(crate) fn read_text(content: &Content, max: u64) -> Result<String, String> {
+    if content.len() > max {
+        return Err(format!(
+            "{} bytes, more than the limit of {max}",
+            content.len()
+        ));
+    }
+    let bytes = read_prefix(content, max as usize).map_err(|e| e.to_string())?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -91,9 +91,7 @@ pub fn is_elf(prefix: &[u8]) -> bool {
 pub fn parse<R: Read + Seek>(reader: R) -> Result<ElfInfo, ElfError> {
     let cache = ReadCache::new(reader);
     let data = &cache;
-    let ident = data
-        .read_bytes_at(0, 16)
-        .map_err(|()| ElfError::NotElf)?;
+    let ident = data.read_bytes_at(0, 16).map_err(|()| ElfError::NotElf)?;
     if !is_elf(ident) {
         return Err(ElfError::NotElf);
     }
@@ -182,7 +180,9 @@ where
     if needed.is_empty() && runpath.is_none() && rpath.is_none() {
         return Ok(info);
     }
-    let strtab = strtab.ok_or(ElfError::Malformed("dynamic section without a string table"))?;
+    let strtab = strtab.ok_or(ElfError::Malformed(
+        "dynamic section without a string table",
+    ))?;
     let table = file_offset(header, endian, data, strtab)?;
     let string = |off: u64| -> Result<Vec<u8>, ElfError> {
         if off >= strsz {
@@ -196,17 +196,19 @@ where
             .map(<[u8]>::to_vec)
             .map_err(|()| ElfError::Malformed("unterminated or overlong string"))
     };
-    info.needed = needed
-        .into_iter()
-        .map(string)
-        .collect::<Result<_, _>>()?;
+    info.needed = needed.into_iter().map(string).collect::<Result<_, _>>()?;
     info.runpath = runpath.map(string).transpose()?;
     info.rpath = rpath.map(string).transpose()?;
     Ok(info)
 }
 
 /// The file offset of virtual address `addr`, through the `PT_LOAD` segments.
-fn file_offset<'d, H, R>(header: &H, endian: Endianness, data: R, addr: u64) -> Result<u64, ElfError>
+fn file_offset<'d, H, R>(
+    header: &H,
+    endian: Endianness,
+    data: R,
+    addr: u64,
+) -> Result<u64, ElfError>
 where
     H: FileHeader<Endian = Endianness>,
     R: ReadRef<'d>,
@@ -292,7 +294,9 @@ pub(crate) mod tests {
         let phnum = 1 + u64::from(interp.is_some()) + u64::from(has_dyn);
         let phoff = 64u64;
         let interp_off = phoff + 56 * phnum;
-        let interp_bytes = interp.map(|i| [i.as_bytes(), b"\0"].concat()).unwrap_or_default();
+        let interp_bytes = interp
+            .map(|i| [i.as_bytes(), b"\0"].concat())
+            .unwrap_or_default();
         let strtab_off = interp_off + interp_bytes.len() as u64;
         let dyn_off = (strtab_off + strtab.len() as u64 + 7) & !7;
         dyns.push((5, strtab_off)); // DT_STRTAB (vaddr == offset)
@@ -348,8 +352,14 @@ pub(crate) mod tests {
         let info = parse_bytes(&bytes).unwrap();
         assert!(info.class64 && info.little_endian && info.is_loadable());
         assert_eq!(info.machine, EM_X86_64);
-        assert_eq!(info.interpreter.as_deref(), Some(&b"/lib/ld-musl-x86_64.so.1"[..]));
-        assert_eq!(info.needed, [b"libz.so.1".to_vec(), b"libc.musl-x86_64.so.1".to_vec()]);
+        assert_eq!(
+            info.interpreter.as_deref(),
+            Some(&b"/lib/ld-musl-x86_64.so.1"[..])
+        );
+        assert_eq!(
+            info.needed,
+            [b"libz.so.1".to_vec(), b"libc.musl-x86_64.so.1".to_vec()]
+        );
         assert_eq!(info.runpath.as_deref(), Some(&b"$ORIGIN/../lib"[..]));
         assert_eq!(info.rpath, None);
     }
