@@ -37,6 +37,7 @@ pub mod platform;
 pub mod preflight;
 pub mod registry;
 pub mod sbom;
+pub mod select;
 pub mod session;
 pub mod sparse;
 pub mod store;

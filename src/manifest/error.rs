@@ -184,7 +184,7 @@ pub enum Problem {
     #[error("[[layer.file]] `{dest}` has neither `src` nor `content`")]
     NoFileSource { dest: String },
     /// A layer that adds and removes nothing.
-    #[error("layer {layer} has no source: give it `tar`, `remove`, [[layer.file]], [[layer.dir]] or [[layer.symlink]]")]
+    #[error("layer {layer} has no source: give it `tar`, `remove`, [[layer.file]], [[layer.dir]], [[layer.symlink]] or [[layer.copy]]")]
     EmptyLayer { layer: usize },
     /// Two sources of one layer writing the same path.
     #[error("`{dest}` is written twice in layer {layer}: by {first} at line {first_line}, column {first_column}, and by {second} here")]
@@ -233,6 +233,36 @@ pub enum Problem {
     /// An empty key in labels or annotations.
     #[error("{0} has an empty key")]
     EmptyKey(String),
+    /// `[[layer.copy]] from` names no `[input.NAME]`.
+    #[error("[[layer.copy]] from `{name}`: no [input.{name}] is declared{}", suggestion.as_ref().map(|s| format!(" (did you mean `{s}`?)")).unwrap_or_default())]
+    UnknownInput {
+        name: String,
+        suggestion: Option<String>,
+        known: String,
+    },
+    /// A layer uses a named input on a platform none of its archives serves.
+    #[error("layer {layer} takes paths from input `{input}` on {platform}, but no archive of `{input}` serves {platform}")]
+    InputNotForPlatform {
+        input: String,
+        platform: String,
+        layer: usize,
+    },
+    /// Two archives of one named input serve the same platform.
+    #[error("input `{input}` has two archives for {platform}")]
+    InputPlatformTwice { input: String, platform: String },
+    /// A `[[layer.copy]]` path that is not a valid pattern.
+    #[error("[[layer.copy]] path `{pattern}` {reason}")]
+    BadCopyPath { pattern: String, reason: String },
+    /// A user or group declared twice (same name or id).
+    #[error("[[accounts.{kind}]] {key} is declared twice (first at line {first_line})")]
+    DuplicateAccount {
+        kind: String,
+        key: String,
+        first_line: usize,
+    },
+    /// A user or group name that account files cannot hold.
+    #[error("[[accounts.{kind}]] name `{name}` is not a valid account name")]
+    BadAccountName { kind: String, name: String },
 }
 
 impl Problem {
@@ -358,6 +388,26 @@ impl Problem {
                     .to_string()
             }
             Problem::EmptyKey(_) => "give every key a name".to_string(),
+            Problem::UnknownInput { name, known, .. } if known.is_empty() => format!(
+                "declare it: [input.{name}] tar = \"https://…/rootfs.tar.gz\" sha256 = \"…\""
+            ),
+            Problem::UnknownInput { known, .. } => format!("declared inputs: {known}"),
+            Problem::InputNotForPlatform { input, platform, .. } => format!(
+                "add [[input.{input}]] platform = \"{platform}\" with its archive, or give the layer `platform`/`platforms`"
+            ),
+            Problem::InputPlatformTwice { .. } => {
+                "give each [[input.NAME]] archive its own platform(s)".to_string()
+            }
+            Problem::BadCopyPath { .. } => {
+                "write absolute paths; wildcards are *, ?, [abc] and ** as a whole component"
+                    .to_string()
+            }
+            Problem::DuplicateAccount { .. } => {
+                "give every user and group its own name and id".to_string()
+            }
+            Problem::BadAccountName { .. } => {
+                "use letters, digits, `_`, `.` and `-`, starting with a letter or `_`".to_string()
+            }
         })
     }
 }

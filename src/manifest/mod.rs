@@ -6,10 +6,14 @@
 
 mod base;
 pub mod confine;
+mod accounts;
 mod error;
+mod named;
 mod raw;
 mod validate;
 
+#[cfg(test)]
+mod named_tests;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
@@ -41,6 +45,10 @@ pub struct Manifest {
     pub config: ConfigSettings,
     /// `[[layer]]`, in order.
     pub layers: Vec<LayerSpec>,
+    /// `[input.NAME]`: inputs that layers take paths from, by name.
+    pub named_inputs: BTreeMap<String, NamedInput>,
+    /// `[accounts]`.
+    pub accounts: AccountsSpec,
     /// Where each input's source is written, for messages about it (see
     /// [`InputRef::pos`]); may be empty for a manifest built in code.
     pub positions: BTreeMap<InputSite, TextPos>,
@@ -84,6 +92,8 @@ pub struct ImageSettings {
     pub annotations: BTreeMap<String, String>,
     /// The image to start from (`[image] base`), when there is one.
     pub base: Option<BaseSpec>,
+    /// Preflight findings are errors (`build --strict` also sets it).
+    pub strict: bool,
 }
 
 /// `[config]`: the OCI image configuration, validated and normalised.
@@ -119,6 +129,8 @@ pub struct LayerSpec {
     pub files: Vec<FileSpec>,
     pub dirs: Vec<DirSpec>,
     pub symlinks: Vec<SymlinkSpec>,
+    /// `[[layer.copy]]`: paths taken from named inputs.
+    pub copies: Vec<CopySpec>,
 }
 
 impl LayerSpec {
@@ -238,6 +250,57 @@ pub struct SymlinkSpec {
     pub target: String,
     pub uid: Option<u64>,
     pub gid: Option<u64>,
+}
+
+/// `[input.NAME]` (or `[[input.NAME]]` for one per platform): a pinned archive that is
+/// not a layer itself; `[[layer.copy]]` takes paths out of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamedInput {
+    pub name: String,
+    /// One archive for every platform, or one per platform group; no platform is
+    /// covered twice.
+    pub variants: Vec<InputVariant>,
+}
+
+/// One archive of a named input and the platforms it serves (`None`: all).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InputVariant {
+    pub source: SourceSpec,
+    pub platforms: Option<Vec<Platform>>,
+    /// Where its `tar` is written, when known.
+    pub pos: Option<TextPos>,
+}
+
+impl NamedInput {
+    /// The archive serving platform `p`, if any.
+    pub fn variant_for(&self, p: &Platform) -> Option<&InputVariant> {
+        self.variants
+            .iter()
+            .find(|v| v.platforms.as_ref().is_none_or(|ps| ps.contains(p)))
+    }
+}
+
+/// `[[layer.copy]]`: paths (absolute, or globs) taken from a named input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CopySpec {
+    /// The `[input.NAME]` they come from.
+    pub from: String,
+    /// Absolute paths and patterns (`*`, `?`, `[…]`, `**`), as written.
+    pub paths: Vec<String>,
+    /// Where they go: `None` keeps each path; a directory otherwise (see
+    /// [`crate::select`]).
+    pub dest: Option<ImagePath>,
+    /// What to do with symlinks met in the selection.
+    pub symlinks: SymlinkMode,
+}
+
+/// Symlinks in copied paths: kept as links, or replaced by what they point to inside
+/// the input's tree (never the host's).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SymlinkMode {
+    #[default]
+    Keep,
+    Follow,
 }
 
 /// `[[accounts.user]]`: a user written into `/etc/passwd` (and `/etc/shadow`, locked).
@@ -406,7 +469,48 @@ impl Manifest {
                     push(InputKind::Dir, loc, None);
                 }
             }
+            self.copy_inputs(layer, &mut out);
         }
         out
+    }
+
+    /// The archives of the named inputs a layer's `[[layer.copy]]` tables use, once each,
+    /// with the platforms both the layer and the archive serve.
+    fn copy_inputs(&self, layer: &LayerSpec, out: &mut Vec<InputRef>) {
+        let mut seen: Vec<String> = Vec::new();
+        for c in &layer.copies {
+            let Some(input) = self.named_inputs.get(&c.from) else {
+                continue;
+            };
+            for v in &input.variants {
+                let platforms = match (&layer.platforms, &v.platforms) {
+                    (None, None) => None,
+                    (Some(l), None) => Some(l.clone()),
+                    (None, Some(v)) => Some(v.clone()),
+                    (Some(l), Some(v)) => {
+                        let both: Vec<Platform> =
+                            l.iter().filter(|p| v.contains(p)).cloned().collect();
+                        if both.is_empty() {
+                            continue;
+                        }
+                        Some(both)
+                    }
+                };
+                let key = v.source.location.key().to_string();
+                if seen.contains(&key) {
+                    continue;
+                }
+                seen.push(key.clone());
+                out.push(InputRef {
+                    kind: InputKind::Tar,
+                    key,
+                    location: v.source.location.clone(),
+                    platforms,
+                    pin: v.source.sha256,
+                    layer: layer.index,
+                    pos: v.pos.clone(),
+                });
+            }
+        }
     }
 }

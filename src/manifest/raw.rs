@@ -20,6 +20,8 @@ pub(crate) const COMPRESSION_PATTERN: &str =
 pub(crate) const SHA256_PATTERN: &str = "^(sha256:)?[0-9a-f]{64}$";
 /// Pattern of an absolute path inside the image.
 pub(crate) const DEST_PATTERN: &str = "^/.";
+/// Pattern of a user or group name.
+pub(crate) const ACCOUNT_NAME_PATTERN: &str = "^[A-Za-z_][A-Za-z0-9_.-]*[$]?$";
 
 /// `scratch.toml`: how to compose a container image from pinned inputs, layer by layer.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -37,6 +39,173 @@ pub(crate) struct RawManifest {
     #[serde(default, rename = "layer")]
     #[schemars(with = "Vec<RawLayer>")]
     pub layers: Vec<Spanned<RawLayer>>,
+    /// Named inputs: pinned archives that are not layers themselves; `[[layer.copy]]`
+    /// takes paths out of them. `[input.NAME]` for one archive, or `[[input.NAME]]` with
+    /// `platform`/`platforms` for one archive per platform.
+    #[serde(default)]
+    #[schemars(with = "BTreeMap<String, RawInputSchema>")]
+    pub input: BTreeMap<String, RawInputs>,
+    /// Users and groups written into `/etc/passwd`, `/etc/group` (and `/etc/shadow` when
+    /// the tree has one), merged over what the layers hold.
+    #[serde(default)]
+    pub accounts: RawAccounts,
+}
+
+/// `[input.NAME]` written as one table or as an array of tables.
+#[derive(Debug)]
+pub(crate) enum RawInputs {
+    One(RawInput),
+    Many(Vec<RawInput>),
+}
+
+impl<'de> Deserialize<'de> for RawInputs {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = RawInputs;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a table [input.NAME] or an array of tables [[input.NAME]]")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<RawInputs, A::Error> {
+                RawInput::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(RawInputs::One)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                seq: A,
+            ) -> Result<RawInputs, A::Error> {
+                Vec::<RawInput>::deserialize(serde::de::value::SeqAccessDeserializer::new(seq))
+                    .map(RawInputs::Many)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// The schema of `[input.NAME]`: one table, or an array of them.
+#[derive(JsonSchema)]
+#[schemars(untagged, rename = "NamedInput")]
+#[allow(dead_code)]
+pub(crate) enum RawInputSchema {
+    One(RawInput),
+    Many(Vec<RawInput>),
+}
+
+/// One archive of a named input.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Input")]
+pub(crate) struct RawInput {
+    /// A tar archive (a rootfs, for instance): a URL (`https://`, `http://`, `file://`) or a
+    /// path relative to `scratch.toml`. Plain, gzip, xz, zstd or bzip2. A URL needs a
+    /// `sha256` here or in `scratch.lock`.
+    #[schemars(with = "String")]
+    pub tar: Spanned<String>,
+    /// The sha256 of `tar`, 64 lowercase hex digits.
+    #[serde(default)]
+    #[schemars(with = "String", extend("pattern" = SHA256_PATTERN))]
+    pub sha256: Option<Spanned<String>>,
+    /// This archive serves one platform only (one `[[input.NAME]]` per platform).
+    #[serde(default)]
+    #[schemars(with = "PlatformString")]
+    pub platform: Option<Spanned<String>>,
+    /// This archive serves these platforms only.
+    #[serde(default)]
+    #[schemars(with = "Vec<PlatformString>", extend("minItems" = 1))]
+    pub platforms: Option<Spanned<Vec<Spanned<String>>>>,
+}
+
+/// `[accounts]`: users and groups, as apko declares them.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Accounts")]
+pub(crate) struct RawAccounts {
+    /// Users, written into `/etc/passwd` (and locked in `/etc/shadow`).
+    #[serde(default)]
+    #[schemars(with = "Vec<RawUser>")]
+    pub user: Vec<Spanned<RawUser>>,
+    /// Groups, written into `/etc/group`.
+    #[serde(default)]
+    #[schemars(with = "Vec<RawGroup>")]
+    pub group: Vec<Spanned<RawGroup>>,
+}
+
+/// `[[accounts.user]]`: one user.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "User")]
+pub(crate) struct RawUser {
+    /// The user name, such as `app`.
+    #[schemars(with = "String", extend("pattern" = ACCOUNT_NAME_PATTERN))]
+    pub name: Spanned<String>,
+    /// The numeric user id.
+    pub uid: u64,
+    /// The primary group id. Default: the uid (a group named after the user is created
+    /// when no group has that id).
+    #[serde(default)]
+    pub gid: Option<u64>,
+    /// The home directory (created, owned by the user, when missing). Default: `/home/NAME`.
+    #[serde(default)]
+    #[schemars(with = "String", extend("pattern" = "^/"))]
+    pub home: Option<Spanned<String>>,
+    /// The login shell. Default: `/sbin/nologin`.
+    #[serde(default)]
+    #[schemars(with = "String", extend("pattern" = "^/"))]
+    pub shell: Option<Spanned<String>>,
+    /// Supplementary groups, by name; each must be declared or in the tree's `/etc/group`.
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub groups: Vec<Spanned<String>>,
+}
+
+/// `[[accounts.group]]`: one group.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Group")]
+pub(crate) struct RawGroup {
+    /// The group name, such as `app`.
+    #[schemars(with = "String", extend("pattern" = ACCOUNT_NAME_PATTERN))]
+    pub name: Spanned<String>,
+    /// The numeric group id.
+    pub gid: u64,
+}
+
+/// `[[layer.copy]]`: paths taken from a named input.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Copy")]
+pub(crate) struct RawCopy {
+    /// The name of the `[input.NAME]` the paths come from.
+    #[schemars(with = "String")]
+    pub from: Spanned<String>,
+    /// Absolute paths and patterns: `*`, `?`, `[abc]` within a name, `**` for any number of
+    /// directories (`/usr/share/zoneinfo/**`). A directory brings its contents. A path that
+    /// matches nothing is an error.
+    #[schemars(with = "Vec<AbsoluteString>", extend("minItems" = 1))]
+    pub paths: Spanned<Vec<Spanned<String>>>,
+    /// A directory the paths go below (by their path after the pattern's literal part).
+    /// Default: every path keeps its place.
+    #[serde(default)]
+    #[schemars(with = "String", extend("pattern" = DEST_PATTERN))]
+    pub dest: Option<Spanned<String>>,
+    /// Symlinks met in the selection: `keep` copies them as links, `follow` copies what
+    /// they point to inside the input. Default: `keep`.
+    #[serde(default)]
+    pub symlinks: Option<RawSymlinks>,
+}
+
+/// How `[[layer.copy]]` treats symlinks.
+#[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+#[schemars(rename = "Symlinks")]
+pub(crate) enum RawSymlinks {
+    /// Copy links as links.
+    Keep,
+    /// Copy what links point to (inside the input only).
+    Follow,
 }
 
 /// `[image]`: what the image is called and how its bytes are fixed.
@@ -70,6 +239,11 @@ pub(crate) struct RawImage {
     /// replacing the symlink as container runtimes do. Default: false.
     #[serde(default)]
     pub usrmerge: bool,
+    /// Preflight findings (a missing entrypoint, interpreter or library, a wrong
+    /// architecture, an unknown user) stop the build instead of warning, as
+    /// `build --strict` does. Default: false.
+    #[serde(default)]
+    pub strict: bool,
     /// Layer compression: `gzip`, `gzip:LEVEL` (1-12, default 6), `zstd`, `zstd:LEVEL`
     /// (1-19, default 3) or `none`. The `--compression` option overrides it. Default: `gzip`.
     #[serde(default)]
@@ -216,6 +390,10 @@ pub(crate) struct RawLayer {
     #[serde(default)]
     #[schemars(with = "Vec<RawSymlink>")]
     pub symlink: Vec<Spanned<RawSymlink>>,
+    /// Paths taken from named inputs (`[input.NAME]`).
+    #[serde(default)]
+    #[schemars(with = "Vec<RawCopy>")]
+    pub copy: Vec<Spanned<RawCopy>>,
 }
 
 /// `[[layer.file]]`: one file, from `src` or from inline `content`.
@@ -350,6 +528,10 @@ fn add_taplo_hints(value: &mut serde_json::Value) {
         ("File", json!(["dest"])),
         ("Dir", json!(["dest"])),
         ("Symlink", json!(["dest", "target"])),
+        ("Copy", json!(["from", "paths"])),
+        ("Input", json!(["tar", "sha256"])),
+        ("User", json!(["name", "uid"])),
+        ("Group", json!(["name", "gid"])),
     ] {
         if let Some(d) = value
             .pointer_mut(&format!("/definitions/{def}"))

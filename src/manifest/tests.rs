@@ -107,6 +107,7 @@ source_date_epoch = 1700000000
 platforms = ["linux/amd64", "aarch64"]
 squash = true
 usrmerge = true
+strict = true
 compression = "zstd:19"
 sbom = "both"
 annotations = { "org.opencontainers.image.source" = "https://example.com/app" }
@@ -160,6 +161,30 @@ dest = "/bin/tool"
 target = "../usr/bin/tool"
 uid = 3
 gid = 4
+[[layer.copy]]
+from = "rootfs"
+paths = ["/etc/ssl/certs/**", "/usr/share/zoneinfo/UTC"]
+dest = "/opt"
+symlinks = "follow"
+
+[[input.rootfs]]
+platform = "linux/amd64"
+tar = "rootfs-amd64.tar.zst"
+sha256 = "sha256:0000000000000000000000000000000000000000000000000000000000000001"
+[[input.rootfs]]
+platforms = ["linux/arm64"]
+tar = "file:///srv/rootfs-arm64.tar"
+
+[[accounts.group]]
+name = "staff"
+gid = 50
+[[accounts.user]]
+name = "app"
+uid = 1000
+gid = 1000
+home = "/srv"
+shell = "/bin/sh"
+groups = ["staff"]
 "#;
 
 #[test]
@@ -176,6 +201,7 @@ fn full_manifest_uses_every_key() {
             platforms: vec![amd.clone(), arm.clone()],
             squash: true,
             usrmerge: true,
+            strict: true,
             compression: Some(Compression::Zstd(19)),
             sbom: Some(crate::sbom::SbomFormat::Both),
             annotations: [(
@@ -228,6 +254,7 @@ fn full_manifest_uses_every_key() {
             files: vec![],
             dirs: vec![],
             symlinks: vec![],
+            copies: vec![],
         }
     );
     assert_eq!(m.layers[1].platforms, Some(vec![arm.clone()]));
@@ -292,7 +319,35 @@ fn full_manifest_uses_every_key() {
                 uid: Some(3),
                 gid: Some(4),
             }],
+            copies: vec![CopySpec {
+                from: "rootfs".into(),
+                paths: vec!["/etc/ssl/certs/**".into(), "/usr/share/zoneinfo/UTC".into()],
+                dest: Some(ImagePath::parse_str("/opt").unwrap()),
+                symlinks: SymlinkMode::Follow,
+            }],
         }
+    );
+    assert_eq!(
+        m.accounts,
+        AccountsSpec {
+            users: vec![UserSpec {
+                name: "app".into(),
+                uid: 1000,
+                gid: 1000,
+                home: "/srv".into(),
+                shell: "/bin/sh".into(),
+                groups: vec!["staff".into()],
+            }],
+            groups: vec![GroupSpec {
+                name: "staff".into(),
+                gid: 50,
+            }],
+        }
+    );
+    let rootfs = &m.named_inputs["rootfs"];
+    assert_eq!(
+        rootfs.variant_for(&arm).unwrap().source.location.key(),
+        "file:///srv/rootfs-arm64.tar"
     );
     let amd_layers: Vec<usize> = m.layers_for(&amd).map(|l| l.index).collect();
     let arm_layers: Vec<usize> = m.layers_for(&arm).map(|l| l.index).collect();
@@ -310,8 +365,12 @@ fn full_manifest_uses_every_key() {
             (InputKind::Tar, "file:///srv/rootfs-arm64.tar", 1, false),
             (InputKind::File, "https://example.com/tool", 2, true),
             (InputKind::Dir, "static", 2, false),
+            (InputKind::Tar, "rootfs-amd64.tar.zst", 2, true),
+            (InputKind::Tar, "file:///srv/rootfs-arm64.tar", 2, false),
         ]
     );
+    assert_eq!(inputs[4].platforms, Some(vec![amd.clone()]));
+    assert_eq!(inputs[4].pos.as_ref().unwrap().line, 66);
     assert_eq!(inputs[0].platforms, Some(vec![amd]));
     assert_eq!(inputs[2].platforms, None);
 }
@@ -335,6 +394,8 @@ fn full_manifest_covers_the_schema() {
             l.starts_with(&format!("{key} "))
                 || l.starts_with(&format!("{key}]"))
                 || l.starts_with(&format!("layer.{key}]"))
+                || l.starts_with(&format!("{key}."))
+                || l.contains(&format!(".{key}]"))
         });
         assert!(used, "FULL does not use `{key}`");
     }
@@ -426,7 +487,7 @@ fn unknown_key_suggests_the_closest() {
     );
     assert_eq!(
         e.hint().unwrap(),
-        "valid keys here: `image`, `config`, `layer`"
+        "valid keys here: `image`, `config`, `layer`, `input`, `accounts`"
     );
 }
 
@@ -640,7 +701,7 @@ fn file_without_source() {
 fn empty_layer() {
     assert_eq!(
         err(&with_head("[[layer]]\ntar = \"a\"\n\n[[layer]]\ncomment = \"nothing\"\n")),
-        "6:1: layer 2 has no source: give it `tar`, `remove`, [[layer.file]], [[layer.dir]] or [[layer.symlink]]"
+        "6:1: layer 2 has no source: give it `tar`, `remove`, [[layer.file]], [[layer.dir]], [[layer.symlink]] or [[layer.copy]]"
     );
 }
 

@@ -32,9 +32,13 @@ pub(super) fn parse(text: &str, file: &Path) -> Result<Manifest> {
     let config = ctx.config(&raw.config)?;
     let mut layers = Vec::with_capacity(raw.layers.len());
     let mut pins = HashMap::new();
+    let named_inputs = ctx.named_inputs(&raw.input, &dir, &image.platforms, &mut pins)?;
     for (index, layer) in raw.layers.iter().enumerate() {
-        layers.push(ctx.layer(index, layer, &dir, &image.platforms, &mut pins)?);
+        let mut spec = ctx.layer(index, layer, &dir, &image.platforms, &mut pins)?;
+        spec.copies = ctx.copies(&spec, layer.get_ref(), &named_inputs, &image.platforms)?;
+        layers.push(spec);
     }
+    let accounts = ctx.accounts(&raw.accounts)?;
     Ok(Manifest {
         file: file.to_path_buf(),
         dir,
@@ -43,24 +47,26 @@ pub(super) fn parse(text: &str, file: &Path) -> Result<Manifest> {
         layers,
         positions: ctx.input_positions(&raw.layers),
         attributions: ctx.input_attributions(&raw.layers)?,
+        named_inputs,
+        accounts,
     })
 }
 
 /// The text being validated, for positions.
-struct Ctx<'a> {
-    file: &'a Path,
-    text: &'a str,
+pub(super) struct Ctx<'a> {
+    pub(super) file: &'a Path,
+    pub(super) text: &'a str,
 }
 
 impl Ctx<'_> {
-    fn err(&self, span: Range<usize>, problem: Problem) -> ManifestError {
+    pub(super) fn err(&self, span: Range<usize>, problem: Problem) -> ManifestError {
         ManifestError::At {
             pos: TextPos::of_span(self.file, self.text, &span),
             problem: Box::new(problem),
         }
     }
 
-    fn pos(&self, span: Range<usize>) -> TextPos {
+    pub(super) fn pos(&self, span: Range<usize>) -> TextPos {
         TextPos::of_span(self.file, self.text, &span)
     }
 
@@ -245,6 +251,7 @@ impl Ctx<'_> {
             platforms,
             squash: raw.squash,
             usrmerge: raw.usrmerge,
+            strict: raw.strict,
             compression,
             sbom,
             annotations,
@@ -267,13 +274,13 @@ impl Ctx<'_> {
         }
     }
 
-    fn platform(&self, p: &Spanned<String>) -> Result<Platform> {
+    pub(super) fn platform(&self, p: &Spanned<String>) -> Result<Platform> {
         p.get_ref()
             .parse()
             .map_err(|_| self.err(p.span(), Problem::BadPlatform(p.get_ref().clone())))
     }
 
-    fn platform_list(
+    pub(super) fn platform_list(
         &self,
         list: &Spanned<Vec<Spanned<String>>>,
         what: &str,
@@ -489,7 +496,7 @@ impl Ctx<'_> {
             )?;
             symlinks.push(spec);
         }
-        if tar.is_none() && remove.is_empty() && written.is_empty() {
+        if tar.is_none() && remove.is_empty() && written.is_empty() && raw.copy.is_empty() {
             return Err(self.err(spanned.span(), Problem::EmptyLayer { layer: number }));
         }
         Ok(LayerSpec {
@@ -501,6 +508,7 @@ impl Ctx<'_> {
             files,
             dirs,
             symlinks,
+            copies: Vec::new(),
         })
     }
 
@@ -600,7 +608,7 @@ impl Ctx<'_> {
     }
 
     /// An absolute path inside the image, below the root.
-    fn dest(&self, raw: &Spanned<String>, what: &str) -> Result<ImagePath> {
+    pub(super) fn dest(&self, raw: &Spanned<String>, what: &str) -> Result<ImagePath> {
         let value = raw.get_ref();
         if !value.starts_with('/') {
             return Err(self.err(
@@ -669,7 +677,12 @@ impl Ctx<'_> {
     }
 
     /// A URL or a local path.
-    fn location(&self, raw: &Spanned<String>, what: &str, dir: &Path) -> Result<Location> {
+    pub(super) fn location(
+        &self,
+        raw: &Spanned<String>,
+        what: &str,
+        dir: &Path,
+    ) -> Result<Location> {
         let value = raw.get_ref();
         if value.is_empty() {
             return Err(self.err(raw.span(), Problem::EmptyValue(what.to_string())));
@@ -723,7 +736,7 @@ impl Ctx<'_> {
     }
 
     /// A `sha256` pin, checked against other pins of the same source.
-    fn pin(
+    pub(super) fn pin(
         &self,
         raw: Option<&Spanned<String>>,
         location: &Location,
