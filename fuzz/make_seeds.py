@@ -112,8 +112,70 @@ def seeds_sparse():
     return out
 
 
+def elf(machine=62, interp=b"/lib/ld-musl-x86_64.so.1", needed=(b"libz.so.1",), runpath=None,
+        cls=2, data=1):
+    """A minimal ELF: header, program headers (PT_LOAD over the file, PT_INTERP, PT_DYNAMIC),
+    the interpreter, a string table and the dynamic section (DT_NEEDED, DT_RUNPATH,
+    DT_STRTAB, DT_STRSZ, DT_NULL), as the preflight reader needs them."""
+    import struct
+    e = "<" if data == 1 else ">"
+    w = "Q" if cls == 2 else "I"
+    ehsize, phentsize, dynsize = (64, 56, 16) if cls == 2 else (52, 32, 8)
+    strtab = b"\0"
+    dyns = []
+    for n in needed:
+        dyns.append((1, len(strtab)))
+        strtab += n + b"\0"
+    if runpath is not None:
+        dyns.append((29, len(strtab)))
+        strtab += runpath + b"\0"
+    phnum = 1 + (interp is not None) + bool(dyns)
+    interp_off = ehsize + phentsize * phnum
+    ib = (interp + b"\0") if interp is not None else b""
+    str_off = interp_off + len(ib)
+    dyn_off = (str_off + len(strtab) + 7) & ~7
+    dyns += [(5, str_off), (10, len(strtab)), (0, 0)]
+    total = dyn_off + dynsize * len(dyns)
+    ident = b"\x7fELF" + bytes([cls, data, 1]) + b"\0" * 9
+    hdr = ident + struct.pack(e + "HHI" + w + w + w + "IHHHHHH", 3, machine, 1, 0, ehsize, 0, 0,
+                              ehsize, phentsize, phnum, 0, 0, 0)
+
+    def ph(t, off, size):
+        if cls == 2:
+            return struct.pack(e + "IIQQQQQQ", t, 4, off, off, off, size, size, 8)
+        return struct.pack(e + "IIIIIIII", t, off, off, off, size, size, 4, 8)
+
+    out = hdr + ph(1, 0, total)
+    if interp is not None:
+        out += ph(3, interp_off, len(ib))
+    if dyns:
+        out += ph(2, dyn_off, dynsize * len(dyns))
+    out += ib + strtab
+    out += b"\0" * (dyn_off - len(out))
+    for tag, val in dyns:
+        out += struct.pack(e + ("qQ" if cls == 2 else "iI"), tag, val)
+    return out
+
+
+def seeds_elf():
+    glibc = elf(interp=b"/lib64/ld-linux-x86-64.so.2", needed=(b"libc.so.6",))
+    return {
+        "musl-dynamic": elf(runpath=b"$ORIGIN/../lib"),
+        "glibc-dynamic": glibc,
+        "static-arm64": elf(machine=183, interp=None, needed=()),
+        "arm32": elf(machine=40, cls=1, interp=b"/lib/ld-linux-armhf.so.3", needed=(b"libc.so.6",)),
+        "s390x-big-endian": elf(machine=22, data=2, interp=None, needed=(b"libc.so.6",)),
+        "truncated": glibc[:100],
+        "phnum-max": glibc[:56] + b"\xff\xff" + glibc[58:],
+        "strtab-past-end": glibc[:-32] + bytes(8) + (999).to_bytes(8, "little") + glibc[-16:],
+        "script": b"#!/bin/sh\necho hi\n",
+    }
+
+
 def main():
     shutil.rmtree(ROOT, ignore_errors=True)
+    for name, data in seeds_elf().items():
+        put("elf", name, data)
     tars = seeds_tar()
     for name, data in tars.items():
         put("tar_read", name, data)

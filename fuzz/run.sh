@@ -16,7 +16,7 @@ secs=${1:-60}
 shift || true
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-    targets=(manifest tar_read decompress merge pkgdb)
+    targets=(manifest tar_read decompress merge pkgdb elf)
 fi
 export RUSTC_BOOTSTRAP=1
 flags=(--sanitizer none --debug-assertions --fuzz-dir fuzz)

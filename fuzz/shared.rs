@@ -16,6 +16,8 @@
 //! * pkgdb: the apk, dpkg and DEP-5 parsers and the license parser never panic; every
 //!   license expression they produce parses back to itself and uses only SPDX identifier
 //!   characters; every package has a name, a version and a package URL without spaces.
+//! * elf: the preflight ELF reader never panics and keeps its limits; the preflight
+//!   checks of a tree whose program, loader and libraries are those bytes never panic.
 //! * merge: applying never panics (with and without usrmerge, and the whiteout-target
 //!   query neither); the merged tree and each canonical layer are strictly in canonical
 //!   order with no whiteout names left; applying a layer's canonical form over the same
@@ -31,7 +33,7 @@ use std::io::Write;
 use std::path::Path;
 
 /// The fuzz targets by name, as in `fuzz/Cargo.toml` and `fuzz/corpus/<name>/`.
-pub const TARGETS: &[&str] = &["manifest", "tar_read", "decompress", "merge", "pkgdb"];
+pub const TARGETS: &[&str] = &["manifest", "tar_read", "decompress", "merge", "pkgdb", "elf"];
 
 /// Run the entry point of fuzz target `name` on `data`.
 pub fn run(name: &str, data: &[u8]) {
@@ -41,6 +43,7 @@ pub fn run(name: &str, data: &[u8]) {
         "decompress" => decompress(data),
         "merge" => merge(data),
         "pkgdb" => pkgdb(data),
+        "elf" => elf(data),
         other => panic!("unknown fuzz target {other}"),
     }
 }
@@ -141,6 +144,45 @@ pub fn decompress(data: &[u8]) {
         assert!(n <= LIMIT, "limit exceeded");
     }
     assert!(out.0 <= LIMIT, "more than the limit was written");
+}
+
+/// The preflight ELF reader on arbitrary bytes, then the checks on a tree whose
+/// program, glibc and musl loaders and a library all hold those bytes.
+pub fn elf(data: &[u8]) {
+    use scratch_compose::manifest::ConfigSettings;
+    use scratch_compose::platform::Platform;
+    use scratch_compose::preflight::{self, elf};
+    if let Ok(info) = elf::parse_bytes(data) {
+        assert!(info.needed.len() <= 1024, "needed list over the limit");
+        assert!(
+            info.interpreter.as_ref().is_none_or(|i| i.len() <= 4096),
+            "interpreter over the limit"
+        );
+    }
+    let file = |p: &str| {
+        Entry::new(
+            ImagePath::parse_str(p).expect("valid"),
+            Kind::File(Content::Inline(data.to_vec().into())),
+            0o755,
+        )
+    };
+    let entries = vec![
+        file("app"),
+        file("lib/ld-musl-x86_64.so.1"),
+        file("lib64/ld-linux-x86-64.so.2"),
+        file("lib/libc.so.6"),
+        file("usr/lib/liba.so"),
+    ];
+    let config = ConfigSettings {
+        entrypoint: Some(vec!["/app".to_string()]),
+        ..ConfigSettings::default()
+    };
+    for p in ["linux/amd64", "linux/arm64"] {
+        let platform: Platform = p.parse().expect("valid");
+        for f in preflight::check(&entries, &config, &platform) {
+            assert!(!f.message.is_empty() && !f.hint.is_empty());
+        }
+    }
 }
 
 /// Counts the bytes written to it.

@@ -72,3 +72,30 @@ fn merge_corpus_replays() {
 fn pkgdb_corpus_replays() {
     assert!(replay("pkgdb") > 0);
 }
+
+#[test]
+fn elf_corpus_replays() {
+    assert!(replay("elf") > 0);
+}
+
+/// The ELF seeds are the cases their names say, so the fuzzer starts from them.
+#[test]
+fn elf_seeds_parse_as_named() {
+    use scratch_compose::preflight::elf::parse_bytes;
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/elf");
+    let seed = |n: &str| std::fs::read(dir.join(format!("seed-{n}"))).expect("seed");
+    let musl = parse_bytes(&seed("musl-dynamic")).expect("musl seed parses");
+    assert_eq!(
+        musl.interpreter.as_deref(),
+        Some(&b"/lib/ld-musl-x86_64.so.1"[..])
+    );
+    assert_eq!(musl.needed, [b"libz.so.1".to_vec()]);
+    assert_eq!(musl.runpath.as_deref(), Some(&b"$ORIGIN/../lib"[..]));
+    let arm32 = parse_bytes(&seed("arm32")).expect("arm32 seed parses");
+    assert!(!arm32.class64 && arm32.needed == [b"libc.so.6".to_vec()]);
+    let s390x = parse_bytes(&seed("s390x-big-endian")).expect("s390x seed parses");
+    assert!(!s390x.little_endian && s390x.needed == [b"libc.so.6".to_vec()]);
+    assert!(parse_bytes(&seed("phnum-max")).is_err());
+    assert!(parse_bytes(&seed("strtab-past-end")).is_err());
+    assert!(parse_bytes(&seed("truncated")).is_err());
+}
