@@ -29,6 +29,7 @@ pub mod escape;
 pub mod fetch;
 pub mod image;
 pub mod layer;
+pub mod listing;
 pub mod lock;
 pub mod manifest;
 pub mod merge;

@@ -75,7 +75,7 @@ impl<'a> Ctx<'a> {
                 }
             }
             out.push(Finding {
-                check,
+                check: check.to_string(),
                 path: argv0.to_string(),
                 message: format!(
                     "`{argv0}` is not found in PATH ({}): the container would fail with \"executable file not found in $PATH\"",
@@ -88,7 +88,7 @@ impl<'a> Ctx<'a> {
         let full = self.absolute(argv0);
         let missing = |message: String| {
             Finding {
-            check,
+            check: check.to_string(),
             path: argv0.to_string(),
             message,
             hint: format!("add it in a layer (e.g. [[layer.file]] dest = \"{full}\"), or fix the path in [config]"),
@@ -141,7 +141,7 @@ impl<'a> Ctx<'a> {
         let display = path.display();
         let Kind::File(content) = &entry.kind else {
             out.push(Finding {
-                check: "entrypoint",
+                check: "entrypoint".to_string(),
                 path: display.clone(),
                 message: format!("{display} is a {}, not a regular file", entry.kind.name()),
                 hint: "point the entrypoint at the program itself".to_string(),
@@ -154,7 +154,7 @@ impl<'a> Ctx<'a> {
                 None => "anyone".to_string(),
             };
             out.push(Finding {
-                check: "permission",
+                check: "permission".to_string(),
                 path: display.clone(),
                 message: format!(
                     "{display} is not executable for {who} (mode {:04o}, owner {}:{}): \"permission denied\"",
@@ -167,7 +167,7 @@ impl<'a> Ctx<'a> {
             Ok(p) => p,
             Err(e) => {
                 out.push(Finding {
-                    check: "format",
+                    check: "format".to_string(),
                     path: display.clone(),
                     message: format!("{display} cannot be read: {e}"),
                     hint: "check the input it comes from".to_string(),
@@ -181,7 +181,7 @@ impl<'a> Ctx<'a> {
             self.check_elf(path, content, out);
         } else {
             out.push(Finding {
-                check: "format",
+                check: "format".to_string(),
                 path: display.clone(),
                 message: format!(
                     "{display} is neither an ELF program nor a script starting with #!: \"exec format error\""
@@ -201,7 +201,7 @@ impl<'a> Ctx<'a> {
             None => (line, ""),
         };
         let finding = |message: String, hint: &str| Finding {
-            check: "shebang",
+            check: "shebang".to_string(),
             path: display.to_string(),
             message,
             hint: hint.to_string(),
@@ -250,7 +250,7 @@ impl<'a> Ctx<'a> {
         };
         if !info.is_loadable() {
             out.push(Finding {
-                check: "format",
+                check: "format".to_string(),
                 path: display.clone(),
                 message: format!("{display} is an ELF object file, not a program"),
                 hint: "link it into an executable".to_string(),
@@ -277,7 +277,7 @@ impl<'a> Ctx<'a> {
         };
         let Some((interp_path, interp_entry)) = interp_entry else {
             out.push(Finding {
-                check: "interpreter",
+                check: "interpreter".to_string(),
                 path: display.clone(),
                 message: format!("{display} is dynamically linked ({libc_name}): its interpreter {interp_s} is not in the image, so the container would fail with \"no such file or directory\""),
                 hint: STATIC_HINT.to_string(),
@@ -316,7 +316,7 @@ impl<'a> Ctx<'a> {
             Ok(i) => Some(i),
             Err(e) => {
                 out.push(Finding {
-                    check: "format",
+                    check: "format".to_string(),
                     path: display.to_string(),
                     message: format!("{display} cannot be read as ELF: {e}"),
                     hint: "check the input it comes from; the kernel would refuse it too"
@@ -337,7 +337,7 @@ impl<'a> Ctx<'a> {
             return true;
         }
         out.push(Finding {
-            check: "architecture",
+            check: "architecture".to_string(),
             path: display.to_string(),
             message: format!(
                 "{display} is a {}{} program, but this image is for {}: \"exec format error\"",
@@ -406,7 +406,7 @@ impl<'a> Ctx<'a> {
                     None if reported.insert(name.clone()) => {
                         let name = String::from_utf8_lossy(&name);
                         out.push(Finding {
-                            check: "library",
+                            check: "library".to_string(),
                             path: objects[i].display.clone(),
                             message: format!(
                                 "library {name}, needed by {}, is not in the image (searched {}; then {system_from})",

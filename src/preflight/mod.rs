@@ -19,6 +19,7 @@ pub(crate) mod bytes;
 pub mod elf;
 mod exec;
 pub mod loader;
+pub mod report;
 
 pub(crate) use bytes::read_text;
 
@@ -34,11 +35,11 @@ use crate::treeview::{Resolved, TreeView};
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// One problem that would stop the image from starting.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Finding {
     /// Which check: `entrypoint`, `permission`, `format`, `architecture`,
     /// `interpreter`, `library`, `shebang`, `user`, `group`.
-    pub check: &'static str,
+    pub check: String,
     /// The file (or config key) the finding is about.
     pub path: String,
     /// What is wrong.
@@ -66,7 +67,7 @@ pub fn check(entries: &[Entry], config: &ConfigSettings, platform: &Platform) ->
         .or(config.cmd.as_ref().filter(|c| !c.is_empty()));
     match program {
         None => out.push(Finding {
-            check: "entrypoint",
+            check: "entrypoint".to_string(),
             path: "[config]".to_string(),
             message: "neither `entrypoint` nor `cmd` is set: a container has nothing to run"
                 .to_string(),
@@ -137,7 +138,7 @@ fn user_ids(view: &TreeView<'_>, user: Option<&str>, out: &mut Vec<Finding>) -> 
         match passwd.as_deref().and_then(|t| db::lookup_user(t, name)) {
             Some(ids) => uid_gid = Some(ids),
             None => out.push(Finding {
-                check: "user",
+                check: "user".to_string(),
                 path: "/etc/passwd".to_string(),
                 message: match passwd {
                     Some(_) => format!("[config] user `{name}` is not in /etc/passwd: the container will not start (\"unable to find user {name}\")"),
@@ -158,7 +159,7 @@ fn user_ids(view: &TreeView<'_>, user: Option<&str>, out: &mut Vec<Finding>) -> 
         Some(gid) => uid_gid.map(|(u, _)| (u, gid)),
         None => {
             out.push(Finding {
-                check: "group",
+                check: "group".to_string(),
                 path: "/etc/group".to_string(),
                 message: match groups {
                     Some(_) => format!("[config] user's group `{group}` is not in /etc/group: the container will not start"),

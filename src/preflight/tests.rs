@@ -35,8 +35,8 @@ fn run(entries: &[Entry], config: &ConfigSettings) -> Vec<Finding> {
     check(entries, config, &Platform::linux_amd64())
 }
 
-fn checks(findings: &[Finding]) -> Vec<&'static str> {
-    findings.iter().map(|f| f.check).collect()
+fn checks(findings: &[Finding]) -> Vec<&str> {
+    findings.iter().map(|f| f.check.as_str()).collect()
 }
 
 fn glibc_app() -> Entry {
