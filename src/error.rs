@@ -32,6 +32,10 @@ pub enum Error {
     Sbom(#[from] crate::sbom::SbomError),
     #[error(transparent)]
     Attest(#[from] crate::attest::AttestError),
+    #[error(transparent)]
+    Select(#[from] crate::select::SelectError),
+    #[error(transparent)]
+    Accounts(#[from] crate::accounts::AccountsError),
     /// An I/O failure on a named file.
     #[error("{}: {source}", path.display())]
     Io {
@@ -70,6 +74,8 @@ impl Error {
             Error::Registry(e) => e.hint(),
             Error::Sbom(e) => e.hint(),
             Error::Attest(e) => e.hint(),
+            Error::Select(e) => Some(e.hint()),
+            Error::Accounts(e) => Some(e.hint()),
             Error::Io { .. } => None,
             Error::DiskFull(d) => Some(d.hint()),
             Error::Usage { hint, .. } => hint.clone(),

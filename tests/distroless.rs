@@ -37,7 +37,11 @@ impl Project {
         let fx = fixtures().unwrap();
         let alpine = |arch: &str| {
             let p = fx.join(format!("alpine/alpine-minirootfs-3.19.4-{arch}.tar.gz"));
-            format!("tar = \"{}\"\nsha256 = \"{}\"\n", p.display(), sha256_file(&p))
+            format!(
+                "tar = \"{}\"\nsha256 = \"{}\"\n",
+                p.display(),
+                sha256_file(&p)
+            )
         };
         let text = format!(
             "[image]\nname = \"distroless-test\"\nsource_date_epoch = 1700000000\n{image_extra}\n{body}\n[input.alpine]\n{}\n[input.alpine-arm64]\n{}",
@@ -58,17 +62,30 @@ impl Project {
     /// `compose build` to a docker-archive; (exit code, stderr).
     fn build(&self, extra: &[&str]) -> (i32, String) {
         let out = self.path("image.tar");
-        let mut args = vec!["build", "--format", "docker-archive", "-o", out.to_str().unwrap()];
+        let mut args = vec![
+            "build",
+            "--format",
+            "docker-archive",
+            "-o",
+            out.to_str().unwrap(),
+        ];
         args.extend_from_slice(extra);
         let o = self.compose(&args);
-        (o.status.code().unwrap_or(-1), String::from_utf8_lossy(&o.stderr).into_owned())
+        (
+            o.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
     }
 
     fn tree(&self, extra: &[&str]) -> String {
         let mut args = vec!["tree"];
         args.extend_from_slice(extra);
         let o = self.compose(&args);
-        assert!(o.status.success(), "tree failed: {}", String::from_utf8_lossy(&o.stderr));
+        assert!(
+            o.status.success(),
+            "tree failed: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
         String::from_utf8_lossy(&o.stdout).into_owned()
     }
 }
@@ -86,14 +103,22 @@ fn podman(args: &[&str]) -> Output {
 fn podman_run(archive: &Path, run_args: &[&str]) -> (i32, String) {
     let _ = podman(&["rmi", "-f", "docker.io/library/distroless-test:latest"]);
     let loaded = podman(&["load", "-i", archive.to_str().unwrap()]);
-    assert!(loaded.status.success(), "{}", String::from_utf8_lossy(&loaded.stderr));
+    assert!(
+        loaded.status.success(),
+        "{}",
+        String::from_utf8_lossy(&loaded.stderr)
+    );
     let mut args = vec!["run", "--rm", "--network", "none"];
     args.extend_from_slice(run_args);
     let o = podman(&args);
     let _ = podman(&["rmi", "-f", "docker.io/library/distroless-test:latest"]);
     (
         o.status.code().unwrap_or(-1),
-        format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr)),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        ),
     )
 }
 
@@ -140,17 +165,38 @@ fn a_dynamic_gcc_program_is_caught_and_passes_with_glibc_from_a_rootfs() {
     if !have_tool("gcc") {
         return;
     }
-    std::fs::write(p.path("hello.c"), "#include <stdio.h>\nint main(void){puts(\"hello from glibc\");return 0;}\n").unwrap();
-    run_ok(Command::new("gcc").arg("-o").arg(p.path("hello")).arg(p.path("hello.c")));
+    std::fs::write(
+        p.path("hello.c"),
+        "#include <stdio.h>\nint main(void){puts(\"hello from glibc\");return 0;}\n",
+    )
+    .unwrap();
+    run_ok(
+        Command::new("gcc")
+            .arg("-o")
+            .arg(p.path("hello"))
+            .arg(p.path("hello.c")),
+    );
     let app = "[config]\nentrypoint = [\"/hello\"]\n[[layer]]\n[[layer.file]]\nsrc = \"hello\"\ndest = \"/hello\"\nmode = \"0755\"\n";
     p.manifest("", app);
     let (code, err) = p.build(&["--strict"]);
     assert_eq!(code, 2, "{err}");
-    assert!(err.contains(&format!("/hello is dynamically linked (glibc): its interpreter {GLIBC_LD} is not in the image")), "{err}");
+    assert!(
+        err.contains(&format!(
+            "/hello is dynamically linked (glibc): its interpreter {GLIBC_LD} is not in the image"
+        )),
+        "{err}"
+    );
     // A "rootfs" with the loader and libc: the host's glibc, as a tar input.
-    let libs = ["lib64/ld-linux-x86-64.so.2", "lib/x86_64-linux-gnu/libc.so.6"];
+    let libs = [
+        "lib64/ld-linux-x86-64.so.2",
+        "lib/x86_64-linux-gnu/libc.so.6",
+    ];
     let mut tar = Command::new("tar");
-    tar.arg("-C").arg("/").arg("-chf").arg(p.path("glibc.tar")).args(libs);
+    tar.arg("-C")
+        .arg("/")
+        .arg("-chf")
+        .arg(p.path("glibc.tar"))
+        .args(libs);
     run_ok(&mut tar);
     // Only the loader: libc.so.6 is named as missing.
     let copy = |paths: &str| {
@@ -161,8 +207,14 @@ fn a_dynamic_gcc_program_is_caught_and_passes_with_glibc_from_a_rootfs() {
     assert_eq!(code, 0, "{err}");
     let lines = preflight(&err);
     assert_eq!(lines.len(), 1, "{err}");
-    assert!(lines[0].contains("library libc.so.6, needed by /hello, is not in the image"), "{err}");
-    p.manifest("", &copy("\"/lib64/ld-linux-x86-64.so.2\", \"/lib/x86_64-linux-gnu/libc.so.6\""));
+    assert!(
+        lines[0].contains("library libc.so.6, needed by /hello, is not in the image"),
+        "{err}"
+    );
+    p.manifest(
+        "",
+        &copy("\"/lib64/ld-linux-x86-64.so.2\", \"/lib/x86_64-linux-gnu/libc.so.6\""),
+    );
     let (code, err) = p.build(&["--strict"]);
     assert_eq!(code, 0, "{err}");
     if have_tool("podman") {
@@ -215,7 +267,10 @@ fn missing_dangling_and_script_entrypoints_and_unknown_users() {
         p.manifest("", &format!("[config]\n{config}\n[[layer]]\n{layer}"));
         let (code, err) = p.build(&["--strict"]);
         assert_eq!(code, 2, "{config}: {err}");
-        assert!(err.contains(expected), "{config}: expected {expected:?} in:\n{err}");
+        assert!(
+            err.contains(expected),
+            "{config}: expected {expected:?} in:\n{err}"
+        );
     }
     // The script passes once its interpreter is there (busybox's sh).
     p.manifest(
@@ -234,10 +289,16 @@ fn missing_dangling_and_script_entrypoints_and_unknown_users() {
 #[test]
 fn strict_in_the_manifest_and_findings_in_the_metadata_file() {
     let Some(p) = Project::new() else { return };
-    p.manifest("strict = true", "[config]\nentrypoint = [\"/app\"]\n[[layer]]\nremove = [\"/x\"]\n");
+    p.manifest(
+        "strict = true",
+        "[config]\nentrypoint = [\"/app\"]\n[[layer]]\nremove = [\"/x\"]\n",
+    );
     let (code, err) = p.build(&[]);
     assert_eq!(code, 2, "{err}");
-    p.manifest("", "[config]\nentrypoint = [\"/app\"]\n[[layer]]\nremove = [\"/x\"]\n");
+    p.manifest(
+        "",
+        "[config]\nentrypoint = [\"/app\"]\n[[layer]]\nremove = [\"/x\"]\n",
+    );
     let meta = p.path("meta.json");
     let (code, err) = p.build(&["--metadata-file", meta.to_str().unwrap()]);
     assert_eq!(code, 0, "{err}");
@@ -260,22 +321,47 @@ fn paths_by_glob_and_symlinks_kept_or_followed_shown_by_compose_tree() {
     };
     p.manifest("", &copy("keep"));
     let tree = p.tree(&[]);
-    assert!(tree.contains(" /etc/ssl/cert.pem -> certs/ca-certificates.crt\n"), "{tree}");
-    let keys: Vec<&str> = tree.lines().filter(|l| l.contains("/etc/apk/keys/")).collect();
-    assert!(keys.len() >= 3 && keys.iter().all(|l| l.ends_with(".pub")), "{tree}");
+    assert!(
+        tree.contains(" /etc/ssl/cert.pem -> certs/ca-certificates.crt\n"),
+        "{tree}"
+    );
+    let keys: Vec<&str> = tree
+        .lines()
+        .filter(|l| l.contains("/etc/apk/keys/"))
+        .collect();
+    assert!(
+        keys.len() >= 3 && keys.iter().all(|l| l.ends_with(".pub")),
+        "{tree}"
+    );
     p.manifest("", &copy("follow"));
     let tree = p.tree(&["--long"]);
-    let cert = tree.lines().find(|l| l.contains(" /etc/ssl/cert.pem")).unwrap();
-    assert!(cert.starts_with("-rw-r--r--") && cert.contains(" 221145 ") && cert.contains("sha256:"), "{cert}");
+    let cert = tree
+        .lines()
+        .find(|l| l.contains(" /etc/ssl/cert.pem"))
+        .unwrap();
+    assert!(
+        cert.starts_with("-rw-r--r--") && cert.contains(" 221145 ") && cert.contains("sha256:"),
+        "{cert}"
+    );
     assert!(cert.ends_with("layer 1"), "{cert}");
     let json: serde_json::Value = serde_json::from_str(&p.tree(&["--json"])).unwrap();
     assert_eq!(json[0]["platform"], "linux/amd64");
-    assert!(json[0]["entries"].as_array().unwrap().iter().any(|e| e["path"] == "/etc/ssl/cert.pem" && e["type"] == "file"));
+    assert!(json[0]["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["path"] == "/etc/ssl/cert.pem" && e["type"] == "file"));
     // A pattern that matches nothing names the input and the pattern.
-    p.manifest("", "[[layer]]\n[[layer.copy]]\nfrom = \"alpine\"\npaths = [\"/usr/share/zoneinfo/**\"]\n");
+    p.manifest(
+        "",
+        "[[layer]]\n[[layer.copy]]\nfrom = \"alpine\"\npaths = [\"/usr/share/zoneinfo/**\"]\n",
+    );
     let (code, err) = p.build(&[]);
     assert_eq!(code, 2, "{err}");
-    assert!(err.contains("input `alpine`: `/usr/share/zoneinfo/**` matches nothing"), "{err}");
+    assert!(
+        err.contains("input `alpine`: `/usr/share/zoneinfo/**` matches nothing"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -294,8 +380,16 @@ fn accounts_merge_over_alpine_and_id_resolves_them_in_a_container() {
     assert_eq!(code, 0, "{err}");
     let tree = p.tree(&["--json"]);
     let json: serde_json::Value = serde_json::from_str(&tree).unwrap();
-    let home = json[0]["entries"].as_array().unwrap().iter().find(|e| e["path"] == "/home/app").cloned();
-    assert_eq!(home.map(|h| (h["uid"].clone(), h["mode"].clone())), Some((1000.into(), "0755".into())));
+    let home = json[0]["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["path"] == "/home/app")
+        .cloned();
+    assert_eq!(
+        home.map(|h| (h["uid"].clone(), h["mode"].clone())),
+        Some((1000.into(), "0755".into()))
+    );
     if have_tool("podman") {
         let _g = ENGINE.lock().unwrap_or_else(|e| e.into_inner());
         let (code, said) = podman_run(&p.path("image.tar"), &[IMAGE]);
@@ -303,7 +397,10 @@ fn accounts_merge_over_alpine_and_id_resolves_them_in_a_container() {
         assert!(said.contains("uid=1000(app) gid=1000(app)"), "{said}");
         assert!(said.contains("10(wheel)"), "{said}");
         let (_, said) = podman_run(&p.path("image.tar"), &[IMAGE, "cat", "/etc/shadow"]);
-        assert!(said.is_empty() || said.contains("Permission denied"), "shadow stays unreadable for app: {said}");
+        assert!(
+            said.is_empty() || said.contains("Permission denied"),
+            "shadow stays unreadable for app: {said}"
+        );
     }
 }
 
@@ -313,7 +410,8 @@ fn example_build(dir: &Path) -> PathBuf {
     c.arg(repo_root().join("examples/distroless/build.sh"));
     c.env("COMPOSE", env!("CARGO_BIN_EXE_compose"))
         .env("SCRATCH_CACHE_DIR", dir.join("cache"));
-    c.args(["-q", "--strict", "--format", "docker-archive", "-o"]).arg(&out);
+    c.args(["-q", "--strict", "--format", "docker-archive", "-o"])
+        .arg(&out);
     run_ok(&mut c);
     out
 }
@@ -332,7 +430,10 @@ fn the_distroless_example_finds_its_trust_store_in_podman_and_docker() {
     let said = run_ok(Command::new("podman").args(["run", "--rm", "--network", "none", name]));
     let _ = podman(&["rmi", "-f", name]);
     let expect = |said: &str| {
-        assert!(said.contains("trust store: /etc/ssl/certs/ca-certificates.crt ("), "{said}");
+        assert!(
+            said.contains("trust store: /etc/ssl/certs/ca-certificates.crt ("),
+            "{said}"
+        );
         assert!(said.contains("zoneinfo: UTC"), "{said}");
         assert!(said.contains("user: app (uid 1000)"), "{said}");
     };
@@ -354,7 +455,13 @@ fn the_distroless_example_finds_its_trust_store_in_podman_and_docker() {
         c
     };
     run_ok(&mut d(&["load", "-i", archive.to_str().unwrap()]));
-    let said = run_ok(&mut d(&["run", "--rm", "--network", "none", "scratch-distroless:latest"]));
+    let said = run_ok(&mut d(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "scratch-distroless:latest",
+    ]));
     let _ = run(&mut d(&["rmi", "-f", "scratch-distroless:latest"]));
     expect(&said);
 }

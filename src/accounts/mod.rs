@@ -67,6 +67,12 @@ impl AccountsError {
     }
 }
 
+/// The accounts layer over a merged tree: [`merge`] on its entries.
+pub fn layer_over(tree: &crate::merge::Tree, spec: &AccountsSpec) -> Result<Merged, AccountsError> {
+    let entries = tree.entries();
+    merge(&TreeView::new(&entries), spec)
+}
+
 /// Merge `spec` over the account files of the tree `lower` shows.
 pub fn merge(lower: &TreeView<'_>, spec: &AccountsSpec) -> Result<Merged, AccountsError> {
     let mut out = Merged::default();

@@ -43,7 +43,7 @@ pub struct Manifest {
     pub image: ImageSettings,
     /// `[config]`.
     pub config: ConfigSettings,
-    /// `[[layer]]`, in order.
+    /// `[[layer]]`, in order; then, when `[accounts]` declares any, the accounts layer.
     pub layers: Vec<LayerSpec>,
     /// `[input.NAME]`: inputs that layers take paths from, by name.
     pub named_inputs: BTreeMap<String, NamedInput>,
@@ -131,6 +131,9 @@ pub struct LayerSpec {
     pub symlinks: Vec<SymlinkSpec>,
     /// `[[layer.copy]]`: paths taken from named inputs.
     pub copies: Vec<CopySpec>,
+    /// Set on the one layer the manifest's `[accounts]` become: the last, over every
+    /// platform, holding the merged account files (see [`crate::accounts`]).
+    pub accounts: Option<AccountsSpec>,
 }
 
 impl LayerSpec {
@@ -336,6 +339,35 @@ impl AccountsSpec {
     /// True when the manifest declares no account.
     pub fn is_empty(&self) -> bool {
         self.users.is_empty() && self.groups.is_empty()
+    }
+
+    /// A one-line summary, the accounts layer's comment (and so its history entry).
+    pub fn describe(&self) -> String {
+        let names = |v: Vec<String>| v.join(", ");
+        let mut parts = Vec::new();
+        if !self.users.is_empty() {
+            parts.push(format!(
+                "users {}",
+                names(
+                    self.users
+                        .iter()
+                        .map(|u| format!("{} ({})", u.name, u.uid))
+                        .collect()
+                )
+            ));
+        }
+        if !self.groups.is_empty() {
+            parts.push(format!(
+                "groups {}",
+                names(
+                    self.groups
+                        .iter()
+                        .map(|g| format!("{} ({})", g.name, g.gid))
+                        .collect()
+                )
+            ));
+        }
+        format!("accounts: {}", parts.join("; "))
     }
 }
 

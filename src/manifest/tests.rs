@@ -255,6 +255,7 @@ fn full_manifest_uses_every_key() {
             dirs: vec![],
             symlinks: vec![],
             copies: vec![],
+            accounts: None,
         }
     );
     assert_eq!(m.layers[1].platforms, Some(vec![arm.clone()]));
@@ -325,6 +326,7 @@ fn full_manifest_uses_every_key() {
                 dest: Some(ImagePath::parse_str("/opt").unwrap()),
                 symlinks: SymlinkMode::Follow,
             }],
+            accounts: None,
         }
     );
     assert_eq!(
@@ -351,8 +353,13 @@ fn full_manifest_uses_every_key() {
     );
     let amd_layers: Vec<usize> = m.layers_for(&amd).map(|l| l.index).collect();
     let arm_layers: Vec<usize> = m.layers_for(&arm).map(|l| l.index).collect();
-    assert_eq!(amd_layers, vec![0, 2]);
-    assert_eq!(arm_layers, vec![1, 2]);
+    assert_eq!(amd_layers, vec![0, 2, 3]);
+    assert_eq!(arm_layers, vec![1, 2, 3]);
+    assert_eq!(m.layers[3].accounts.as_ref(), Some(&m.accounts));
+    assert_eq!(
+        m.layers[3].describe(),
+        "layer 4 (accounts: users app (1000); groups staff (50))"
+    );
     let inputs = m.inputs();
     let summary: Vec<(InputKind, &str, usize, bool)> = inputs
         .iter()

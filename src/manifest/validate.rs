@@ -39,6 +39,20 @@ pub(super) fn parse(text: &str, file: &Path) -> Result<Manifest> {
         layers.push(spec);
     }
     let accounts = ctx.accounts(&raw.accounts)?;
+    if !accounts.is_empty() {
+        layers.push(LayerSpec {
+            index: layers.len(),
+            comment: Some(accounts.describe()),
+            platforms: None,
+            tar: None,
+            remove: Vec::new(),
+            files: Vec::new(),
+            dirs: Vec::new(),
+            symlinks: Vec::new(),
+            copies: Vec::new(),
+            accounts: Some(accounts.clone()),
+        });
+    }
     Ok(Manifest {
         file: file.to_path_buf(),
         dir,
@@ -509,6 +523,7 @@ impl Ctx<'_> {
             dirs,
             symlinks,
             copies: Vec::new(),
+            accounts: None,
         })
     }
 

@@ -75,6 +75,21 @@ impl SelectError {
     }
 }
 
+/// The entries `spec` takes from the plain tar archive at `plain` (the named input's
+/// archive, decompressed), read as one layer over an empty tree. `label` names the layer
+/// in messages.
+pub fn copy_from_tar(
+    plain: &std::path::Path,
+    label: &str,
+    spec: &CopySpec,
+) -> crate::Result<Vec<Entry>> {
+    let what = format!("{label}: input `{}`", spec.from);
+    let entries = crate::layer::read_tar(plain, &what)?;
+    let mut tree = crate::merge::Tree::new();
+    tree.apply(&what, entries, &crate::merge::MergeOptions::default())?;
+    Ok(select(&tree.entries(), &spec.from, spec)?)
+}
+
 /// The entries `spec` takes from `source` (the input's whole tree, unique paths), in
 /// path order. `input` names the input in messages.
 pub fn select(source: &[Entry], input: &str, spec: &CopySpec) -> Result<Vec<Entry>, SelectError> {
