@@ -227,12 +227,12 @@ fn a_dynamic_gcc_program_is_caught_and_passes_with_glibc_from_a_rootfs() {
 #[test]
 fn an_arm64_program_in_an_amd64_image_is_caught() {
     let Some(p) = Project::new() else { return };
-    let body = format!("[config]\nentrypoint = [\"/bin/busybox\", \"true\"]\n[[layer]]\n[[layer.copy]]\nfrom = \"alpine-arm64\"\npaths = [\"/bin/busybox\", \"/lib/ld-musl-aarch64.so.1\"]\n");
-    p.manifest("", &body);
+    let body = "[config]\nentrypoint = [\"/bin/busybox\", \"true\"]\n[[layer]]\n[[layer.copy]]\nfrom = \"alpine-arm64\"\npaths = [\"/bin/busybox\", \"/lib/ld-musl-aarch64.so.1\"]\n";
+    p.manifest("", body);
     let (code, err) = p.build(&["--strict"]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("/bin/busybox is a 64-bit AArch64 (linux/arm64) program, but this image is for linux/amd64"), "{err}");
-    p.manifest("platforms = [\"linux/arm64\"]", &body);
+    p.manifest("platforms = [\"linux/arm64\"]", body);
     let (code, err) = p.build(&["--strict"]);
     assert_eq!(code, 0, "{err}");
 }
@@ -448,7 +448,7 @@ fn the_distroless_example_finds_its_trust_store_in_podman_and_docker() {
         }
         docker.env("DOCKER_HOST", format!("unix://{}", sock.display()));
     }
-    let mut d = |args: &[&str]| {
+    let d = |args: &[&str]| {
         let mut c = Command::new("docker");
         c.envs(docker.get_envs().filter_map(|(k, v)| Some((k, v?))));
         c.args(args);
