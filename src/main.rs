@@ -8,6 +8,7 @@ use scratch_compose::command::{self, BuildOptions, LockOptions, PruneOptions};
 use scratch_compose::compression::Compression;
 use scratch_compose::diff::{self, DiffOptions};
 use scratch_compose::fetch::MirrorRule;
+use scratch_compose::listing;
 use scratch_compose::image::OutputFormat;
 use scratch_compose::platform::Platform;
 use scratch_compose::session::pins::Update;
@@ -127,9 +128,30 @@ enum Command {
         after_help = "Exit 0 when equal, 1 when different, 2 on errors.\n\nExamples:\n  compose diff out/ other.tar\n  compose diff --ignore-mtime --ignore-history --ignore-label io.buildah.version ours.tar podman.tar\n  compose diff --json a.tar b.tar | jq ."
     )]
     Diff(DiffArgs),
+    /// Print the merged tree of the image, per platform, without writing an image.
+    #[command(
+        after_help = "Each line: type and mode, uid:gid, size (major,minor for devices), path, and \
+        `-> target` for symlinks or `link to PATH` for hard links; --long adds each file's \
+        sha256 and the layer that last wrote the entry.\n\nExamples:\n  compose tree\n  \
+        compose tree --long --platform linux/arm64\n  compose tree --json | jq '.[0].entries[] | select(.type == \"file\") | .path'"
+    )]
+    Tree(TreeArgs),
     /// Manage the download cache.
     #[command(subcommand)]
     Cache(CacheCommand),
+}
+
+#[derive(Args, Debug)]
+struct TreeArgs {
+    /// Add each file's sha256 and the layer each entry comes from.
+    #[arg(long)]
+    long: bool,
+    /// Print JSON: [{"platform": P, "entries": [...]}].
+    #[arg(long)]
+    json: bool,
+    /// One platform only [default: every platform of the manifest].
+    #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
+    platform: Option<Platform>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -194,8 +216,8 @@ struct BuildArgs {
     /// manifest's, else gzip].
     #[arg(long, value_name = "C")]
     compression: Option<Compression>,
-    /// Also write the digests (image, per platform manifest, config and layers) as JSON to
-    /// FILE, for CI pipelines.
+    /// Also write the digests (image, per platform manifest, config and layers) and the
+    /// preflight findings as JSON to FILE, for CI pipelines.
     #[arg(long, value_name = "FILE")]
     metadata_file: Option<PathBuf>,
     /// Write a software bill of materials per platform: spdx (SPDX 2.3 JSON), cyclonedx
@@ -208,6 +230,10 @@ struct BuildArgs {
     /// -algorithm ed25519` writes it): OUT.intoto.json becomes a DSSE envelope.
     #[arg(long, value_name = "FILE")]
     sign_key: Option<PathBuf>,
+    /// Make preflight findings (a missing entrypoint, interpreter or library, a wrong
+    /// architecture, an unknown user) errors instead of warnings; also `[image] strict`.
+    #[arg(long)]
+    strict: bool,
 }
 
 #[derive(Args, Debug)]
@@ -334,6 +360,29 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
             })
         }
         Command::Push(p) => push(cli.global, p),
+        Command::Tree(t) => {
+            let s = session(cli.global)?;
+            let trees = command::tree(&s, t.platform.as_ref())?;
+            let view: Vec<listing::PlatformTree> = trees
+                .iter()
+                .map(|m| listing::PlatformTree {
+                    platform: m.platform.to_string(),
+                    entries: &m.entries,
+                    origins: t.long.then_some(&m.origins),
+                })
+                .collect();
+            let text = if t.json {
+                listing::render_json(&view)
+            } else {
+                listing::render_text(&view)
+            }
+            .map_err(|e| Error::io("the merged tree's files", e))?;
+            use std::io::Write;
+            let mut out = std::io::stdout().lock();
+            // A closed pipe (`compose tree | head`) is not an error.
+            let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Build(b) => {
             let format = b.format;
             let output = b.output.clone().unwrap_or_else(|| format.default_output());
@@ -353,6 +402,7 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
                         .as_deref()
                         .map(|f| f.parse().expect("clap checked it")),
                     sign_key: b.sign_key.clone(),
+                    strict: b.strict,
                 },
             )?;
             if let Some(path) = &b.metadata_file {
@@ -480,6 +530,12 @@ fn write_metadata(
     if !pushed.is_empty() {
         doc["pushed"] = serde_json::json!(pushed);
     }
+    let preflight: serde_json::Map<String, serde_json::Value> = r
+        .preflight
+        .iter()
+        .map(|(p, f)| (p.clone(), serde_json::json!(f)))
+        .collect();
+    doc["preflight"] = serde_json::json!(preflight);
     std::fs::write(path, format!("{doc}\n")).map_err(|e| Error::io(path, e))
 }
 

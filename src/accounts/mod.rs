@@ -79,6 +79,16 @@ pub fn merge(lower: &TreeView<'_>, spec: &AccountsSpec) -> Result<Merged, Accoun
     if spec.is_empty() {
         return Ok(out);
     }
+    // Over a layer-cache tree snapshot, lower files may have no bytes: hand one back
+    // unchanged, which makes the producer merge from the bottom, with every byte.
+    for path in ["etc/passwd", "etc/group", "etc/shadow"] {
+        if let Resolved::Found { entry, .. } = lower.resolve(path.as_bytes(), true) {
+            if matches!(entry.kind, Kind::File(Content::NotKept { .. })) {
+                out.entries.push(entry.clone());
+                return Ok(out);
+            }
+        }
+    }
     let passwd = AccountFile::read(lower, "etc/passwd")?;
     let group = AccountFile::read(lower, "etc/group")?;
     let shadow = AccountFile::read(lower, "etc/shadow")?;

@@ -9,6 +9,7 @@ use crate::manifest::LayerSpec;
 use crate::merge::Tree;
 use crate::platform::Platform;
 use crate::sbom::SbomFormat;
+use crate::preflight::{self, report as findings_report, Finding};
 use crate::session::inputs::Inputs;
 use crate::session::produce::Built;
 use crate::session::staleness;
@@ -30,6 +31,8 @@ pub struct BuildOptions {
     pub sbom: Option<SbomFormat>,
     /// `--sign-key`: an Ed25519 private key (PKCS#8 PEM) to sign the provenance with.
     pub sign_key: Option<PathBuf>,
+    /// Preflight findings are errors (`--strict`; `[image] strict = true` also sets it).
+    pub strict: bool,
 }
 
 /// What a build produced.
@@ -41,6 +44,8 @@ pub struct BuildResult {
     pub outputs: BTreeMap<String, OutputRecord>,
     /// The SBOM and provenance files written beside the output.
     pub documents: Vec<PathBuf>,
+    /// Per platform, what preflight found (warnings; a strict build with any fails).
+    pub preflight: BTreeMap<String, Vec<Finding>>,
 }
 
 /// `compose build`: fetch, merge, write; returns the digest to print.
@@ -99,20 +104,28 @@ pub fn build(s: &Session, o: &BuildOptions) -> Result<BuildResult> {
         let built = s.produce(&others, settings, &mut inputs, &store, Some(&layer_cache))?;
         outputs = built.records();
     }
+    let strict = o.strict || s.manifest().image.strict;
     if o.format == OutputFormat::Rootfs {
         if lock.is_some() && stale.is_empty() {
             report(s, o, &judge(&inputs, outputs, Some(&store)))?;
         }
         s.ensure_blobs(&mut inputs)?;
-        let specs: Vec<&LayerSpec> = s.manifest().layers_for(&platforms[0]).collect();
+        let p = &platforms[0];
+        let specs: Vec<&LayerSpec> = s.manifest().layers_for(p).collect();
         let tree = s
-            .merge_layers(&specs, &inputs, Tree::new(), true, |_, _, _, _| Ok(()))?
+            .merge_layers(&specs, &inputs, Tree::new(), true, p, |_, _, _, _| Ok(()))?
             .unwrap_or_default();
-        let digest = image::write_rootfs(&tree.entries(), settings.epoch, &o.output)?;
+        let entries = tree.entries();
+        drop(tree);
+        let findings: BTreeMap<String, Vec<Finding>> =
+            [(p.to_string(), preflight::check(&entries, &s.manifest().config, p))].into();
+        findings_report::enforce(&findings, strict, |w| s.ui().warn(w))?;
+        let digest = image::write_rootfs(&entries, settings.epoch, &o.output)?;
         return Ok(BuildResult {
             digest,
             outputs: BTreeMap::new(),
             documents: Vec::new(),
+            preflight: findings,
         });
     }
     let built = s.produce(
@@ -133,7 +146,9 @@ pub fn build(s: &Session, o: &BuildOptions) -> Result<BuildResult> {
             image::referrer::attach(&store, &mut built.assembled, &attachments, settings.epoch)?;
         }
     }
+    let findings = s.preflight(&platforms, settings, &mut inputs)?;
     inputs.check_unchanged()?;
+    findings_report::enforce(&findings, strict, |w| s.ui().warn(w))?;
     let mut records = built.records();
     // The SBOM digests the lock records: those of the formats `[image] sbom` names.
     let locked_formats = s.manifest().image.sbom;
@@ -165,6 +180,7 @@ pub fn build(s: &Session, o: &BuildOptions) -> Result<BuildResult> {
         digest: built.assembled.top.digest,
         outputs: records,
         documents,
+        preflight: findings,
     })
 }
 

@@ -1,5 +1,5 @@
 //! The commands, one file each, as small verbs over a [`crate::session::Session`]:
-//! [`build()`], [`lock()`], [`verify()`] and [`prune()`] (`compose cache prune`). None reaches into
+//! [`build()`], [`lock()`], [`verify()`], [`tree()`] and [`prune()`] (`compose cache prune`). None reaches into
 //! another; what they share lives in [`crate::session`].
 //!
 //! [`push`] publishes what [`build()`] writes (an OCI layout) through [`crate::registry`].
@@ -9,9 +9,11 @@ pub mod documents;
 mod lock;
 mod prune;
 pub mod push;
+mod tree;
 mod verify;
 
 pub use build::{build, BuildOptions, BuildResult};
 pub use lock::{lock, LockOptions, LockOutcome};
 pub use prune::{prune, PruneOptions, Pruned};
 pub use verify::{verify, verify_with, VerifyOptions, VerifyOutcome};
+pub use tree::tree;

@@ -74,6 +74,7 @@ pub fn build_and_push(
             compression: settings.compression,
             sbom: None,
             sign_key: None,
+            strict: false,
         },
     )?;
     let pushed = push_references(&layout, &references, request)?;

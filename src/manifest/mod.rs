@@ -541,6 +541,7 @@ impl Manifest {
                     pin: v.source.sha256,
                     layer: layer.index,
                     pos: v.pos.clone(),
+                    attribution: Default::default(),
                 });
             }
         }

@@ -36,6 +36,11 @@ impl ContentReader {
                     *len,
                 )
             }
+            Content::NotKept { .. } => {
+                return Err(io::Error::other(
+                    "the bytes of this lower-layer file are not kept by the layer cache",
+                ))
+            }
         };
         Ok(ContentReader { inner, len, pos: 0 })
     }

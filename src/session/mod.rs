@@ -9,11 +9,14 @@
 //! * [`recipe`]: a layer spec as entries, and its layer-cache description, side by side;
 //! * [`produce`]: layers merged, written or taken from the layer cache, and assembled
 //!   into images;
-//! * [`staleness`]: the one judgement of whether the lock still holds.
+//! * [`staleness`]: the one judgement of whether the lock still holds;
+//! * [`check`]: preflight of each platform's final tree, and merging a tree without
+//!   writing it (`compose tree`).
 //!
 //! The commands (`crate::command`) are small verbs over a [`Session`]; none reaches into
 //! another.
 
+pub mod check;
 mod error;
 pub mod inputs;
 pub mod pins;

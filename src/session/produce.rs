@@ -123,6 +123,7 @@ impl Session {
         inputs: &Inputs,
         base: Tree,
         keep_tree: bool,
+        p: &Platform,
         mut on_layer: impl FnMut(usize, &[String], &[Entry], Option<&Tree>) -> Result<()>,
     ) -> Result<Option<Tree>> {
         let mut tree = base;
@@ -132,15 +133,15 @@ impl Session {
         };
         for (i, layer) in specs.iter().enumerate() {
             let label = layer_label(layer);
-            let entries = self.layer_entries(layer, inputs, &label)?;
+            let (entries, own) = self.entries_over(&tree, layer, inputs, &label, p)?;
             self.ui()
                 .debug(format!("{label}: {} entries read", entries.len()));
             removals::check(&tree, layer, &label)?;
             let applied = tree.apply(&label, entries, &opts)?;
             self.ui().debug(format!("{label}: merged"));
-            let warnings: Vec<String> = applied
-                .warnings
+            let warnings: Vec<String> = own
                 .iter()
+                .chain(&applied.warnings)
                 // Said once: the merger may have named the layer already.
                 .map(|w| match w.starts_with(&format!("{label}: ")) {
                     true => w.clone(),
@@ -208,7 +209,7 @@ impl Producer<'_> {
             if self.session.manifest().image.usrmerge {
                 k.field("usrmerge", b"true");
             }
-            describe_layer(&mut k, layer, inputs);
+            describe_layer(&mut k, layer, inputs, self.session.manifest(), p);
             keys.push(k.finish());
         }
         keys
@@ -350,9 +351,9 @@ impl Producer<'_> {
         inputs: &mut Inputs,
     ) -> Result<PlatformImage> {
         let (layers, history) = if self.session.manifest().image.squash {
-            self.squashed_layer(plan, inputs)?
+            self.squashed_layer(p, plan, inputs)?
         } else {
-            self.layers_in_order(plan, inputs)?
+            self.layers_in_order(p, plan, inputs)?
         };
         Ok(PlatformImage {
             platform: p.clone(),
@@ -366,6 +367,7 @@ impl Producer<'_> {
     /// The one layer of a squashed image, from the layer cache or merged and written.
     fn squashed_layer(
         &self,
+        p: &Platform,
         plan: Plan,
         inputs: &mut Inputs,
     ) -> Result<(Vec<LayerBlob>, Vec<HistoryEntry>)> {
@@ -391,7 +393,7 @@ impl Producer<'_> {
                 let mut warnings = Vec::new();
                 let entries = self
                     .session
-                    .merge_layers(&specs, inputs, Tree::new(), true, |_, w, _, _| {
+                    .merge_layers(&specs, inputs, Tree::new(), true, p, |_, w, _, _| {
                         warnings.extend_from_slice(w);
                         Ok(())
                     })?
@@ -421,6 +423,7 @@ impl Producer<'_> {
     /// missing ones written); cached layers above it used as they are.
     fn layers_in_order(
         &self,
+        p: &Platform,
         plan: Plan,
         inputs: &mut Inputs,
     ) -> Result<(Vec<LayerBlob>, Vec<HistoryEntry>)> {
@@ -436,6 +439,7 @@ impl Producer<'_> {
         let mut written: Vec<Option<LayerBlob>> = vec![None; specs.len()];
         if merged > 0 {
             let mut done = self.merge_and_write(
+                p,
                 &specs,
                 &keys,
                 &found,
@@ -450,6 +454,7 @@ impl Producer<'_> {
                 // merge from the bottom after all.
                 ui.debug("the tree snapshot cannot serve this layer; merging from the bottom");
                 done = self.merge_and_write(
+                p,
                     &specs,
                     &keys,
                     &found,
@@ -498,6 +503,7 @@ impl Producer<'_> {
     #[allow(clippy::too_many_arguments)]
     fn merge_and_write(
         &self,
+        p: &Platform,
         specs: &[&LayerSpec],
         keys: &[LayerKey],
         found: &[Option<CachedLayer>],
@@ -516,6 +522,7 @@ impl Producer<'_> {
             inputs,
             base,
             false,
+            p,
             |j, warnings, entries, tree| {
                 let i = from + j;
                 if !complete || found[i].is_some() || written[i].is_some() {

@@ -9,11 +9,49 @@ use crate::digest::Sha256Digest;
 use crate::entry::{Content, Entry, ImagePath, Kind};
 use crate::layer;
 use crate::lock::InputKind;
-use crate::manifest::{FileSource, FileSpec, LayerSpec, Location, SourceSpec};
+use crate::manifest::{
+    CopySpec, FileSource, FileSpec, LayerSpec, Location, Manifest, SourceSpec, SymlinkMode,
+};
+use crate::merge::Tree;
+use crate::platform::Platform;
 use crate::store::KeyBuilder;
-use crate::Result;
+use crate::{Error, Result};
 
 impl Session {
+    /// The archive a `[[layer.copy]]` reads on platform `p`.
+    fn copy_source(&self, c: &CopySpec, p: &Platform) -> Result<&SourceSpec> {
+        self.manifest
+            .named_inputs
+            .get(&c.from)
+            .and_then(|i| i.variant_for(p))
+            .map(|v| &v.source)
+            .ok_or_else(|| {
+                Error::usage(
+                    format!("input `{}` has no archive for {p}", c.from),
+                    Some("add one with [[input.NAME]] platform = \"…\""),
+                )
+            })
+    }
+
+    /// The entries of `layer` over `tree` and the warnings they give: the accounts layer
+    /// is computed from the tree, any other from its sources.
+    pub fn entries_over(
+        &self,
+        tree: &Tree,
+        layer: &LayerSpec,
+        inputs: &Inputs,
+        label: &str,
+        p: &Platform,
+    ) -> Result<(Vec<Entry>, Vec<String>)> {
+        match &layer.accounts {
+            Some(spec) => {
+                let merged = crate::accounts::layer_over(tree, spec)?;
+                Ok((merged.entries, merged.warnings))
+            }
+            None => Ok((self.layer_entries(layer, inputs, label, p)?, Vec::new())),
+        }
+    }
+
     /// The entries of one layer, in the order the merger applies them: the tar, then
     /// `remove` whiteouts, directories, files and symlinks.
     pub fn layer_entries(
@@ -21,6 +59,7 @@ impl Session {
         layer: &LayerSpec,
         inputs: &Inputs,
         label: &str,
+        p: &Platform,
     ) -> Result<Vec<Entry>> {
         let mut entries = Vec::new();
         if let Some(t) = &layer.tar {
@@ -30,6 +69,14 @@ impl Session {
                 None => self.plain_tar(tar, label, inputs.remembered)?,
             };
             entries.extend(layer::read_tar(&plain, label)?);
+        }
+        for c in &layer.copies {
+            let tar = inputs.blob(InputKind::Tar, &self.copy_source(c, p)?.location);
+            let plain = match inputs.plain.get(&tar.sha256) {
+                Some(path) => path.clone(),
+                None => self.plain_tar(tar, label, inputs.remembered)?,
+            };
+            entries.extend(crate::select::copy_from_tar(&plain, label, c)?);
         }
         for r in &layer.remove {
             entries.push(whiteout(&r.path));
@@ -85,10 +132,47 @@ impl Session {
 
 /// Describe into `k` everything [`Session::layer_entries`] makes a layer's entries from;
 /// the two must stay in step, or the layer cache would serve stale layers.
-pub fn describe_layer(k: &mut KeyBuilder, layer: &LayerSpec, inputs: &Inputs) {
+pub fn describe_layer(
+    k: &mut KeyBuilder,
+    layer: &LayerSpec,
+    inputs: &Inputs,
+    manifest: &Manifest,
+    platform: &Platform,
+) {
     let path = |p: &ImagePath| p.as_bytes().to_vec();
     if let Some(t) = &layer.tar {
         k.digest("tar", &inputs.digest(InputKind::Tar, &t.location));
+    }
+    for c in &layer.copies {
+        k.field("copy", c.from.as_bytes());
+        if let Some(v) = manifest
+            .named_inputs
+            .get(&c.from)
+            .and_then(|i| i.variant_for(platform))
+        {
+            k.digest("copy-input", &inputs.digest(InputKind::Tar, &v.source.location));
+        }
+        for p in &c.paths {
+            k.field("copy-path", p.as_bytes());
+        }
+        k.field("copy-dest", &c.dest.as_ref().map(path).unwrap_or_default());
+        k.number("copy-follow", u64::from(c.symlinks == SymlinkMode::Follow));
+    }
+    if let Some(a) = &layer.accounts {
+        for u in &a.users {
+            k.field("user", u.name.as_bytes());
+            k.number("uid", u.uid);
+            k.number("gid", u.gid);
+            k.field("home", u.home.as_bytes());
+            k.field("shell", u.shell.as_bytes());
+            for g in &u.groups {
+                k.field("group-of-user", g.as_bytes());
+            }
+        }
+        for g in &a.groups {
+            k.field("group", g.name.as_bytes());
+            k.number("gid", g.gid);
+        }
     }
     for r in &layer.remove {
         // An optional remove changes no bytes, but a required one is checked when built.
@@ -170,6 +254,9 @@ pub fn created_by(layer: &LayerSpec) -> String {
     }
     for s in &layer.symlinks {
         parts.push(format!("symlink {} -> {}", s.dest.display(), s.target));
+    }
+    for c in &layer.copies {
+        parts.push(format!("copy from {} {}", c.from, c.paths.join(" ")));
     }
     format!("compose: {}", parts.join(", "))
 }

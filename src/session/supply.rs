@@ -181,7 +181,7 @@ impl Session {
         let mut tree = Tree::new();
         for layer in specs {
             let label = layer_label(layer);
-            let entries = self.layer_entries(layer, inputs, &label)?;
+            let (entries, _) = self.entries_over(&tree, layer, inputs, &label, platform)?;
             tree.apply(&label, entries, &MergeOptions::default())?;
         }
         let view = View {

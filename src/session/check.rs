@@ -1,0 +1,97 @@
+//! Preflight of each platform's final tree, and the merged tree itself for `compose tree`:
+//! merging without writing, quietly (a build has shown the merge warnings already).
+
+use std::collections::BTreeMap;
+
+use super::inputs::Inputs;
+use super::recipe::{describe_layer, layer_label};
+use super::{OutputSettings, Session};
+use crate::digest::Sha256Digest;
+use crate::entry::Entry;
+use crate::listing::Origins;
+use crate::manifest::LayerSpec;
+use crate::merge::{MergeOptions, Tree};
+use crate::platform::Platform;
+use crate::preflight::{self, report, Finding};
+use crate::store::KeyBuilder;
+use crate::Result;
+
+impl Session {
+    /// Preflight findings for each platform's final tree: those remembered in the store
+    /// for this tree (its top layer key) and config, else the tree is merged and checked,
+    /// and the findings remembered, so a rebuild from the layer cache reads no input.
+    pub fn preflight(
+        &self,
+        platforms: &[Platform],
+        settings: OutputSettings,
+        inputs: &mut Inputs,
+    ) -> Result<BTreeMap<String, Vec<Finding>>> {
+        let root = self.store().root().to_path_buf();
+        let mut out = BTreeMap::new();
+        for p in platforms {
+            let specs: Vec<&LayerSpec> = self.manifest().layers_for(p).collect();
+            let top = self.top_key(p, settings, &specs, inputs);
+            let key = report::record_key(&top, &self.manifest().config, p);
+            let findings = match report::load(&root, &key) {
+                Some(f) => f,
+                None => {
+                    self.ensure_blobs(inputs)?;
+                    let tree = self.merge_quietly(&specs, inputs, p, None)?;
+                    let f = preflight::check(&tree.entries(), &self.manifest().config, p);
+                    if let Err(e) = report::store(&root, &key, &f) {
+                        self.ui()
+                            .debug(format!("preflight findings not remembered: {e}"));
+                    }
+                    f
+                }
+            };
+            out.insert(p.to_string(), findings);
+        }
+        Ok(out)
+    }
+
+    /// The layer-cache key of the top layer of `specs` (which covers the whole tree).
+    fn top_key(
+        &self,
+        p: &Platform,
+        s: OutputSettings,
+        specs: &[&LayerSpec],
+        inputs: &Inputs,
+    ) -> Sha256Digest {
+        let mut below = None;
+        for layer in specs {
+            let mut k = KeyBuilder::layer(below.as_ref(), s.compression, s.epoch, p);
+            describe_layer(&mut k, layer, inputs, self.manifest(), p);
+            below = Some(k.finish());
+        }
+        below.map_or_else(|| Sha256Digest::of(b""), |k| k.0)
+    }
+
+    /// Merge `specs` without showing their warnings again, recording in `origins` which
+    /// layer last wrote each entry.
+    pub fn merge_quietly(
+        &self,
+        specs: &[&LayerSpec],
+        inputs: &Inputs,
+        p: &Platform,
+        mut origins: Option<&mut Origins>,
+    ) -> Result<Tree> {
+        let mut tree = Tree::new();
+        for layer in specs {
+            let label = layer_label(layer);
+            let (entries, _) = self.entries_over(&tree, layer, inputs, &label, p)?;
+            let applied = tree.apply(&label, entries, &MergeOptions::default())?;
+            if let Some(o) = origins.as_deref_mut() {
+                o.record(&layer.describe(), &applied.layer);
+            }
+        }
+        Ok(tree)
+    }
+}
+
+/// One platform's merged tree, for `compose tree`.
+pub struct MergedTree {
+    pub platform: Platform,
+    pub entries: Vec<Entry>,
+    pub origins: Origins,
+}
