@@ -94,7 +94,7 @@ enum Command {
     },
     /// Fetch the inputs, merge the layers and write the image; prints its digest.
     #[command(
-        after_help = "Examples:\n  compose build\n  compose build --format oci-archive -o image.tar\n  compose build --format docker-archive -o image.tar --locked\n  compose build --format rootfs -o rootfs.tar\n  digest=$(compose build -q)"
+        after_help = "Examples:\n  compose build\n  compose build --format oci-archive -o image.tar\n  compose build --format docker-archive -o image.tar --locked\n  compose build --format rootfs -o rootfs.tar\n  compose build --strict   # refuse an image whose entrypoint, loader, libraries or user are missing\n  digest=$(compose build -q)"
     )]
     Build(BuildArgs),
     /// Build the image as `build` does and push it to registries; prints REF@DIGEST per
