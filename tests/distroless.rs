@@ -472,7 +472,10 @@ fn per_platform_inputs_are_locked_built_and_verified() {
     let fx = fixtures().unwrap();
     let arch = |a: &str, platform: &str| {
         let path = fx.join(format!("alpine/alpine-minirootfs-3.19.4-{a}.tar.gz"));
-        format!("[[input.rootfs]]\nplatform = \"{platform}\"\ntar = \"{}\"\n", path.display())
+        format!(
+            "[[input.rootfs]]\nplatform = \"{platform}\"\ntar = \"{}\"\n",
+            path.display()
+        )
     };
     p.manifest(
         "platforms = [\"linux/amd64\", \"linux/arm64\"]",
@@ -485,12 +488,25 @@ fn per_platform_inputs_are_locked_built_and_verified() {
     let o = p.compose(&["lock"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let lock = std::fs::read_to_string(p.path("scratch.lock")).unwrap();
-    assert!(lock.contains("alpine-minirootfs-3.19.4-x86_64.tar.gz") && lock.contains("alpine-minirootfs-3.19.4-aarch64.tar.gz"), "{lock}");
+    assert!(
+        lock.contains("alpine-minirootfs-3.19.4-x86_64.tar.gz")
+            && lock.contains("alpine-minirootfs-3.19.4-aarch64.tar.gz"),
+        "{lock}"
+    );
     let out = p.path("out");
     let o = p.compose(&["build", "--locked", "--strict", "-o", out.to_str().unwrap()]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    assert!(p.tree(&["--platform", "linux/arm64"]).contains(" /lib/ld-musl-aarch64.so.1\n"));
-    assert!(p.tree(&["--platform", "linux/amd64"]).contains(" /lib/ld-musl-x86_64.so.1\n"));
+    assert!(p
+        .tree(&["--platform", "linux/arm64"])
+        .contains(" /lib/ld-musl-aarch64.so.1\n"));
+    assert!(p
+        .tree(&["--platform", "linux/amd64"])
+        .contains(" /lib/ld-musl-x86_64.so.1\n"));
     let o = p.compose(&["verify"]);
-    assert!(o.status.success(), "{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
 }

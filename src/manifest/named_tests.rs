@@ -148,3 +148,29 @@ fn accounts_are_validated() {
     ));
     assert!(e.contains("unknown key `password`"), "{e}");
 }
+
+#[test]
+fn unknown_keys_name_the_new_tables() {
+    let (e, _) = err(&with_input(
+        "[[layer]]\n[[layer.copy]]\nfrom = \"alpine\"\npath = [\"/x\"]\n",
+    ));
+    assert_eq!(
+        e,
+        "9:1: unknown key `path` in [[layer.copy]]; did you mean `paths`?"
+    );
+    let (e, _) = err("[image]\nname = \"x\"\n[input.a]\nurl = \"x\"\n");
+    assert!(e.contains("unknown key `url` in [input.NAME]"), "{e}");
+    let (e, _) =
+        err("[image]\nname = \"x\"\n[[accounts.user]]\nname = \"a\"\nuid = 1\nhomedir = \"/h\"\n");
+    assert!(
+        e.contains("unknown key `homedir` in [[accounts.user]]"),
+        "{e}"
+    );
+    let (e, _) = err("[image]\nname = \"x\"\n[[accounts.group]]\nname = \"a\"\nid = 1\n");
+    assert!(e.contains("in [[accounts.group]]"), "{e}");
+    let (e, _) = err("[image]\nname = \"x\"\n[accounts]\nusers = []\n");
+    assert!(
+        e.contains("unknown key `users` in [accounts]; did you mean `user`?"),
+        "{e}"
+    );
+}

@@ -915,6 +915,16 @@ fn table_of(valid: &[String]) -> &'static str {
         "[config]"
     } else if has("remove") {
         "[[layer]]"
+    } else if has("from") {
+        "[[layer.copy]]"
+    } else if has("tar") && has("platforms") {
+        "[input.NAME]"
+    } else if has("shell") {
+        "[[accounts.user]]"
+    } else if has("gid") && has("name") {
+        "[[accounts.group]]"
+    } else if has("user") && has("group") {
+        "[accounts]"
     } else if has("content") {
         "[[layer.file]]"
     } else if has("target") {

@@ -55,6 +55,12 @@ pub enum SelectError {
     Loop { input: String, path: String },
     #[error("input `{input}`: `{pattern}` selects more than {MAX_SELECTED} entries")]
     TooMany { input: String, pattern: String },
+    /// Any of the above, in the layer that asked for the paths.
+    #[error("{layer}: {source}")]
+    InLayer {
+        layer: String,
+        source: Box<SelectError>,
+    },
 }
 
 impl SelectError {
@@ -71,6 +77,7 @@ impl SelectError {
                 "copy the link's target as well, or use symlinks = \"keep\" to copy links as they are".to_string()
             }
             SelectError::TooMany { .. } => "select fewer paths, or use symlinks = \"keep\"".to_string(),
+            SelectError::InLayer { source, .. } => source.hint(),
         }
     }
 }
@@ -87,7 +94,13 @@ pub fn copy_from_tar(
     let entries = crate::layer::read_tar(plain, &what)?;
     let mut tree = crate::merge::Tree::new();
     tree.apply(&what, entries, &crate::merge::MergeOptions::default())?;
-    Ok(select(&tree.entries(), &spec.from, spec)?)
+    select(&tree.entries(), &spec.from, spec).map_err(|e| {
+        SelectError::InLayer {
+            layer: label.to_string(),
+            source: Box::new(e),
+        }
+        .into()
+    })
 }
 
 /// The entries `spec` takes from `source` (the input's whole tree, unique paths), in
