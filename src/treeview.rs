@@ -6,7 +6,7 @@
 //! that run on a finished tree need the same rules and also follow a path's final
 //! component (as `execve` and the dynamic loader do). Resolution never leaves the tree:
 //! absolute targets start at the tree's root, `..` stops there, at most
-//! [`MAX_SYMLINK_HOPS`](crate::merge::MAX_SYMLINK_HOPS) links are followed.
+//! [`crate::merge::MAX_SYMLINK_HOPS`] links are followed.
 
 use std::collections::BTreeMap;
 

@@ -150,7 +150,10 @@ pub fn describe_layer(
             .get(&c.from)
             .and_then(|i| i.variant_for(platform))
         {
-            k.digest("copy-input", &inputs.digest(InputKind::Tar, &v.source.location));
+            k.digest(
+                "copy-input",
+                &inputs.digest(InputKind::Tar, &v.source.location),
+            );
         }
         for p in &c.paths {
             k.field("copy-path", p.as_bytes());
