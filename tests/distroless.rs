@@ -92,7 +92,10 @@ impl Project {
 
 /// Preflight lines of a build's stderr.
 fn preflight(stderr: &str) -> Vec<&str> {
-    stderr.lines().filter(|l| l.contains("preflight")).collect()
+    stderr
+        .lines()
+        .filter(|l| l.contains("preflight ("))
+        .collect()
 }
 
 fn podman(args: &[&str]) -> Output {
@@ -307,10 +310,17 @@ fn strict_in_the_manifest_and_findings_in_the_metadata_file() {
     assert_eq!(findings[0]["check"], "entrypoint", "{doc}");
     assert_eq!(findings[0]["path"], "/app");
     assert!(findings[0]["hint"].as_str().unwrap().contains("add it"));
-    // A rebuild from the layer cache reports the same findings.
-    let (code, err2) = p.build(&[]);
+    // A rebuild from the layer cache reports the same findings, without merging again;
+    // with the remembered findings gone, it merges the tree to check it.
+    let (code, err2) = p.build(&["-v"]);
     assert_eq!(code, 0);
     assert_eq!(preflight(&err), preflight(&err2));
+    assert!(!err2.contains("merging the tree for preflight"), "{err2}");
+    std::fs::remove_dir_all(p.path("cache/preflight")).unwrap();
+    let (code, err3) = p.build(&["-v"]);
+    assert_eq!(code, 0);
+    assert!(err3.contains("merging the tree for preflight"), "{err3}");
+    assert_eq!(preflight(&err), preflight(&err3));
 }
 
 #[test]

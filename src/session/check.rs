@@ -13,7 +13,7 @@ use crate::manifest::LayerSpec;
 use crate::merge::{MergeOptions, Tree};
 use crate::platform::Platform;
 use crate::preflight::{self, report, Finding};
-use crate::store::KeyBuilder;
+use crate::store::{KeyBuilder, LayerKey};
 use crate::Result;
 
 impl Session {
@@ -35,6 +35,8 @@ impl Session {
             let findings = match report::load(&root, &key) {
                 Some(f) => f,
                 None => {
+                    self.ui()
+                        .debug(format!("{p}: merging the tree for preflight"));
                     self.ensure_blobs(inputs)?;
                     let tree = self.merge_quietly(&specs, inputs, p, None)?;
                     let f = preflight::check(&tree.entries(), &self.manifest().config, p);
@@ -48,6 +50,21 @@ impl Session {
             out.insert(p.to_string(), findings);
         }
         Ok(out)
+    }
+
+    /// Check a platform's final tree and remember the findings under its top layer's key
+    /// (unless they are remembered already). A failure to store only costs a merge later.
+    pub fn remember_preflight(&self, tree: &Tree, top: &LayerKey, p: &Platform) {
+        let root = self.store().root();
+        let key = report::record_key(&top.0, &self.manifest().config, p);
+        if report::load(root, &key).is_some() {
+            return;
+        }
+        let findings = preflight::check(&tree.entries(), &self.manifest().config, p);
+        if let Err(e) = report::store(root, &key, &findings) {
+            self.ui()
+                .debug(format!("preflight findings not remembered: {e}"));
+        }
     }
 
     /// The layer-cache key of the top layer of `specs` (which covers the whole tree).
