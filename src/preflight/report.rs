@@ -1,6 +1,7 @@
 //! What a build does with preflight findings: warn, or (strict) refuse; and remember
-//! them, so that a rebuild whose layers all come from the layer cache reports the same
-//! findings without merging anything.
+//! them (in the store's `derived/preflight/`, which `compose cache prune` empties), so
+//! that a rebuild whose layers all come from the layer cache reports the same findings
+//! without merging anything.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -57,7 +58,7 @@ pub fn record_key(
 }
 
 fn record_path(cache_root: &Path, key: &Sha256Digest) -> PathBuf {
-    cache_root.join("preflight").join(key.hex())
+    cache_root.join("derived").join("preflight").join(key.hex())
 }
 
 /// The findings remembered under `key`, if any (an unreadable record is none).
