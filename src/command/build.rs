@@ -117,8 +117,11 @@ pub fn build(s: &Session, o: &BuildOptions) -> Result<BuildResult> {
             .unwrap_or_default();
         let entries = tree.entries();
         drop(tree);
-        let findings: BTreeMap<String, Vec<Finding>> =
-            [(p.to_string(), preflight::check(&entries, &s.manifest().config, p))].into();
+        let findings: BTreeMap<String, Vec<Finding>> = [(
+            p.to_string(),
+            preflight::check(&entries, &s.manifest().config, p),
+        )]
+        .into();
         findings_report::enforce(&findings, strict, |w| s.ui().warn(w))?;
         let digest = image::write_rootfs(&entries, settings.epoch, &o.output)?;
         return Ok(BuildResult {

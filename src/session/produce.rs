@@ -454,7 +454,7 @@ impl Producer<'_> {
                 // merge from the bottom after all.
                 ui.debug("the tree snapshot cannot serve this layer; merging from the bottom");
                 done = self.merge_and_write(
-                p,
+                    p,
                     &specs,
                     &keys,
                     &found,
