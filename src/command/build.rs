@@ -113,7 +113,9 @@ pub fn build(s: &Session, o: &BuildOptions) -> Result<BuildResult> {
         let p = &platforms[0];
         let specs: Vec<&LayerSpec> = s.manifest().layers_for(p).collect();
         let tree = s
-            .merge_layers(&specs, &inputs, Tree::new(), true, p, |_, _, _, _| Ok(()))?
+            .merge_layers(&specs, &inputs, Tree::new(), true, p, None, |_, _, _, _| {
+                Ok(())
+            })?
             .unwrap_or_default();
         let entries = tree.entries();
         drop(tree);

@@ -163,6 +163,11 @@ impl<'a> Ctx<'a> {
                 hint: "give it mode = \"0755\" in the layer that adds it".to_string(),
             });
         }
+        if matches!(content, Content::NotKept { .. }) {
+            // A lower layer's file over a layer-cache tree snapshot: it exists, its bytes
+            // are not at hand; nothing more can be said without reading the base again.
+            return;
+        }
         let prefix = match read_prefix(content, SHEBANG_MAX) {
             Ok(p) => p,
             Err(e) => {
@@ -285,7 +290,9 @@ impl<'a> Ctx<'a> {
             return;
         };
         if let Kind::File(c) = &interp_entry.kind {
-            if let Some(i) = self.parse_elf(&interp_path.display(), c, out) {
+            if matches!(c, Content::NotKept { .. }) {
+                // Bytes not at hand (a tree snapshot): the loader exists, unchecked.
+            } else if let Some(i) = self.parse_elf(&interp_path.display(), c, out) {
                 if !self.arch_ok(&interp_path.display(), &i, out) {
                     return;
                 }
@@ -493,6 +500,10 @@ impl<'a> Ctx<'a> {
             let Kind::File(content) = &entry.kind else {
                 continue;
             };
+            if matches!(content, Content::NotKept { .. }) {
+                // Bytes not at hand (a tree snapshot): taken as the library, unchecked.
+                return Some((path, ElfInfo::default()));
+            }
             let info = ContentReader::open(content)
                 .ok()
                 .and_then(|r| elf::parse(r).ok());

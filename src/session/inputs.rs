@@ -264,6 +264,13 @@ impl Session {
                     used.push((InputKind::File, spec.location.key().to_string()));
                 }
             }
+            for c in &l.copies {
+                if let Some(input) = self.manifest().named_inputs.get(&c.from) {
+                    for v in &input.variants {
+                        used.push((InputKind::Tar, v.source.location.key().to_string()));
+                    }
+                }
+            }
         }
         self.ensure_where(inputs, |k| used.contains(k))
     }

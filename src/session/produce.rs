@@ -124,6 +124,7 @@ impl Session {
         base: Tree,
         keep_tree: bool,
         p: &Platform,
+        check_as: Option<&LayerKey>,
         mut on_layer: impl FnMut(usize, &[String], &[Entry], Option<&Tree>) -> Result<()>,
     ) -> Result<Option<Tree>> {
         let mut tree = base;
@@ -152,6 +153,10 @@ impl Session {
                 self.ui().warn(w);
             }
             let last = i + 1 == specs.len();
+            if let (true, Some(top)) = (last, check_as) {
+                // The final tree: check it now, so the build need not merge it again.
+                self.remember_preflight(&tree, top, p);
+            }
             if !keep_tree && last {
                 drop(std::mem::take(&mut tree));
             }
@@ -393,10 +398,18 @@ impl Producer<'_> {
                 let mut warnings = Vec::new();
                 let entries = self
                     .session
-                    .merge_layers(&specs, inputs, Tree::new(), true, p, |_, w, _, _| {
-                        warnings.extend_from_slice(w);
-                        Ok(())
-                    })?
+                    .merge_layers(
+                        &specs,
+                        inputs,
+                        Tree::new(),
+                        true,
+                        p,
+                        keys.last(),
+                        |_, w, _, _| {
+                            warnings.extend_from_slice(w);
+                            Ok(())
+                        },
+                    )?
                     .map(|tree| tree.entries())
                     .unwrap_or_default();
                 let blob = self.write_layer(
@@ -523,6 +536,7 @@ impl Producer<'_> {
             base,
             false,
             p,
+            keys.last().filter(|_| merged == specs.len()),
             |j, warnings, entries, tree| {
                 let i = from + j;
                 if !complete || found[i].is_some() || written[i].is_some() {
