@@ -116,7 +116,10 @@ impl Session {
     /// `on_layer` with each layer's position in `specs`, the warnings its merge gave
     /// (already shown), its canonical entries and the tree so far. Returns the merged tree
     /// with `keep_tree`; without, the tree is dropped before the last layer is handed over
-    /// (with no tree), so writing it does not hold the whole tree in memory too.
+    /// (with no tree), so writing it does not hold the whole tree in memory too. With
+    /// `check_as` (the top layer's key, when `specs` end a platform's layers) the final
+    /// tree's preflight findings are remembered under it before the tree goes.
+    #[allow(clippy::too_many_arguments)]
     pub fn merge_layers(
         &self,
         specs: &[&LayerSpec],
