@@ -316,7 +316,7 @@ fn strict_in_the_manifest_and_findings_in_the_metadata_file() {
     assert_eq!(code, 0);
     assert_eq!(preflight(&err), preflight(&err2));
     assert!(!err2.contains("merging the tree for preflight"), "{err2}");
-    std::fs::remove_dir_all(p.path("cache/derived/preflight")).unwrap();
+    std::fs::remove_dir_all(p.path("cache/preflight")).unwrap();
     let (code, err3) = p.build(&["-v"]);
     assert_eq!(code, 0);
     assert!(err3.contains("merging the tree for preflight"), "{err3}");

@@ -1,7 +1,8 @@
 //! What a build does with preflight findings: warn, or (strict) refuse; and remember
-//! them (in the store's `derived/preflight/`, which `compose cache prune` empties), so
-//! that a rebuild whose layers all come from the layer cache reports the same findings
-//! without merging anything.
+//! them (in the store's `preflight/`, a few hundred bytes per tree; not in `derived/`,
+//! which may be emptied while the layer cache stays whole), so that a rebuild whose
+//! layers all come from the layer cache reports the same findings without reading any
+//! input.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -58,7 +59,7 @@ pub fn record_key(
 }
 
 fn record_path(cache_root: &Path, key: &Sha256Digest) -> PathBuf {
-    cache_root.join("derived").join("preflight").join(key.hex())
+    cache_root.join("preflight").join(key.hex())
 }
 
 /// The findings remembered under `key`, if any (an unreadable record is none).
