@@ -4,9 +4,9 @@
 //! JSON schema editors use), `validate` turns it into the types below, refusing anything
 //! the later stages could not build. Every error carries `file:line:column` and a hint.
 
+mod accounts;
 mod base;
 pub mod confine;
-mod accounts;
 mod error;
 mod named;
 mod raw;

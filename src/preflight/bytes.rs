@@ -36,6 +36,20 @@ impl ContentReader {
                     *len,
                 )
             }
+            Content::Sparse(_) => {
+                // Expanded in memory, up to a bound: preflight reads only headers anyway.
+                const MAX_SPARSE: u64 = 64 << 20;
+                let mut bytes = Vec::new();
+                content
+                    .open()?
+                    .take(MAX_SPARSE + 1)
+                    .read_to_end(&mut bytes)?;
+                if bytes.len() as u64 > MAX_SPARSE {
+                    return Err(io::Error::other("a sparse file too large to check"));
+                }
+                let len = bytes.len() as u64;
+                (Inner::Memory(Arc::from(bytes)), len)
+            }
             Content::NotKept { .. } => {
                 return Err(io::Error::other(
                     "the bytes of this lower-layer file are not kept by the layer cache",

@@ -78,6 +78,10 @@ impl Session {
         let mut below = None;
         for layer in specs {
             let mut k = KeyBuilder::layer(below.as_ref(), s.compression, s.epoch, p);
+            // As the producer describes them (session/produce.rs).
+            if self.manifest().image.usrmerge {
+                k.field("usrmerge", b"true");
+            }
             describe_layer(&mut k, layer, inputs, self.manifest(), p);
             below = Some(k.finish());
         }
@@ -97,7 +101,11 @@ impl Session {
         for layer in specs {
             let label = layer_label(layer);
             let (entries, _) = self.entries_over(&tree, layer, inputs, &label, p)?;
-            let applied = tree.apply(&label, entries, &MergeOptions::default())?;
+            let opts = MergeOptions {
+                usrmerge: self.manifest().image.usrmerge,
+                ..MergeOptions::default()
+            };
+            let applied = tree.apply(&label, entries, &opts)?;
             if let Some(o) = origins.as_deref_mut() {
                 o.record(&layer.describe(), &applied.layer);
             }
