@@ -294,13 +294,13 @@ fn strict_in_the_manifest_and_findings_in_the_metadata_file() {
     let Some(p) = Project::new() else { return };
     p.manifest(
         "strict = true",
-        "[config]\nentrypoint = [\"/app\"]\n[[layer]]\nremove = [\"/x\"]\n",
+        "[config]\nentrypoint = [\"/app\"]\n[[layer]]\n[[layer.file]]\ndest = \"/etc/x\"\ncontent = \"x\"\n",
     );
     let (code, err) = p.build(&[]);
     assert_eq!(code, 2, "{err}");
     p.manifest(
         "",
-        "[config]\nentrypoint = [\"/app\"]\n[[layer]]\nremove = [\"/x\"]\n",
+        "[config]\nentrypoint = [\"/app\"]\n[[layer]]\n[[layer.file]]\ndest = \"/etc/x\"\ncontent = \"x\"\n",
     );
     let meta = p.path("meta.json");
     let (code, err) = p.build(&["--metadata-file", meta.to_str().unwrap()]);

@@ -377,7 +377,7 @@ fn full_manifest_uses_every_key() {
         ]
     );
     assert_eq!(inputs[4].platforms, Some(vec![amd.clone()]));
-    assert_eq!(inputs[4].pos.as_ref().unwrap().line, 66);
+    assert_eq!(inputs[4].pos.as_ref().unwrap().line, 67);
     assert_eq!(inputs[0].platforms, Some(vec![amd]));
     assert_eq!(inputs[2].platforms, None);
 }
