@@ -33,7 +33,14 @@ use std::io::Write;
 use std::path::Path;
 
 /// The fuzz targets by name, as in `fuzz/Cargo.toml` and `fuzz/corpus/<name>/`.
-pub const TARGETS: &[&str] = &["manifest", "tar_read", "decompress", "merge", "pkgdb", "elf"];
+pub const TARGETS: &[&str] = &[
+    "manifest",
+    "tar_read",
+    "decompress",
+    "merge",
+    "pkgdb",
+    "elf",
+];
 
 /// Run the entry point of fuzz target `name` on `data`.
 pub fn run(name: &str, data: &[u8]) {

@@ -15,5 +15,5 @@ mod verify;
 pub use build::{build, BuildOptions, BuildResult};
 pub use lock::{lock, LockOptions, LockOutcome};
 pub use prune::{prune, PruneOptions, Pruned};
-pub use verify::{verify, verify_with, VerifyOptions, VerifyOutcome};
 pub use tree::tree;
+pub use verify::{verify, verify_with, VerifyOptions, VerifyOutcome};
