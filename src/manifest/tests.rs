@@ -377,7 +377,9 @@ fn full_manifest_uses_every_key() {
         ]
     );
     assert_eq!(inputs[4].platforms, Some(vec![amd.clone()]));
-    assert_eq!(inputs[4].pos.as_ref().unwrap().line, 67);
+    // The position of the first [[input.rootfs]]'s `tar` (two lines below its header).
+    let header = FULL.lines().position(|l| l == "[[input.rootfs]]").unwrap();
+    assert_eq!(inputs[4].pos.as_ref().unwrap().line, header + 3);
     assert_eq!(inputs[0].platforms, Some(vec![amd]));
     assert_eq!(inputs[2].platforms, None);
 }
