@@ -307,19 +307,10 @@ fn a_gnu_long_name_after_a_pax_header_wins() {
 }
 
 #[test]
-fn gnu_sparse_entries_are_refused_with_a_hint() {
-    let mut h = Header::new(b"sparse", b'S');
-    h.size = 0;
-    let tar = RawTar::new().header(&h).finish();
-    assert!(matches!(
-        read(&tar).unwrap_err(),
-        LayerError::Unsupported { .. }
-    ));
-    build_fails(
-        &[tar],
-        &["sparse entries are not supported", "--format=posix"],
-    );
-
+fn malformed_gnu_sparse_maps_are_refused() {
+    // Sparse files are read since the merger learned the GNU formats (tests/tar_sparse.rs
+    // has the real archives); a PAX 1.0 entry whose data does not start with a map is not
+    // one.
     let mut t = RawTar::new();
     t.pax(&[("GNU.sparse.major", b"1"), ("GNU.sparse.minor", b"0")])
         .file(b"s", b"x");

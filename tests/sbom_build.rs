@@ -22,7 +22,7 @@ supplier = "Alpine Linux"
 
 [[layer]]
 comment = "no package manager"
-remove = ["/sbin/apk", "/usr/lib/libapk.so.2.14.0", "/etc/apk", "/lib/apk"]
+remove = ["/sbin/apk", "/etc/apk", "/lib/apk"]
 [[layer.file]]
 dest = "/etc/motd"
 content = "hi\n"
