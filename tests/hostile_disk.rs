@@ -48,7 +48,12 @@ impl SmallDisk {
                 let p = e.unwrap().path();
                 if p.is_dir() {
                     stack.push(p);
-                } else if !p.to_string_lossy().contains("/derived/stat/") {
+                } else if !["/derived/stat/", "/preflight/"]
+                    .iter()
+                    .any(|memo| p.to_string_lossy().contains(memo))
+                {
+                    // Small memos written whole before the layer (file identities, the
+                    // preflight findings of a tree) are cache entries, not leftovers.
                     out.push(p);
                 }
             }
