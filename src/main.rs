@@ -442,7 +442,8 @@ fn push(g: Global, p: PushArgs) -> Result<ExitCode, Error> {
     };
     let (built, pushed) = match &p.from {
         Some(from) => {
-            let manifest = scratch_compose::manifest::Manifest::load(&g.file).ok();
+            let manifest =
+                scratch_compose::manifest::Manifest::load(&manifest_path(g.file.clone())).ok();
             let default = manifest
                 .as_ref()
                 .map(|m| (m.image.name.as_str(), m.image.tag.as_str()));
