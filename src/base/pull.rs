@@ -221,11 +221,12 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_transfer_cut_midway_resumes_from_where_it_stopped() {
-        let blob: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
-        let digest = Sha256Digest::of(&blob);
-        let (addr, ranges) = flaky_registry(blob.clone(), false);
+    /// Pull `blob` through a registry that cuts the first transfer (and, with
+    /// `ignore_range`, answers every request from the start): the bytes pulled, the Range
+    /// headers the registry saw, and the bytes reported as progress.
+    fn pull_through_cut(blob: &[u8], ignore_range: bool) -> (Vec<u8>, Vec<String>, u64) {
+        let digest = Sha256Digest::of(blob);
+        let (addr, ranges) = flaky_registry(blob.to_vec(), ignore_range);
         let dir = tempfile::tempdir().unwrap();
         let cache = BlobCache::new(Cache::open(dir.path()).unwrap());
         let reg = Registry::connect(&addr, &options()).unwrap();
@@ -234,32 +235,31 @@ mod tests {
             shown.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
         })
         .unwrap();
-        assert_eq!(std::fs::read(path).unwrap(), blob);
+        let pulled = std::fs::read(path).unwrap();
         let ranges = ranges.lock().unwrap().clone();
+        (pulled, ranges, shown.into_inner())
+    }
+
+    #[test]
+    fn a_transfer_cut_midway_resumes_from_where_it_stopped() {
+        let blob: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+        let (pulled, ranges, shown) = pull_through_cut(&blob, false);
+        assert_eq!(pulled, blob);
         assert_eq!(ranges.len(), 2, "{ranges:?}");
         assert_eq!(ranges[0], "None");
         assert_ne!(
             ranges[1], "None",
             "the second request asks for the rest: {ranges:?}"
         );
-        assert_eq!(shown.into_inner(), blob.len() as u64);
+        assert_eq!(shown, blob.len() as u64);
     }
 
     #[test]
     fn a_registry_ignoring_range_is_read_again_from_the_start() {
         let blob: Vec<u8> = (0..100_000u32).map(|i| (i % 13) as u8).collect();
-        let digest = Sha256Digest::of(&blob);
-        let (addr, _) = flaky_registry(blob.clone(), true);
-        let dir = tempfile::tempdir().unwrap();
-        let cache = BlobCache::new(Cache::open(dir.path()).unwrap());
-        let reg = Registry::connect(&addr, &options()).unwrap();
-        let shown = std::sync::atomic::AtomicU64::new(0);
-        let path = pull_blob(&reg, "r", &digest, blob.len() as u64, &cache, &|n| {
-            shown.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
-        })
-        .unwrap();
-        assert_eq!(std::fs::read(path).unwrap(), blob);
-        assert_eq!(shown.into_inner(), blob.len() as u64, "counted once");
+        let (pulled, _, shown) = pull_through_cut(&blob, true);
+        assert_eq!(pulled, blob);
+        assert_eq!(shown, blob.len() as u64, "counted once");
     }
 
     #[test]
