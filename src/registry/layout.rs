@@ -1,9 +1,10 @@
-//! An image to push, read from an OCI layout directory or an oci-archive in place: the
-//! manifests in the order a registry must receive them and where each blob's bytes are.
+//! An image to push, read in place from an OCI layout directory, an oci-archive or a
+//! build's blob store: the manifests in the order a registry must receive them, where
+//! each blob's bytes are, and the artifacts (SBOMs, provenance) that refer to the image.
 
 use super::RegistryError;
 use crate::digest::Sha256Digest;
-use crate::image::{MEDIA_TYPE_INDEX, MEDIA_TYPE_MANIFEST};
+use crate::image::{BlobStore, MEDIA_TYPE_INDEX, MEDIA_TYPE_MANIFEST};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
@@ -28,6 +29,12 @@ pub struct Blob {
 pub struct Manifest {
     pub descriptor: Blob,
     pub bytes: Vec<u8>,
+    /// An artifact manifest's `subject`: the manifest it describes.
+    pub subject: Option<Sha256Digest>,
+    /// An artifact manifest's `artifactType` (else its config's media type).
+    pub artifact_type: Option<String>,
+    /// The manifest's own annotations, which the referrers list repeats.
+    pub annotations: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 /// Where a layout's blobs live.
@@ -39,6 +46,9 @@ enum Store {
         file: PathBuf,
         ranges: BTreeMap<Sha256Digest, (u64, u64)>,
     },
+    /// A build's blob store: its own blobs, and those it serves from the content store
+    /// and the layer cache in place.
+    Blobs(BlobStore),
 }
 
 /// An image ready to push: blobs, then manifests children first, the top one last.
@@ -49,11 +59,15 @@ pub struct LocalImage {
     pub blobs: Vec<Blob>,
     /// Every manifest, children before the index that lists them; the top one last.
     pub manifests: Vec<Manifest>,
+    /// Artifact manifests `index.json` lists beside the image (older layouts, other
+    /// tools): pushed by digest, not under the tag. Their blobs are in `blobs`.
+    pub artifacts: Vec<Manifest>,
 }
 
 impl LocalImage {
-    /// Read the OCI layout directory or oci-archive at `path`. Its `index.json` must hold
-    /// exactly one image (an image manifest or an index).
+    /// Read the OCI layout directory or oci-archive at `path`. Its `index.json` must list
+    /// exactly one image (an image manifest or an index), and may list artifacts (artifact
+    /// manifests with a `subject`) beside it.
     pub fn open(path: &Path) -> Result<LocalImage, RegistryError> {
         let bad = |why: String| RegistryError::Layout {
             path: path.to_path_buf(),
@@ -71,27 +85,71 @@ impl LocalImage {
         } else {
             index_archive(path)?
         };
-        let index: Index = serde_json::from_slice(&index_bytes)
+        LocalImage::read(path, store, &index_bytes)
+    }
+
+    /// The image a build assembled in `store` (whose `index.json` is `index_json`), its
+    /// blobs read where the store keeps them: nothing is copied.
+    pub fn from_store(store: &BlobStore, index_json: &[u8]) -> Result<LocalImage, RegistryError> {
+        LocalImage::read(store.root(), Store::Blobs(store.clone()), index_json)
+    }
+
+    fn read(path: &Path, store: Store, index_bytes: &[u8]) -> Result<LocalImage, RegistryError> {
+        let bad = |why: String| RegistryError::Layout {
+            path: path.to_path_buf(),
+            why,
+        };
+        let index: Index = serde_json::from_slice(index_bytes)
             .map_err(|e| bad(format!("index.json is not an OCI index: {e}")))?;
-        let top = match index.manifests.as_slice() {
-            [one] => one.descriptor(),
-            [] => return Err(bad("index.json lists no image".into())),
-            many => {
-                return Err(bad(format!(
-                    "index.json lists {} images; push needs a layout holding one",
-                    many.len()
-                )))
-            }
-        }
-        .map_err(bad)?;
         let mut image = LocalImage {
             store,
             blobs: Vec::new(),
             manifests: Vec::new(),
+            artifacts: Vec::new(),
         };
+        let listed = index
+            .manifests
+            .iter()
+            .map(RawDescriptor::descriptor)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(&bad)?;
+        // Each listed manifest is walked apart; artifacts (with a subject) go aside.
+        let mut images = Vec::new();
         let mut seen = BTreeSet::new();
-        image.walk(path, &top, &mut seen, 0)?;
+        for top in &listed {
+            let mut one = LocalImage {
+                store: image.store.clone(),
+                blobs: std::mem::take(&mut image.blobs),
+                manifests: Vec::new(),
+                artifacts: Vec::new(),
+            };
+            one.walk(path, top, &mut seen, 0)?;
+            image.blobs = std::mem::take(&mut one.blobs);
+            match one.manifests.last() {
+                Some(m) if m.subject.is_some() => image.artifacts.append(&mut one.manifests),
+                Some(_) => images.push(one.manifests),
+                None => {}
+            }
+        }
+        match images.len() {
+            1 => image.manifests = images.remove(0),
+            0 => return Err(bad("index.json lists no image".into())),
+            n => {
+                return Err(bad(format!(
+                    "index.json lists {n} images; push needs a layout holding one (artifacts with a subject may be listed beside it)"
+                )))
+            }
+        }
         Ok(image)
+    }
+
+    /// Every artifact manifest (one with a `subject`): inside the image's index, or
+    /// listed beside it.
+    pub fn referrers(&self) -> impl Iterator<Item = &Manifest> {
+        self.manifests
+            .iter()
+            .chain(&self.artifacts)
+            .filter(|m| m.subject.is_some())
     }
 
     /// The image's digest: the top manifest's (what `compose build` prints).
@@ -145,11 +203,26 @@ impl LocalImage {
                     let child = child.descriptor().map_err(&bad)?;
                     self.walk(path, &child, seen, depth + 1)?;
                 }
+                self.manifests.push(Manifest {
+                    descriptor: m.clone(),
+                    bytes,
+                    subject: None,
+                    artifact_type: None,
+                    annotations: None,
+                });
             }
             MEDIA_TYPE_MANIFEST | DOCKER_MANIFEST => {
                 let manifest: ImageManifest = serde_json::from_slice(&bytes)
                     .map_err(|e| bad(format!("manifest {}: {e}", m.digest)))?;
+                let subject = match &manifest.subject {
+                    Some(s) => Some(s.descriptor().map_err(&bad)?.digest),
+                    None => None,
+                };
                 let config = manifest.config.descriptor().map_err(&bad)?;
+                let artifact_type = manifest
+                    .artifact_type
+                    .clone()
+                    .or_else(|| subject.map(|_| config.media_type.clone()));
                 for b in std::iter::once(Ok(config))
                     .chain(manifest.layers.iter().map(RawDescriptor::descriptor))
                 {
@@ -159,6 +232,13 @@ impl LocalImage {
                         self.blobs.push(b);
                     }
                 }
+                self.manifests.push(Manifest {
+                    descriptor: m.clone(),
+                    bytes,
+                    subject,
+                    artifact_type,
+                    annotations: manifest.annotations,
+                });
             }
             other => {
                 return Err(bad(format!(
@@ -167,10 +247,6 @@ impl LocalImage {
                 )))
             }
         }
-        self.manifests.push(Manifest {
-            descriptor: m.clone(),
-            bytes,
-        });
         Ok(())
     }
 
@@ -181,6 +257,9 @@ impl LocalImage {
                 .map(|m| m.len())
                 .ok(),
             Store::Archive { ranges, .. } => ranges.get(&b.digest).map(|r| r.1),
+            Store::Blobs(store) => std::fs::metadata(store.path(&b.digest))
+                .map(|m| m.len())
+                .ok(),
         };
         match size {
             None => Err(format!("blob {} is missing", b.digest)),
@@ -196,6 +275,7 @@ impl LocalImage {
     pub fn open_blob(&self, digest: &Sha256Digest) -> std::io::Result<Box<dyn Read + Send>> {
         match &self.store {
             Store::Dir(d) => Ok(Box::new(File::open(blob_path(d, digest))?)),
+            Store::Blobs(store) => Ok(Box::new(File::open(store.path(digest))?)),
             Store::Archive { file, ranges } => {
                 let (offset, size) = *ranges.get(digest).ok_or_else(|| {
                     std::io::Error::new(
@@ -320,10 +400,17 @@ struct Index {
 }
 
 #[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct ImageManifest {
     config: RawDescriptor,
     #[serde(default)]
     layers: Vec<RawDescriptor>,
+    #[serde(default)]
+    subject: Option<RawDescriptor>,
+    #[serde(default)]
+    artifact_type: Option<String>,
+    #[serde(default)]
+    annotations: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 #[derive(serde::Deserialize)]
