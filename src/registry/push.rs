@@ -78,16 +78,22 @@ pub fn push_layout(
     let repo = target.repository.as_str();
     let key = target.manifest_key().unwrap_or_else(|| digest.to_string());
     // The registry checked every blob and child manifest when it accepted this manifest:
-    // if the tag already names it, there is nothing to do (one request).
-    if registry.manifest_digest(repo, &key, &Scope::push(repo))? == Some(digest) {
+    // if the tag already names it, there is nothing to do (one request) but to make sure
+    // its artifacts are listed (an earlier push may have stopped before). Artifacts listed
+    // beside the image are not under the tag: they are checked one by one below.
+    if image.artifacts.is_empty()
+        && registry.manifest_digest(repo, &key, &Scope::push(repo))? == Some(digest)
+    {
         options.ui.info(format!(
             "{}: {repo}:{key} is already this image",
             short(&digest)
         ));
-        return Ok(PushReport {
+        let mut report = PushReport {
             digest: Some(digest),
             ..PushReport::default()
-        });
+        };
+        attach_referrers(registry, repo, image, options, &mut report)?;
+        return Ok(report);
     }
     let bars = MultiProgress::with_draw_target(if options.ui.has_bars() {
         ProgressDrawTarget::stderr()
@@ -129,6 +135,19 @@ pub fn push_layout(
     if put_manifest(registry, repo, top, &key, options)? {
         report.manifests_put += 1;
     }
+    attach_referrers(registry, repo, image, options, &mut report)?;
+    report.digest = Some(digest);
+    Ok(report)
+}
+
+/// List the image's artifacts under their subjects (see [`super::referrers`]).
+fn attach_referrers(
+    registry: &Registry,
+    repo: &str,
+    image: &LocalImage,
+    options: &PushOptions,
+    report: &mut PushReport,
+) -> Result<(), RegistryError> {
     let referrers: Vec<&Manifest> = image.referrers().collect();
     if !referrers.is_empty() {
         report.referrers = referrers.len();
@@ -136,8 +155,7 @@ pub fn push_layout(
             registry, repo, &referrers, options,
         )?);
     }
-    report.digest = Some(digest);
-    Ok(report)
+    Ok(())
 }
 
 enum Outcome {
