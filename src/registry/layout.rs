@@ -435,3 +435,47 @@ impl RawDescriptor {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// A build's store serves a layer from the layer cache in place (linked, not
+    /// copied): the image to push reads it from there.
+    #[test]
+    fn an_image_in_a_build_store_is_read_where_its_blobs_are() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = BlobStore::new(&dir.path().join("staging")).unwrap();
+        let cached = dir.path().join("layer-cache-blob");
+        std::fs::write(&cached, b"layer bytes").unwrap();
+        let layer = Sha256Digest::of(b"layer bytes");
+        store.link(&cached, &layer);
+        let (config, config_size) = store.put_bytes(b"{}").unwrap();
+        let manifest = serde_json::to_vec(&json!({
+            "schemaVersion": 2,
+            "mediaType": MEDIA_TYPE_MANIFEST,
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                "digest": config.to_string(), "size": config_size},
+            "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                "digest": layer.to_string(), "size": 11}],
+        }))
+        .unwrap();
+        let (m, m_size) = store.put_bytes(&manifest).unwrap();
+        let index = serde_json::to_vec(&json!({"schemaVersion": 2, "manifests": [
+            {"mediaType": MEDIA_TYPE_MANIFEST, "digest": m.to_string(), "size": m_size}]}))
+        .unwrap();
+        let image = LocalImage::from_store(&store, &index).unwrap();
+        assert_eq!(image.digest(), m);
+        assert_eq!(image.blobs.len(), 2);
+        assert!(!store.root().join("blobs/sha256").join(layer.hex()).exists());
+        let mut read = Vec::new();
+        image
+            .open_blob(&layer)
+            .unwrap()
+            .read_to_end(&mut read)
+            .unwrap();
+        assert_eq!(read, b"layer bytes");
+        assert_eq!(image.referrers().count(), 0);
+    }
+}
