@@ -260,6 +260,33 @@ fn push_attaches_the_sbom_and_signed_provenance_by_the_referrers_tag_scheme() {
         assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "amd64");
     }
 
+    // podman pulls it and runs the image, not an artifact.
+    if have_tool("podman") {
+        let pulled = Command::new("podman")
+            .args(["pull", "-q", "--tls-verify=false", &target])
+            .output()
+            .unwrap();
+        assert!(
+            pulled.status.success(),
+            "{}",
+            String::from_utf8_lossy(&pulled.stderr)
+        );
+        let said = Command::new("podman")
+            .args([
+                "run",
+                "--rm",
+                "--network",
+                "none",
+                &target,
+                "cat",
+                "/etc/alpine-release",
+            ])
+            .output()
+            .unwrap();
+        let _ = Command::new("podman").args(["rmi", "-f", &target]).output();
+        assert_eq!(String::from_utf8_lossy(&said.stdout).trim(), "3.19.4");
+    }
+
     // A layout whose index.json lists the image and, beside it, the artifacts (as older
     // layouts and other tools write them): the image is pushed, the artifacts attached.
     let flat = p.join("flat");
