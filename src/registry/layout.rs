@@ -441,6 +441,58 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    /// A manifest (`{}` config, one layer `{}`) in `store`, with `subject` when given:
+    /// its descriptor as `index.json` lists it.
+    fn manifest(store: &BlobStore, subject: Option<&serde_json::Value>) -> serde_json::Value {
+        let (config, size) = store.put_bytes(b"{}").unwrap();
+        let d = json!({"mediaType": "application/vnd.oci.empty.v1+json",
+            "digest": config.to_string(), "size": size});
+        let mut doc = json!({"schemaVersion": 2, "mediaType": MEDIA_TYPE_MANIFEST,
+            "config": d, "layers": [d]});
+        if let Some(s) = subject {
+            doc["subject"] = s.clone();
+            doc["artifactType"] = json!("application/spdx+json");
+        }
+        let bytes = serde_json::to_vec(&doc).unwrap();
+        let (m, n) = store.put_bytes(&bytes).unwrap();
+        json!({"mediaType": MEDIA_TYPE_MANIFEST, "digest": m.to_string(), "size": n})
+    }
+
+    #[test]
+    fn artifacts_beside_the_image_are_set_aside_and_two_images_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = BlobStore::new(dir.path()).unwrap();
+        let image = manifest(&store, None);
+        let artifact = manifest(&store, Some(&image));
+        let index = |list: Vec<&serde_json::Value>| {
+            serde_json::to_vec(&json!({"schemaVersion": 2, "manifests": list})).unwrap()
+        };
+        let local = LocalImage::from_store(&store, &index(vec![&artifact, &image])).unwrap();
+        assert_eq!(local.digest().to_string(), image["digest"]);
+        assert_eq!(local.manifests.len(), 1);
+        assert_eq!(local.artifacts.len(), 1);
+        let referrers: Vec<_> = local.referrers().collect();
+        assert_eq!(referrers.len(), 1);
+        assert_eq!(
+            referrers[0].subject.map(|d| d.to_string()),
+            image["digest"].as_str().map(str::to_string)
+        );
+        assert_eq!(
+            referrers[0].artifact_type.as_deref(),
+            Some("application/spdx+json")
+        );
+
+        let other = {
+            let bytes = br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"x","digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","size":2},"layers":[]}"#;
+            let (d, n) = store.put_bytes(bytes).unwrap();
+            json!({"mediaType": MEDIA_TYPE_MANIFEST, "digest": d.to_string(), "size": n})
+        };
+        let e = LocalImage::from_store(&store, &index(vec![&image, &other])).unwrap_err();
+        assert!(e.to_string().contains("lists 2 images"), "{e}");
+        let e = LocalImage::from_store(&store, &index(vec![&artifact])).unwrap_err();
+        assert!(e.to_string().contains("lists no image"), "{e}");
+    }
+
     /// A build's store serves a layer from the layer cache in place (linked, not
     /// copied): the image to push reads it from there.
     #[test]

@@ -197,3 +197,109 @@ fn existing(registry: &Registry, repo: &str, tag: &str) -> Result<Vec<Value>, Re
         }),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registry::ClientOptions;
+    use std::io::{BufRead, BufReader, Write};
+    use std::net::TcpListener;
+    use std::sync::{Arc, Mutex};
+
+    /// A registry that serves the referrers API (or answers 404 to it, like
+    /// distribution 2.8), has no referrers tag yet, and accepts manifests. Returns its
+    /// address and the requests seen (`METHOD PATH`).
+    fn registry(api: bool) -> (String, Arc<Mutex<Vec<String>>>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let log = seen.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { return };
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut first = String::new();
+                let _ = reader.read_line(&mut first);
+                let mut length = 0usize;
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                        break;
+                    }
+                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                        length = v.trim().parse().unwrap_or(0);
+                    }
+                }
+                let mut body = vec![0u8; length];
+                let _ = std::io::Read::read_exact(&mut reader, &mut body);
+                let request: Vec<&str> = first.split_whitespace().take(2).collect();
+                let request = request.join(" ");
+                log.lock().unwrap().push(request.clone());
+                let (status, kind, body) = if request.contains("/referrers/") && api {
+                    let index = r#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}"#;
+                    ("200 OK", MEDIA_TYPE_INDEX, index)
+                } else if request.starts_with("PUT ") {
+                    ("201 Created", "text/plain", "")
+                } else if request == "GET /v2/" {
+                    ("200 OK", "application/json", "{}")
+                } else {
+                    ("404 Not Found", "application/json", r#"{"errors":[]}"#)
+                };
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 {status}\r\nContent-Type: {kind}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            }
+        });
+        (addr, seen)
+    }
+
+    fn artifact() -> Manifest {
+        let bytes = b"{\"artifact\":1}".to_vec();
+        Manifest {
+            descriptor: Blob {
+                media_type: crate::image::MEDIA_TYPE_MANIFEST.into(),
+                digest: Sha256Digest::of(&bytes),
+                size: bytes.len() as u64,
+            },
+            bytes,
+            subject: Some(Sha256Digest::of(b"image")),
+            artifact_type: Some("application/spdx+json".into()),
+            annotations: None,
+        }
+    }
+
+    fn attach_to(api: bool) -> (&'static str, Vec<String>) {
+        let (addr, seen) = registry(api);
+        let reg = Registry::connect(&addr, &ClientOptions::default()).unwrap();
+        let options = PushOptions {
+            jobs: 1,
+            ui: crate::ui::Ui::silent(),
+            mount_from: Vec::new(),
+            known_sources: BTreeMap::new(),
+        };
+        let a = artifact();
+        let by = attach(&reg, "r", &[&a], &options).unwrap();
+        let seen = seen.lock().unwrap().clone();
+        (by, seen)
+    }
+
+    #[test]
+    fn a_registry_serving_the_referrers_api_gets_no_referrers_tag() {
+        let (by, seen) = attach_to(true);
+        assert_eq!(by, BY_API);
+        assert!(seen.iter().all(|r| !r.starts_with("PUT")), "{seen:?}");
+    }
+
+    #[test]
+    fn without_the_api_the_artifacts_go_under_the_referrers_tag() {
+        let (by, seen) = attach_to(false);
+        assert_eq!(by, BY_TAG);
+        let tag = referrers_tag(&Sha256Digest::of(b"image"));
+        assert!(
+            seen.contains(&format!("PUT /v2/r/manifests/{tag}")),
+            "{seen:?}"
+        );
+    }
+}
