@@ -1,11 +1,11 @@
 //! `compose push`: have an image (built exactly as `compose build` builds it and read
 //! where the build keeps its blobs, or an OCI layout given with `--from`), then push it to
-//! every reference. The build is reached only through [`super::build::build_staged`], so
+//! every reference. The build is reached only through [`super::build_staged()`], so
 //! push stays a thin layer over the build on one side and [`crate::registry`] on the
 //! other. Blob origins (the store's record) let a push mount blobs that another
 //! repository of the same registry holds, across commands.
 
-use super::build::build_staged;
+use super::build_staged;
 use super::{BuildOptions, BuildResult};
 use crate::compression::Compression;
 use crate::digest::Sha256Digest;
