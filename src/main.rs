@@ -104,7 +104,7 @@ enum Command {
         then $DOCKER_CONFIG/config.json or ~/.docker/config.json (credHelpers and credsStore \
         included). TLS trusts the system roots, SSL_CERT_FILE/SSL_CERT_DIR and \
         /etc/containers/certs.d/HOST:PORT/*.crt; plain HTTP only for loopback addresses and \
-        --insecure-registry hosts.\n\nExamples:\n  compose push                                   # to [image] name:tag\n  compose push registry.example.com/team/app:1.0 registry.example.com/team/app:latest\n  compose push --locked --platform linux/amd64 localhost:5000/app\n  compose push --from out.tar registry.example.com/team/app:1.0"
+        --insecure-registry hosts.\n\nExamples:\n  compose push                                   # to [image] name:tag\n  compose push registry.example.com/team/app:1.0 registry.example.com/team/app:latest\n  compose push --locked --platform linux/amd64 localhost:5000/app\n  compose push --from out.tar registry.example.com/team/app:1.0\n  compose push --sbom both --sign-key release.pem registry.example.com/team/app:1.0"
     )]
     Push(PushArgs),
     /// Rebuild from scratch.lock and check that every recorded digest reproduces.
@@ -254,6 +254,14 @@ struct PushArgs {
     /// Layer compression, as for `build`.
     #[arg(long, value_name = "C", conflicts_with = "from")]
     compression: Option<Compression>,
+    /// Attach a software bill of materials per platform (spdx, cyclonedx or both) and the
+    /// provenance to the pushed image: through the registry's referrers API, else the
+    /// referrers tag scheme (`sha256-<hex>`) [default: the manifest's `[image] sbom`].
+    #[arg(long, value_name = "FORMAT", value_parser = ["spdx", "cyclonedx", "both"], conflicts_with = "from")]
+    sbom: Option<String>,
+    /// Sign the attached provenance with this Ed25519 private key (PKCS#8 PEM).
+    #[arg(long, value_name = "FILE", conflicts_with = "from")]
+    sign_key: Option<PathBuf>,
     /// Also write the digests and the pushed references as JSON to FILE.
     #[arg(long, value_name = "FILE")]
     metadata_file: Option<PathBuf>,
@@ -439,6 +447,15 @@ fn push(g: Global, p: PushArgs) -> Result<ExitCode, Error> {
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
             .max(1),
         ui,
+        // Where blobs are known to live, for mounts; only a hint, so a cache that cannot
+        // be opened here just means no mounts from earlier commands.
+        origins: scratch_compose::store::Cache::open(
+            &g.cache_dir
+                .clone()
+                .unwrap_or_else(scratch_compose::store::default_cache_dir),
+        )
+        .ok()
+        .map(|c| c.origins()),
     };
     let (built, pushed) = match &p.from {
         Some(from) => {
@@ -454,6 +471,11 @@ fn push(g: Global, p: PushArgs) -> Result<ExitCode, Error> {
                 platform: p.platform,
                 locked: p.locked,
                 compression: p.compression,
+                sbom: p
+                    .sbom
+                    .as_deref()
+                    .map(|f| f.parse().expect("clap checked it")),
+                sign_key: p.sign_key.clone(),
             };
             let (built, pushed) = push::build_and_push(&session(g)?, &settings, &request)?;
             (Some(built), pushed)

@@ -197,3 +197,69 @@ fn base64_encode(s: &str) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(s)
 }
+
+#[test]
+fn pulled_base_blobs_are_remembered_and_a_later_push_mounts_them_from_the_base_repository() {
+    if fixtures().is_none() || !have_tool("skopeo") {
+        return;
+    }
+    let Some(reg) = TestRegistry::start(false, None) else {
+        return;
+    };
+    let proxy = registry_support::proxy::Proxy::start(&reg.host);
+    let dir = tempfile::tempdir().unwrap();
+    let layout = dir.path().join("layout");
+    build_ok(
+        &dir.path().join("build-cache"),
+        &example("alpine"),
+        "oci",
+        &layout,
+        &[],
+    );
+    skopeo_push(&layout, &format!("{}/base/alpine:1", reg.host), None);
+
+    // Pull the base (through the proxy, the address the push will use too).
+    let reference = format!("{}/base/alpine:1", proxy.addr);
+    let spec = BaseSpec::parse(&reference, dir.path()).unwrap();
+    let store = scratch_compose::store::Cache::open(&dir.path().join("c")).unwrap();
+    let cache = BlobCache::new(store.clone());
+    let source = Source::open(&spec, &options(None)).unwrap();
+    let by_tag = ResolveOptions {
+        offline: false,
+        allow_tag: true,
+    };
+    let ps = platforms(&["linux/amd64"]);
+    let resolved = base::resolve(&spec, None, &ps, &source, &cache, by_tag).unwrap();
+    base::fetch_layers(&resolved, &source, &cache, false, 2, &Ui::silent()).unwrap();
+    let layers: Vec<Sha256Digest> = resolved.images[0]
+        .layers
+        .iter()
+        .map(|l| l.blob.digest)
+        .collect();
+    for d in &layers {
+        let places = store.origins().lookup(d);
+        assert_eq!(
+            places,
+            vec![scratch_compose::store::Origin::new(&proxy.addr, "base/alpine").unwrap()],
+            "the pull remembers where {d} came from"
+        );
+    }
+
+    // A push of an image holding those layers to another repository, in another command:
+    // the layers are mounted from the base's repository, only the rest is uploaded.
+    let (_, err) = ok(compose_for(&dir.path().join("c"), dir.path())
+        .args(["push", "--from"])
+        .arg(&layout)
+        .arg(format!("{}/team/derived:1", proxy.addr)));
+    assert_eq!(
+        proxy.count("POST", "/v2/team/derived/blobs/uploads/?mount="),
+        layers.len(),
+        "{err}"
+    );
+    assert!(err.contains("mounted from base/alpine"), "{err}");
+    assert_eq!(
+        proxy.count("PUT", "/v2/team/derived/blobs/uploads/"),
+        1,
+        "only the config is uploaded: {err}"
+    );
+}

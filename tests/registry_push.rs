@@ -315,13 +315,63 @@ fn pushing_again_uploads_nothing_and_a_second_repository_mounts_the_blobs() {
         4
     );
 
+    // A new command: the store's record of origins says one/app holds every blob, so
+    // they are mounted from there and nothing is uploaded.
     let second = format!("{}/two/app", proxy.addr);
     let (_, err3) = push(&[&second]);
     assert_eq!(
-        proxy.count("PUT", "/v2/two/app/blobs/uploads/"),
+        proxy.count("POST", "/v2/two/app/blobs/uploads/?mount="),
         4,
-        "no earlier push to mount from in a new command"
+        "{err3}"
     );
+    assert_eq!(
+        proxy.count("PUT", "/v2/two/app/blobs/uploads/"),
+        0,
+        "mounted across commands: {err3}"
+    );
+    assert!(err3.contains("mounted from one/app"), "{err3}");
+    assert!(err3.contains("0 blobs uploaded"), "{err3}");
+
+    // A record naming a repository that does not hold the blobs: the registry refuses
+    // the mount and opens an upload session (202), which the upload then uses.
+    let origins = cache.join("origins");
+    let records: Vec<_> = std::fs::read_dir(&origins)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert!(records.len() >= 4, "{records:?}");
+    for r in &records {
+        let text = std::fs::read_to_string(r).unwrap();
+        assert!(
+            text.contains(&format!("{} one/app\n", proxy.addr)),
+            "{text}"
+        );
+        std::fs::write(r, format!("{} ghost/app\n", proxy.addr)).unwrap();
+    }
+    let fifth = format!("{}/five/app", proxy.addr);
+    let (_, err5) = push(&[&fifth]);
+    assert_eq!(
+        proxy.count("POST", "/v2/five/app/blobs/uploads/?mount="),
+        4,
+        "{err5}"
+    );
+    assert_eq!(
+        proxy.count("POST", "/v2/five/app/blobs/uploads/"),
+        4,
+        "no session beyond the refused mounts' own: {err5}"
+    );
+    assert_eq!(
+        proxy.count("PUT", "/v2/five/app/blobs/uploads/"),
+        4,
+        "{err5}"
+    );
+    let raw = skopeo_raw(&format!("{}/five/app:3.19.4", reg.host), &[]);
+    if raw.status.success() || std::env::var_os("CI").is_some() {
+        assert_eq!(
+            digest_of(&raw.stdout),
+            out1.trim().rsplit('@').next().unwrap()
+        );
+    }
     let third = format!("{}/three/app", proxy.addr);
     let fourth = format!("{}/four/app", proxy.addr);
     let (out, err4) = push(&[&third, &fourth]);

@@ -99,6 +99,23 @@ fn sbom_and_signed_provenance_beside_and_inside_the_oci_layout() {
     )
     .trim()
     .to_string();
+    // One platform with attachments: index.json lists one image index (what build
+    // prints), holding the image manifest then the artifacts, as BuildKit lists them.
+    let index = json(&out.join("index.json"));
+    let list = index["manifests"].as_array().unwrap();
+    assert_eq!(list.len(), 1, "{index}");
+    assert_eq!(list[0]["digest"], digest.as_str());
+    assert_eq!(
+        list[0]["mediaType"],
+        "application/vnd.oci.image.index.v1+json"
+    );
+    let wrapper = json(&blob(&out, &digest));
+    let image_digest = wrapper["manifests"][0]["digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(wrapper["manifests"][0]["platform"]["architecture"], "amd64");
+    let digest = image_digest;
     let spdx_file = p.join("out.spdx.json");
     let cdx_file = p.join("out.cdx.json");
     let prov_file = p.join("out.intoto.json");
@@ -159,10 +176,10 @@ fn sbom_and_signed_provenance_beside_and_inside_the_oci_layout() {
         "{apk_tools}"
     );
 
-    // index.json lists the image first, then one artifact per document, each with the
-    // image manifest as subject and the very bytes written beside the output.
-    let index = json(&out.join("index.json"));
-    let list = index["manifests"].as_array().unwrap();
+    // The index lists the image first, then one artifact per document (platform
+    // unknown/unknown), each with the image manifest as subject and the very bytes
+    // written beside the output.
+    let list = wrapper["manifests"].as_array().unwrap();
     assert_eq!(list.len(), 4);
     assert_eq!(list[0]["digest"], digest.as_str());
     let want_types = [
@@ -176,6 +193,7 @@ fn sbom_and_signed_provenance_beside_and_inside_the_oci_layout() {
         .zip([&spdx_file, &cdx_file, &prov_file])
     {
         assert_eq!(d["artifactType"], t);
+        assert_eq!(d["platform"]["os"], "unknown");
         let m = json(&blob(&out, d["digest"].as_str().unwrap()));
         assert_eq!(m["artifactType"], t);
         assert_eq!(m["subject"]["digest"], digest.as_str());
@@ -315,4 +333,89 @@ fn lock_records_the_sbom_digests_and_verify_proves_them() {
         .arg(p.join("r.tar")));
     assert_eq!(r.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&r.stderr).contains("no image manifest"));
+}
+
+/// skopeo and podman (containers/image) refuse a layout whose `index.json` lists several
+/// manifests; with an SBOM it lists one image index, which they read by platform.
+#[test]
+fn a_layout_with_an_sbom_is_read_by_skopeo_and_loaded_by_podman() {
+    use common::cli::have_tool;
+    let Some(fx) = fixtures() else { return };
+    if !have_tool("skopeo") || !have_tool("podman") {
+        return;
+    }
+    let proj = project(&fx, "sbom = \"both\"");
+    let p = proj.path();
+    let cache = p.join("cache");
+    let build = |format: &str, out: &Path| {
+        run_ok(
+            compose(&cache)
+                .arg("-q")
+                .arg("-f")
+                .arg(p.join("scratch.toml"))
+                .args(["build", "--format", format, "-o"])
+                .arg(out),
+        )
+        .trim()
+        .to_string()
+    };
+    let out = p.join("out");
+    let top = build("oci", &out);
+    let inspect = run(Command::new("skopeo")
+        .args(["inspect", "-f", "{{.Digest}} {{.Architecture}}"])
+        .arg(format!("oci:{}", out.display())));
+    assert!(
+        inspect.status.success(),
+        "{}",
+        String::from_utf8_lossy(&inspect.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&inspect.stdout).trim(),
+        format!("{top} amd64"),
+        "skopeo picks the amd64 image, not an artifact (its Digest is the index's)"
+    );
+    let raw = run(Command::new("skopeo")
+        .args(["inspect", "--raw"])
+        .arg(format!("oci:{}", out.display())));
+    assert_eq!(sha256_file_bytes(&raw.stdout), top);
+
+    let archive = p.join("out.tar");
+    assert_eq!(
+        build("oci-archive", &archive),
+        top,
+        "the same layout as one tar"
+    );
+    let name = "docker.io/sbom/alpine:3.19";
+    let loaded = run(Command::new("podman").arg("load").arg("-i").arg(&archive));
+    assert!(
+        loaded.status.success(),
+        "podman load: {}",
+        String::from_utf8_lossy(&loaded.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&loaded.stdout).contains(&format!("Loaded image: {name}")),
+        "{}",
+        String::from_utf8_lossy(&loaded.stdout)
+    );
+    let said = run(Command::new("podman").args([
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        name,
+        "cat",
+        "/etc/motd",
+    ]));
+    let _ = Command::new("podman").args(["rmi", "-f", name]).output();
+    assert_eq!(
+        String::from_utf8_lossy(&said.stdout),
+        "hi\n",
+        "{}",
+        String::from_utf8_lossy(&said.stderr)
+    );
+}
+
+fn sha256_file_bytes(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    format!("sha256:{}", hex::encode(sha2::Sha256::digest(bytes)))
 }

@@ -38,6 +38,12 @@ impl BlobCache {
         BlobCache { cache }
     }
 
+    /// Remember that `registry`/`repository` serves blob `d`, so a later push to another
+    /// repository of that registry can mount it. A hint: failing to write it is ignored.
+    pub fn note_origin(&self, d: &Sha256Digest, registry: &str, repository: &str) {
+        let _ = self.cache.origins().record([d], registry, repository);
+    }
+
     /// The verified blob `d`, when the cache has it (a corrupt entry is removed).
     pub fn get(&self, d: &Sha256Digest) -> Result<Option<PathBuf>, String> {
         match self.cache.lookup_remembered(d).map_err(|e| e.to_string())? {

@@ -24,6 +24,7 @@ pub enum PullError {
 /// Pull blob `digest` (`size` bytes) of `repository` into `cache`. A connection that
 /// drops mid-body is resumed from the bytes already received (`Range`); a registry that
 /// ignores `Range` (answers 200) starts over. `progress` receives each chunk's length.
+/// The blob's origin (registry and repository) is remembered for push's mounts.
 pub fn pull_blob(
     registry: &Registry,
     repository: &str,
@@ -112,7 +113,9 @@ pub fn pull_blob(
     if actual != *digest || have != size {
         return Err(PullError::Mismatch(Mismatch { actual, size: have }));
     }
-    cache.commit(tmp, digest, size).map_err(PullError::Cache)
+    let path = cache.commit(tmp, digest, size).map_err(PullError::Cache)?;
+    cache.note_origin(digest, registry.name(), repository);
+    Ok(path)
 }
 
 fn restart(tmp: &mut tempfile::NamedTempFile) -> Result<(), String> {

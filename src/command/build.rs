@@ -50,6 +50,50 @@ pub struct BuildResult {
 
 /// `compose build`: fetch, merge, write; returns the digest to print.
 pub fn build(s: &Session, o: &BuildOptions) -> Result<BuildResult> {
+    let (mut result, staged) = match run(s, o)? {
+        Outcome::Written(result) => return Ok(result),
+        Outcome::Staged(result, staged) => (result, staged),
+    };
+    write_output(
+        s,
+        &staged.store,
+        &staged.built,
+        o.format,
+        staged.settings,
+        &o.output,
+    )?;
+    if !staged.docs.is_empty() && o.output.as_os_str() != "-" {
+        result.documents = super::documents::write_beside(&o.output, &staged.docs)?;
+        for d in &result.documents {
+            s.ui().debug(format!("{} written", d.display()));
+        }
+    }
+    Ok(result)
+}
+
+/// Build the image as `compose build --format oci` would (same checks, same bytes) but
+/// write no output: the image stays in the staging store, for `compose push`.
+pub fn build_staged(s: &Session, o: &BuildOptions) -> Result<(BuildResult, Staged)> {
+    match run(
+        s,
+        &BuildOptions {
+            format: OutputFormat::Oci,
+            ..o.clone()
+        },
+    )? {
+        Outcome::Staged(result, staged) => Ok((result, *staged)),
+        Outcome::Written(_) => unreachable!("an OCI build is staged, not written"),
+    }
+}
+
+/// What [`run`] came to: a rootfs tar written, or an image staged.
+enum Outcome {
+    Written(BuildResult),
+    Staged(BuildResult, Box<Staged>),
+}
+
+/// Everything of a build but writing the image.
+fn run(s: &Session, o: &BuildOptions) -> Result<Outcome> {
     if o.output.as_os_str() == "-" && o.format == OutputFormat::Oci {
         return Err(Error::usage(
             "-o - writes to stdout, which cannot hold an OCI layout directory",
@@ -126,13 +170,77 @@ pub fn build(s: &Session, o: &BuildOptions) -> Result<BuildResult> {
         .into();
         findings_report::enforce(&findings, strict, |w| s.ui().warn(w))?;
         let digest = image::write_rootfs(&entries, settings.epoch, &o.output)?;
-        return Ok(BuildResult {
+        return Ok(Outcome::Written(BuildResult {
             digest,
             outputs: BTreeMap::new(),
             documents: Vec::new(),
             preflight: findings,
-        });
+        }));
     }
+    let stage = Stage {
+        staging,
+        store,
+        platforms,
+        inputs,
+        request,
+        settings,
+        strict,
+        stale,
+        outputs,
+    };
+    let (result, staged) = assemble(s, o, lock.as_ref(), stage)?;
+    Ok(Outcome::Staged(result, Box::new(staged)))
+}
+
+/// An image assembled (with its SBOM and provenance attached when asked for) in the
+/// build's staging store and not written anywhere: `compose push` reads its blobs where
+/// they are (the staging store, the content store, the layer cache).
+pub struct Staged {
+    /// Removed when dropped.
+    _staging: tempfile::TempDir,
+    /// Every blob of the image, and `index.json`'s bytes in `built.assembled`.
+    pub store: BlobStore,
+    pub built: Built,
+    docs: Vec<PlatformDocuments>,
+    settings: OutputSettings,
+}
+
+/// What `build` has gathered before assembling the image.
+struct Stage {
+    staging: tempfile::TempDir,
+    store: BlobStore,
+    platforms: Vec<Platform>,
+    inputs: Inputs,
+    request: Request,
+    settings: OutputSettings,
+    strict: bool,
+    stale: Vec<Staleness>,
+    outputs: BTreeMap<String, OutputRecord>,
+}
+
+/// Produce the images, attach the documents, run preflight and judge the lock.
+fn assemble(
+    s: &Session,
+    o: &BuildOptions,
+    lock: Option<&crate::lock::Lock>,
+    stage: Stage,
+) -> Result<(BuildResult, Staged)> {
+    let Stage {
+        staging,
+        store,
+        platforms,
+        mut inputs,
+        request,
+        settings,
+        strict,
+        stale,
+        mut outputs,
+    } = stage;
+    let layer_cache = s.layer_cache();
+    let judge = |inputs: &Inputs, outputs, built| {
+        let current = staleness::current_lock(s, lock, settings, inputs, outputs);
+        staleness::judge(s, lock, &current, built)
+    };
     let built = s.produce(
         &platforms,
         settings,
@@ -141,7 +249,6 @@ pub fn build(s: &Session, o: &BuildOptions) -> Result<BuildResult> {
         Some(&layer_cache),
     )?;
     let mut built = built;
-    let mut documents = Vec::new();
     let mut docs: Vec<PlatformDocuments> = Vec::new();
     if !request.is_empty() {
         s.ensure_blobs(&mut inputs)?;
@@ -174,19 +281,20 @@ pub fn build(s: &Session, o: &BuildOptions) -> Result<BuildResult> {
         outputs.extend(records.clone());
         report(s, o, &judge(&inputs, outputs, Some(&store)))?;
     }
-    write_output(s, &store, &built, o.format, settings, &o.output)?;
-    if !docs.is_empty() && o.output.as_os_str() != "-" {
-        documents = super::documents::write_beside(&o.output, &docs)?;
-        for d in &documents {
-            s.ui().debug(format!("{} written", d.display()));
-        }
-    }
-    Ok(BuildResult {
+    let result = BuildResult {
         digest: built.assembled.top.digest,
         outputs: records,
-        documents,
+        documents: Vec::new(),
         preflight: findings,
-    })
+    };
+    let staged = Staged {
+        _staging: staging,
+        store,
+        built,
+        docs,
+        settings,
+    };
+    Ok((result, staged))
 }
 
 /// A stale lock: an error with `--locked`, else a warning per difference.

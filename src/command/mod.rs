@@ -2,7 +2,8 @@
 //! [`build()`], [`lock()`], [`verify()`], [`tree()`] and [`prune()`] (`compose cache prune`). None reaches into
 //! another; what they share lives in [`crate::session`].
 //!
-//! [`push`] publishes what [`build()`] writes (an OCI layout) through [`crate::registry`].
+//! [`push`] publishes what [`build_staged()`] assembles (the image [`build()`] writes, left
+//! where its blobs are) through [`crate::registry`].
 
 mod build;
 pub mod documents;
@@ -12,7 +13,7 @@ pub mod push;
 mod tree;
 mod verify;
 
-pub use build::{build, BuildOptions, BuildResult};
+pub use build::{build, build_staged, BuildOptions, BuildResult, Staged};
 pub use lock::{lock, LockOptions, LockOutcome};
 pub use prune::{prune, PruneOptions, Pruned};
 pub use tree::tree;

@@ -1,9 +1,12 @@
-//! `compose push`: have an OCI layout (built exactly as `compose build` builds it, into a
-//! temporary directory, or given with `--from`), then push that layout to every reference.
-//! The build is reached only through [`super::build()`], so push stays a thin layer over
-//! the build on one side and [`crate::registry`] on the other.
+//! `compose push`: have an image (built exactly as `compose build` builds it and read
+//! where the build keeps its blobs, or an OCI layout given with `--from`), then push it to
+//! every reference. The build is reached only through [`super::build_staged()`], so
+//! push stays a thin layer over the build on one side and [`crate::registry`] on the
+//! other. Blob origins (the store's record) let a push mount blobs that another
+//! repository of the same registry holds, across commands.
 
-use super::{build, BuildOptions, BuildResult};
+use super::build_staged;
+use super::{BuildOptions, BuildResult};
 use crate::compression::Compression;
 use crate::digest::Sha256Digest;
 use crate::image::OutputFormat;
@@ -11,11 +14,13 @@ use crate::platform::Platform;
 use crate::registry::layout::LocalImage;
 use crate::registry::push::{push_layout, PushOptions, PushReport};
 use crate::registry::{ClientOptions, Reference, Registry};
+use crate::sbom::SbomFormat;
 use crate::session::Session;
+use crate::store::Origins;
 use crate::ui::Ui;
 use crate::{Error, Result};
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The build settings `push` honours, as `build` takes them.
 #[derive(Debug, Clone, Default)]
@@ -23,6 +28,10 @@ pub struct BuildSettings {
     pub platform: Option<Platform>,
     pub locked: bool,
     pub compression: Option<Compression>,
+    /// `--sbom`: the SBOM formats (else the manifest's `[image] sbom`).
+    pub sbom: Option<SbomFormat>,
+    /// `--sign-key`: sign the provenance with this Ed25519 key.
+    pub sign_key: Option<PathBuf>,
 }
 
 /// Where and how to push.
@@ -36,6 +45,8 @@ pub struct PushRequest {
     pub jobs: usize,
     /// Logs and progress.
     pub ui: Ui,
+    /// The store's record of where blobs live: read to mount, written after each push.
+    pub origins: Option<Origins>,
 }
 
 /// One reference pushed: what it now points to.
@@ -50,8 +61,8 @@ pub struct Pushed {
 }
 
 /// Build the session's image as `compose build --format oci` would (same bytes, same layer
-/// cache) into a temporary layout and push it. The build result comes back for
-/// `--metadata-file`.
+/// cache, the SBOM and provenance the manifest or the settings ask for) and push it from
+/// where the build keeps its blobs. The build result comes back for `--metadata-file`.
 pub fn build_and_push(
     session: &Session,
     settings: &BuildSettings,
@@ -59,25 +70,21 @@ pub fn build_and_push(
 ) -> Result<(BuildResult, Vec<Pushed>)> {
     let image = &session.manifest().image;
     let references = resolve(&request.references, Some((&image.name, &image.tag)))?;
-    let dir = tempfile::Builder::new()
-        .prefix("compose-push-")
-        .tempdir()
-        .map_err(|e| Error::io(std::env::temp_dir(), e))?;
-    let layout = dir.path().join("layout");
-    let built = build(
+    let (built, staged) = build_staged(
         session,
         &BuildOptions {
             format: OutputFormat::Oci,
-            output: layout.clone(),
+            output: PathBuf::new(),
             platform: settings.platform.clone(),
             locked: settings.locked,
             compression: settings.compression,
-            sbom: None,
-            sign_key: None,
+            sbom: settings.sbom,
+            sign_key: settings.sign_key.clone(),
             strict: false,
         },
     )?;
-    let pushed = push_references(&layout, &references, request)?;
+    let local = LocalImage::from_store(&staged.store, &staged.built.assembled.index_json)?;
+    let pushed = push_references(&local, &references, request)?;
     Ok((built, pushed))
 }
 
@@ -89,7 +96,7 @@ pub fn push_path(
     request: &PushRequest,
 ) -> Result<Vec<Pushed>> {
     let references = resolve(&request.references, default)?;
-    push_references(path, &references, request)
+    push_references(&LocalImage::open(path)?, &references, request)
 }
 
 /// The references to push to: as given (a missing tag is the manifest's), else the
@@ -111,14 +118,14 @@ fn resolve(given: &[String], manifest: Option<(&str, &str)>) -> Result<Vec<Refer
         .collect()
 }
 
-/// Push one layout to every reference: one connection per registry; a later reference
-/// on the same registry mounts the blobs the earlier ones uploaded.
+/// Push one image to every reference: one connection per registry; a blob is mounted
+/// from a repository of the same registry that an earlier reference of this command, or
+/// the record of origins, says holds it. Each successful push is recorded there.
 fn push_references(
-    path: &Path,
+    image: &LocalImage,
     references: &[Reference],
     request: &PushRequest,
 ) -> Result<Vec<Pushed>> {
-    let image = LocalImage::open(path)?;
     let mut registries: BTreeMap<String, Registry> = BTreeMap::new();
     let mut repos_done: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut out = Vec::new();
@@ -133,19 +140,32 @@ fn push_references(
             jobs: request.jobs,
             ui: request.ui.clone(),
             mount_from: done.clone(),
+            known_sources: known_sources(request.origins.as_ref(), image, &host),
         };
         request
             .ui
             .info(format!("pushing {} to {r}", image.digest()));
-        let report = push_layout(registry, &image, r, &options)?;
+        let report = push_layout(registry, image, r, &options)?;
+        let attached = match report.referrers_by {
+            Some(by) => format!("; {} artifacts attached ({by})", report.referrers),
+            None => String::new(),
+        };
         request.ui.info(format!(
-            "{r}: {} blobs uploaded ({} bytes), {} mounted, {} present; {} manifests written",
+            "{r}: {} blobs uploaded ({} bytes), {} mounted, {} present; {} manifests written{attached}",
             report.uploaded,
             report.uploaded_bytes,
             report.mounted,
             report.existing,
             report.manifests_put
         ));
+        if let Some(origins) = &request.origins {
+            let digests = image.blobs.iter().map(|b| &b.digest);
+            if let Err(e) = origins.record(digests, &host, &r.repository) {
+                request
+                    .ui
+                    .debug(format!("the record of blob origins was not updated: {e}"));
+            }
+        }
         done.push(r.repository.clone());
         out.push(Pushed {
             reference: Reference {
@@ -157,4 +177,29 @@ fn push_references(
         });
     }
     Ok(out)
+}
+
+/// Per blob of `image`, the repositories of `host` the record of origins names.
+fn known_sources(
+    origins: Option<&Origins>,
+    image: &LocalImage,
+    host: &str,
+) -> BTreeMap<Sha256Digest, Vec<String>> {
+    let Some(origins) = origins else {
+        return BTreeMap::new();
+    };
+    image
+        .blobs
+        .iter()
+        .map(|b| {
+            let repos = origins
+                .lookup(&b.digest)
+                .into_iter()
+                .filter(|o| o.registry == host)
+                .map(|o| o.repository)
+                .collect::<Vec<_>>();
+            (b.digest, repos)
+        })
+        .filter(|(_, repos)| !repos.is_empty())
+        .collect()
 }

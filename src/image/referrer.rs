@@ -1,6 +1,6 @@
 //! OCI 1.1 artifact manifests that point at an image manifest through `subject`: how SBOMs
-//! and attestations travel with an image (the referrers API lists them by subject, and an
-//! OCI layout lists them in `index.json` after the image).
+//! and attestations travel with an image (the referrers API, or the referrers tag scheme,
+//! lists them by subject; an OCI layout lists them in the image index after the images).
 
 use super::{canonical, put, Assembled, BlobStore, Descriptor, ImageError};
 use super::{ANNOTATION_CREATED, MEDIA_TYPE_INDEX, MEDIA_TYPE_MANIFEST};
@@ -48,10 +48,20 @@ pub fn artifact_manifest(
     })
 }
 
-/// Store each attachment (document blob, empty config, artifact manifest), add the blobs
-/// to `a.blobs` and list the artifact manifests in `a.index_json` after the image, each
-/// with its `artifactType`. Returns the artifact manifests' descriptors, in the order
-/// given.
+/// The platform of an artifact listed in an image index: `unknown/unknown`, as BuildKit
+/// marks its attestations, so that tools choosing an image by platform pass over it.
+fn unknown_platform() -> Value {
+    json!({"architecture": "unknown", "os": "unknown"})
+}
+
+/// Store each attachment (document blob, empty config, artifact manifest) and list the
+/// artifact manifests, each with its `artifactType` and the `unknown/unknown` platform,
+/// in the image index after the images, as BuildKit lists its attestations: with one
+/// platform, a new index holding the image manifest then the artifacts; with several, the
+/// nested index gains them. `index.json` keeps exactly one entry (tools such as skopeo
+/// `oci:DIR` and `podman load` refuse a layout listing several), now that index, and
+/// `a.top` becomes it. The image manifests, and their digests, are unchanged. Returns the
+/// artifact manifests' descriptors, in the order given.
 pub fn attach(
     store: &BlobStore,
     a: &mut Assembled,
@@ -62,13 +72,9 @@ pub fn attach(
         return Ok(Vec::new());
     }
     let config = empty_config(store)?;
-    let mut index: Value =
-        serde_json::from_slice(&a.index_json).map_err(|source| ImageError::Json {
-            what: "index.json",
-            source,
-        })?;
-    let mut out = Vec::new();
     a.blobs.push((config.digest, config.size));
+    let mut listed = Vec::new();
+    let mut out = Vec::new();
     for at in attachments {
         let layer = put(store, &at.artifact_type, &at.document)?;
         let doc = artifact_manifest(&at.subject, &at.artifact_type, &config, &layer, epoch);
@@ -81,13 +87,57 @@ pub fn attach(
         a.blobs.push((manifest.digest, manifest.size));
         let mut d = manifest.to_json();
         d.insert("artifactType".into(), json!(at.artifact_type));
-        if let Some(list) = index["manifests"].as_array_mut() {
-            list.push(Value::Object(d));
-        }
+        d.insert("platform".into(), unknown_platform());
+        listed.push(Value::Object(d));
         out.push(manifest);
     }
-    debug_assert_eq!(index["mediaType"], MEDIA_TYPE_INDEX);
+    let json_of = |bytes: &[u8], what: &'static str| {
+        serde_json::from_slice::<Value>(bytes).map_err(|source| ImageError::Json { what, source })
+    };
+    let mut index = json_of(&a.index_json, "index.json")?;
+    let entry = index["manifests"][0]
+        .as_object_mut()
+        .ok_or(ImageError::NoImages)?;
+    let mut wrapper = if a.top.media_type == MEDIA_TYPE_INDEX {
+        let path = store.path(&a.top.digest);
+        let bytes = std::fs::read(&path).map_err(|e| ImageError::io(&path, e))?;
+        a.blobs.retain(|(d, _)| *d != a.top.digest);
+        json_of(&bytes, "the image index")?
+    } else {
+        let mut image = entry.clone();
+        image.remove("annotations");
+        let path = store.path(&a.top.digest);
+        let bytes = std::fs::read(&path).map_err(|e| ImageError::io(&path, e))?;
+        let manifest = json_of(&bytes, "the image manifest")?;
+        let mut doc = json!({
+            "schemaVersion": 2,
+            "mediaType": MEDIA_TYPE_INDEX,
+            "manifests": [Value::Object(image)],
+        });
+        // The annotations `[image] annotations` puts on every manifest and index.
+        if let Some(mut ann) = manifest["annotations"].as_object().cloned() {
+            ann.remove(ANNOTATION_CREATED);
+            if !ann.is_empty() {
+                doc["annotations"] = Value::Object(ann);
+            }
+        }
+        doc
+    };
+    if let Some(list) = wrapper["manifests"].as_array_mut() {
+        list.extend(listed);
+    }
+    let top = put(
+        store,
+        MEDIA_TYPE_INDEX,
+        &canonical("the image index", &wrapper)?,
+    )?;
+    a.blobs.push((top.digest, top.size));
+    entry.remove("platform");
+    for (k, v) in top.to_json() {
+        entry.insert(k, v);
+    }
     a.index_json = canonical("index.json", &index)?;
+    a.top = top;
     a.blobs.sort();
     a.blobs.dedup();
     Ok(out)

@@ -1,9 +1,10 @@
-//! An image to push, read from an OCI layout directory or an oci-archive in place: the
-//! manifests in the order a registry must receive them and where each blob's bytes are.
+//! An image to push, read in place from an OCI layout directory, an oci-archive or a
+//! build's blob store: the manifests in the order a registry must receive them, where
+//! each blob's bytes are, and the artifacts (SBOMs, provenance) that refer to the image.
 
 use super::RegistryError;
 use crate::digest::Sha256Digest;
-use crate::image::{MEDIA_TYPE_INDEX, MEDIA_TYPE_MANIFEST};
+use crate::image::{BlobStore, MEDIA_TYPE_INDEX, MEDIA_TYPE_MANIFEST};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
@@ -28,6 +29,12 @@ pub struct Blob {
 pub struct Manifest {
     pub descriptor: Blob,
     pub bytes: Vec<u8>,
+    /// An artifact manifest's `subject`: the manifest it describes.
+    pub subject: Option<Sha256Digest>,
+    /// An artifact manifest's `artifactType` (else its config's media type).
+    pub artifact_type: Option<String>,
+    /// The manifest's own annotations, which the referrers list repeats.
+    pub annotations: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 /// Where a layout's blobs live.
@@ -39,6 +46,9 @@ enum Store {
         file: PathBuf,
         ranges: BTreeMap<Sha256Digest, (u64, u64)>,
     },
+    /// A build's blob store: its own blobs, and those it serves from the content store
+    /// and the layer cache in place.
+    Blobs(BlobStore),
 }
 
 /// An image ready to push: blobs, then manifests children first, the top one last.
@@ -49,11 +59,15 @@ pub struct LocalImage {
     pub blobs: Vec<Blob>,
     /// Every manifest, children before the index that lists them; the top one last.
     pub manifests: Vec<Manifest>,
+    /// Artifact manifests `index.json` lists beside the image (older layouts, other
+    /// tools): pushed by digest, not under the tag. Their blobs are in `blobs`.
+    pub artifacts: Vec<Manifest>,
 }
 
 impl LocalImage {
-    /// Read the OCI layout directory or oci-archive at `path`. Its `index.json` must hold
-    /// exactly one image (an image manifest or an index).
+    /// Read the OCI layout directory or oci-archive at `path`. Its `index.json` must list
+    /// exactly one image (an image manifest or an index), and may list artifacts (artifact
+    /// manifests with a `subject`) beside it.
     pub fn open(path: &Path) -> Result<LocalImage, RegistryError> {
         let bad = |why: String| RegistryError::Layout {
             path: path.to_path_buf(),
@@ -71,27 +85,71 @@ impl LocalImage {
         } else {
             index_archive(path)?
         };
-        let index: Index = serde_json::from_slice(&index_bytes)
+        LocalImage::read(path, store, &index_bytes)
+    }
+
+    /// The image a build assembled in `store` (whose `index.json` is `index_json`), its
+    /// blobs read where the store keeps them: nothing is copied.
+    pub fn from_store(store: &BlobStore, index_json: &[u8]) -> Result<LocalImage, RegistryError> {
+        LocalImage::read(store.root(), Store::Blobs(store.clone()), index_json)
+    }
+
+    fn read(path: &Path, store: Store, index_bytes: &[u8]) -> Result<LocalImage, RegistryError> {
+        let bad = |why: String| RegistryError::Layout {
+            path: path.to_path_buf(),
+            why,
+        };
+        let index: Index = serde_json::from_slice(index_bytes)
             .map_err(|e| bad(format!("index.json is not an OCI index: {e}")))?;
-        let top = match index.manifests.as_slice() {
-            [one] => one.descriptor(),
-            [] => return Err(bad("index.json lists no image".into())),
-            many => {
-                return Err(bad(format!(
-                    "index.json lists {} images; push needs a layout holding one",
-                    many.len()
-                )))
-            }
-        }
-        .map_err(bad)?;
         let mut image = LocalImage {
             store,
             blobs: Vec::new(),
             manifests: Vec::new(),
+            artifacts: Vec::new(),
         };
+        let listed = index
+            .manifests
+            .iter()
+            .map(RawDescriptor::descriptor)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(&bad)?;
+        // Each listed manifest is walked apart; artifacts (with a subject) go aside.
+        let mut images = Vec::new();
         let mut seen = BTreeSet::new();
-        image.walk(path, &top, &mut seen, 0)?;
+        for top in &listed {
+            let mut one = LocalImage {
+                store: image.store.clone(),
+                blobs: std::mem::take(&mut image.blobs),
+                manifests: Vec::new(),
+                artifacts: Vec::new(),
+            };
+            one.walk(path, top, &mut seen, 0)?;
+            image.blobs = std::mem::take(&mut one.blobs);
+            match one.manifests.last() {
+                Some(m) if m.subject.is_some() => image.artifacts.append(&mut one.manifests),
+                Some(_) => images.push(one.manifests),
+                None => {}
+            }
+        }
+        match images.len() {
+            1 => image.manifests = images.remove(0),
+            0 => return Err(bad("index.json lists no image".into())),
+            n => {
+                return Err(bad(format!(
+                    "index.json lists {n} images; push needs a layout holding one (artifacts with a subject may be listed beside it)"
+                )))
+            }
+        }
         Ok(image)
+    }
+
+    /// Every artifact manifest (one with a `subject`): inside the image's index, or
+    /// listed beside it.
+    pub fn referrers(&self) -> impl Iterator<Item = &Manifest> {
+        self.manifests
+            .iter()
+            .chain(&self.artifacts)
+            .filter(|m| m.subject.is_some())
     }
 
     /// The image's digest: the top manifest's (what `compose build` prints).
@@ -145,11 +203,26 @@ impl LocalImage {
                     let child = child.descriptor().map_err(&bad)?;
                     self.walk(path, &child, seen, depth + 1)?;
                 }
+                self.manifests.push(Manifest {
+                    descriptor: m.clone(),
+                    bytes,
+                    subject: None,
+                    artifact_type: None,
+                    annotations: None,
+                });
             }
             MEDIA_TYPE_MANIFEST | DOCKER_MANIFEST => {
                 let manifest: ImageManifest = serde_json::from_slice(&bytes)
                     .map_err(|e| bad(format!("manifest {}: {e}", m.digest)))?;
+                let subject = match &manifest.subject {
+                    Some(s) => Some(s.descriptor().map_err(&bad)?.digest),
+                    None => None,
+                };
                 let config = manifest.config.descriptor().map_err(&bad)?;
+                let artifact_type = manifest
+                    .artifact_type
+                    .clone()
+                    .or_else(|| subject.map(|_| config.media_type.clone()));
                 for b in std::iter::once(Ok(config))
                     .chain(manifest.layers.iter().map(RawDescriptor::descriptor))
                 {
@@ -159,6 +232,13 @@ impl LocalImage {
                         self.blobs.push(b);
                     }
                 }
+                self.manifests.push(Manifest {
+                    descriptor: m.clone(),
+                    bytes,
+                    subject,
+                    artifact_type,
+                    annotations: manifest.annotations,
+                });
             }
             other => {
                 return Err(bad(format!(
@@ -167,10 +247,6 @@ impl LocalImage {
                 )))
             }
         }
-        self.manifests.push(Manifest {
-            descriptor: m.clone(),
-            bytes,
-        });
         Ok(())
     }
 
@@ -181,6 +257,9 @@ impl LocalImage {
                 .map(|m| m.len())
                 .ok(),
             Store::Archive { ranges, .. } => ranges.get(&b.digest).map(|r| r.1),
+            Store::Blobs(store) => std::fs::metadata(store.path(&b.digest))
+                .map(|m| m.len())
+                .ok(),
         };
         match size {
             None => Err(format!("blob {} is missing", b.digest)),
@@ -196,6 +275,7 @@ impl LocalImage {
     pub fn open_blob(&self, digest: &Sha256Digest) -> std::io::Result<Box<dyn Read + Send>> {
         match &self.store {
             Store::Dir(d) => Ok(Box::new(File::open(blob_path(d, digest))?)),
+            Store::Blobs(store) => Ok(Box::new(File::open(store.path(digest))?)),
             Store::Archive { file, ranges } => {
                 let (offset, size) = *ranges.get(digest).ok_or_else(|| {
                     std::io::Error::new(
@@ -320,10 +400,17 @@ struct Index {
 }
 
 #[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct ImageManifest {
     config: RawDescriptor,
     #[serde(default)]
     layers: Vec<RawDescriptor>,
+    #[serde(default)]
+    subject: Option<RawDescriptor>,
+    #[serde(default)]
+    artifact_type: Option<String>,
+    #[serde(default)]
+    annotations: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 #[derive(serde::Deserialize)]
@@ -346,5 +433,101 @@ impl RawDescriptor {
             digest,
             size: self.size,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// A manifest (`{}` config, one layer `{}`) in `store`, with `subject` when given:
+    /// its descriptor as `index.json` lists it.
+    fn manifest(store: &BlobStore, subject: Option<&serde_json::Value>) -> serde_json::Value {
+        let (config, size) = store.put_bytes(b"{}").unwrap();
+        let d = json!({"mediaType": "application/vnd.oci.empty.v1+json",
+            "digest": config.to_string(), "size": size});
+        let mut doc = json!({"schemaVersion": 2, "mediaType": MEDIA_TYPE_MANIFEST,
+            "config": d, "layers": [d]});
+        if let Some(s) = subject {
+            doc["subject"] = s.clone();
+            doc["artifactType"] = json!("application/spdx+json");
+        }
+        let bytes = serde_json::to_vec(&doc).unwrap();
+        let (m, n) = store.put_bytes(&bytes).unwrap();
+        json!({"mediaType": MEDIA_TYPE_MANIFEST, "digest": m.to_string(), "size": n})
+    }
+
+    #[test]
+    fn artifacts_beside_the_image_are_set_aside_and_two_images_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = BlobStore::new(dir.path()).unwrap();
+        let image = manifest(&store, None);
+        let artifact = manifest(&store, Some(&image));
+        let index = |list: Vec<&serde_json::Value>| {
+            serde_json::to_vec(&json!({"schemaVersion": 2, "manifests": list})).unwrap()
+        };
+        let local = LocalImage::from_store(&store, &index(vec![&artifact, &image])).unwrap();
+        assert_eq!(local.digest().to_string(), image["digest"]);
+        assert_eq!(local.manifests.len(), 1);
+        assert_eq!(local.artifacts.len(), 1);
+        let referrers: Vec<_> = local.referrers().collect();
+        assert_eq!(referrers.len(), 1);
+        assert_eq!(
+            referrers[0].subject.map(|d| d.to_string()),
+            image["digest"].as_str().map(str::to_string)
+        );
+        assert_eq!(
+            referrers[0].artifact_type.as_deref(),
+            Some("application/spdx+json")
+        );
+
+        let other = {
+            let bytes = br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"x","digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","size":2},"layers":[]}"#;
+            let (d, n) = store.put_bytes(bytes).unwrap();
+            json!({"mediaType": MEDIA_TYPE_MANIFEST, "digest": d.to_string(), "size": n})
+        };
+        let e = LocalImage::from_store(&store, &index(vec![&image, &other])).unwrap_err();
+        assert!(e.to_string().contains("lists 2 images"), "{e}");
+        let e = LocalImage::from_store(&store, &index(vec![&artifact])).unwrap_err();
+        assert!(e.to_string().contains("lists no image"), "{e}");
+    }
+
+    /// A build's store serves a layer from the layer cache in place (linked, not
+    /// copied): the image to push reads it from there.
+    #[test]
+    fn an_image_in_a_build_store_is_read_where_its_blobs_are() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = BlobStore::new(&dir.path().join("staging")).unwrap();
+        let cached = dir.path().join("layer-cache-blob");
+        std::fs::write(&cached, b"layer bytes").unwrap();
+        let layer = Sha256Digest::of(b"layer bytes");
+        store.link(&cached, &layer);
+        let (config, config_size) = store.put_bytes(b"{}").unwrap();
+        let manifest = serde_json::to_vec(&json!({
+            "schemaVersion": 2,
+            "mediaType": MEDIA_TYPE_MANIFEST,
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                "digest": config.to_string(), "size": config_size},
+            "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                "digest": layer.to_string(), "size": 11}],
+        }))
+        .unwrap();
+        let (m, m_size) = store.put_bytes(&manifest).unwrap();
+        let index = serde_json::to_vec(&json!({"schemaVersion": 2, "manifests": [
+            {"mediaType": MEDIA_TYPE_MANIFEST, "digest": m.to_string(), "size": m_size}]}))
+        .unwrap();
+        let image = LocalImage::from_store(&store, &index).unwrap();
+        assert_eq!(image.digest(), m);
+        assert_eq!(image.blobs.len(), 2);
+        assert!(!store.root().join("blobs/sha256").join(layer.hex()).exists());
+        let mut read = Vec::new();
+        image
+            .open_blob(&layer)
+            .unwrap()
+            .read_to_end(&mut read)
+            .unwrap();
+        assert_eq!(read, b"layer bytes");
+        assert_eq!(image.referrers().count(), 0);
     }
 }

@@ -16,6 +16,7 @@ mod error;
 pub mod layout;
 pub mod push;
 pub mod reference;
+pub mod referrers;
 pub mod tls;
 
 pub use client::{ClientOptions, Registry};

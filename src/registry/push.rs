@@ -9,6 +9,7 @@ use super::{Reference, RegistryError};
 use crate::digest::Sha256Digest;
 use crate::ui::Ui;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget};
+use std::collections::BTreeMap;
 use std::io::Read;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
@@ -29,7 +30,13 @@ pub struct PushOptions {
     /// Repositories of the same registry that may already hold the blobs: tried as
     /// cross-repository mount sources (`?mount=…&from=…`) before uploading.
     pub mount_from: Vec<String>,
+    /// Per blob, more repositories of the same registry known to hold it (from the
+    /// store's record of origins), tried after `mount_from`.
+    pub known_sources: BTreeMap<Sha256Digest, Vec<String>>,
 }
+
+/// Mount sources tried per blob, at most: each refused mount costs a round trip.
+const MOUNT_TRIES: usize = 3;
 
 /// What a push did, for the caller's summary and tests.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -45,6 +52,11 @@ pub struct PushReport {
     pub mounted: usize,
     /// Manifests written (those already present are not).
     pub manifests_put: usize,
+    /// Artifacts (SBOMs, provenance) attached to the image's manifests.
+    pub referrers: usize,
+    /// How they were listed: `"referrers API"` or `"tag scheme"` (none when there are
+    /// no artifacts).
+    pub referrers_by: Option<&'static str>,
 }
 
 /// Push `image` to `target` on `registry` (connected to `target`'s registry). A target
@@ -66,16 +78,22 @@ pub fn push_layout(
     let repo = target.repository.as_str();
     let key = target.manifest_key().unwrap_or_else(|| digest.to_string());
     // The registry checked every blob and child manifest when it accepted this manifest:
-    // if the tag already names it, there is nothing to do (one request).
-    if registry.manifest_digest(repo, &key, &Scope::push(repo))? == Some(digest) {
+    // if the tag already names it, there is nothing to do (one request) but to make sure
+    // its artifacts are listed (an earlier push may have stopped before). Artifacts listed
+    // beside the image are not under the tag: they are checked one by one below.
+    if image.artifacts.is_empty()
+        && registry.manifest_digest(repo, &key, &Scope::push(repo))? == Some(digest)
+    {
         options.ui.info(format!(
             "{}: {repo}:{key} is already this image",
             short(&digest)
         ));
-        return Ok(PushReport {
+        let mut report = PushReport {
             digest: Some(digest),
             ..PushReport::default()
-        });
+        };
+        attach_referrers(registry, repo, image, options, &mut report)?;
+        return Ok(report);
     }
     let bars = MultiProgress::with_draw_target(if options.ui.has_bars() {
         ProgressDrawTarget::stderr()
@@ -109,7 +127,7 @@ pub fn push_layout(
         .manifests
         .split_last()
         .expect("an image has a manifest");
-    for m in children {
+    for m in children.iter().chain(&image.artifacts) {
         if put_manifest(registry, repo, m, &m.descriptor.digest.to_string(), options)? {
             report.manifests_put += 1;
         }
@@ -117,8 +135,27 @@ pub fn push_layout(
     if put_manifest(registry, repo, top, &key, options)? {
         report.manifests_put += 1;
     }
+    attach_referrers(registry, repo, image, options, &mut report)?;
     report.digest = Some(digest);
     Ok(report)
+}
+
+/// List the image's artifacts under their subjects (see [`super::referrers`]).
+fn attach_referrers(
+    registry: &Registry,
+    repo: &str,
+    image: &LocalImage,
+    options: &PushOptions,
+    report: &mut PushReport,
+) -> Result<(), RegistryError> {
+    let referrers: Vec<&Manifest> = image.referrers().collect();
+    if !referrers.is_empty() {
+        report.referrers = referrers.len();
+        report.referrers_by = Some(super::referrers::attach(
+            registry, repo, &referrers, options,
+        )?);
+    }
+    Ok(())
 }
 
 enum Outcome {
@@ -155,19 +192,44 @@ fn push_blob(
             return Ok(Outcome::Existed);
         }
     }
-    for from in options.mount_from.iter().filter(|f| f.as_str() != repo) {
-        if mount(registry, repo, from, &blob.digest)? {
-            log(
-                options,
-                bars,
-                format!("{}: mounted from {from}", short(&blob.digest)),
-            );
-            return Ok(Outcome::Mounted);
+    let known = options
+        .known_sources
+        .get(&blob.digest)
+        .into_iter()
+        .flatten();
+    let mut sources: Vec<&String> = Vec::new();
+    for from in options.mount_from.iter().chain(known) {
+        if from.as_str() != repo && !sources.contains(&from) {
+            sources.push(from);
+        }
+    }
+    // A refused mount opens an upload session (202): the last one is used for the upload.
+    let mut session: Option<String> = None;
+    for from in sources.into_iter().take(MOUNT_TRIES) {
+        if let Some(abandoned) = session.take() {
+            cancel(registry, repo, &abandoned);
+        }
+        match mount(registry, repo, from, &blob.digest)? {
+            Mount::Mounted => {
+                log(
+                    options,
+                    bars,
+                    format!("{}: mounted from {from}", short(&blob.digest)),
+                );
+                return Ok(Outcome::Mounted);
+            }
+            Mount::Refused(location) => {
+                options.ui.debug(format!(
+                    "{}: {from} did not mount it; uploading",
+                    short(&blob.digest)
+                ));
+                session = location;
+            }
         }
     }
     let started = Instant::now();
     let bar = bars.add(options.ui.bytes_bar(Some(blob.size), short(&blob.digest)));
-    upload(registry, image, repo, blob, &bar)?;
+    upload(registry, image, repo, blob, session, &bar)?;
     bar.finish_and_clear();
     log(
         options,
@@ -191,36 +253,72 @@ fn log(options: &PushOptions, bars: &MultiProgress, line: String) {
     }
 }
 
-/// POST …/uploads/?mount=DIGEST&from=REPO: true when the registry mounted it (201); a
-/// 202 opens an upload session we do not use, so it is abandoned (it expires).
+/// What a mount request came to.
+enum Mount {
+    /// 201: the blob is now in the repository.
+    Mounted,
+    /// The registry did not mount it: with the upload session it opened instead (202
+    /// with a `Location`), which the upload can use.
+    Refused(Option<String>),
+}
+
+/// POST …/uploads/?mount=DIGEST&from=REPO. A 202 (the source lacks the blob, or the
+/// registry does not mount) and a denied pull on the source are refusals, not errors:
+/// the blob is uploaded instead.
 fn mount(
     registry: &Registry,
     repo: &str,
     from: &str,
     digest: &Sha256Digest,
-) -> Result<bool, RegistryError> {
+) -> Result<Mount, RegistryError> {
     let url = registry.url(&format!(
         "/v2/{repo}/blobs/uploads/?mount={digest}&from={from}"
     ));
     let what = format!("mounting blob {digest} from {from} into {repo}");
     let scope = Scope::push(repo).and_pull(from);
-    let resp = registry.send(&scope, &what, None, &|c| {
+    let resp = match registry.send(&scope, &what, None, &|c| {
         c.post(&url).header("content-length", "0")
-    })?;
+    }) {
+        Ok(resp) => resp,
+        Err(RegistryError::Unauthorized { .. }) => return Ok(Mount::Refused(None)),
+        Err(e) => return Err(e),
+    };
     match resp.status().as_u16() {
-        201 => Ok(true),
-        202 => Ok(false),
+        201 => Ok(Mount::Mounted),
+        202 => Ok(Mount::Refused(location(&resp))),
+        404 => Ok(Mount::Refused(None)),
         _ => Err(registry.status_error(&what, resp)),
     }
 }
 
-/// Start an upload session and PUT the whole blob streamed from disk; a failure midway
-/// (a reset, a 5xx) starts a new session and sends the blob again.
+/// A response's `Location` header.
+fn location(resp: &reqwest::blocking::Response) -> Option<String> {
+    resp.headers()
+        .get(reqwest::header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+}
+
+/// DELETE an upload session that will not be used (best effort: it expires anyway).
+fn cancel(registry: &Registry, repo: &str, location: &str) {
+    let url = registry.url(location);
+    let _ = registry.send(
+        &Scope::push(repo),
+        "cancelling an unused upload",
+        Some(1),
+        &|c| c.delete(&url),
+    );
+}
+
+/// PUT the whole blob streamed from disk into `session` (an upload a refused mount
+/// opened), else into a new upload session; a failure midway (a reset, a 5xx) starts a
+/// new session and sends the blob again.
 fn upload(
     registry: &Registry,
     image: &LocalImage,
     repo: &str,
     blob: &Blob,
+    mut session: Option<String>,
     bar: &ProgressBar,
 ) -> Result<(), RegistryError> {
     let scope = Scope::push(repo);
@@ -228,24 +326,10 @@ fn upload(
     let attempts = 5u32;
     let mut attempt = 0;
     loop {
-        let start_url = registry.url(&format!("/v2/{repo}/blobs/uploads/"));
-        let resp = registry.send(&scope, &what, None, &|c| {
-            c.post(&start_url).header("content-length", "0")
-        })?;
-        if resp.status().as_u16() != 202 && resp.status().as_u16() != 201 {
-            return Err(registry.status_error(&what, resp));
-        }
-        let location = resp
-            .headers()
-            .get(reqwest::header::LOCATION)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string)
-            .ok_or_else(|| RegistryError::Status {
-                registry: registry.name().to_string(),
-                what: what.clone(),
-                status: resp.status().as_u16(),
-                message: "the upload session has no Location".into(),
-            })?;
+        let location = match session.take() {
+            Some(l) => l,
+            None => start_session(registry, repo, &what)?,
+        };
         let sep = if location.contains('?') { '&' } else { '?' };
         let put_url = format!("{}{sep}digest={}", registry.url(&location), blob.digest);
         let size = blob.size;
@@ -289,6 +373,23 @@ fn upload(
     }
 }
 
+/// POST …/uploads/: the new session's `Location`.
+fn start_session(registry: &Registry, repo: &str, what: &str) -> Result<String, RegistryError> {
+    let start_url = registry.url(&format!("/v2/{repo}/blobs/uploads/"));
+    let resp = registry.send(&Scope::push(repo), what, None, &|c| {
+        c.post(&start_url).header("content-length", "0")
+    })?;
+    if resp.status().as_u16() != 202 && resp.status().as_u16() != 201 {
+        return Err(registry.status_error(what, resp));
+    }
+    location(&resp).ok_or_else(|| RegistryError::Status {
+        registry: registry.name().to_string(),
+        what: what.to_string(),
+        status: resp.status().as_u16(),
+        message: "the upload session has no Location".into(),
+    })
+}
+
 /// Counts bytes into the blob's progress bar as reqwest reads them.
 struct Progress {
     inner: Box<dyn Read + Send>,
@@ -316,7 +417,7 @@ impl Read for Failing {
 }
 
 /// PUT a manifest under `key` (tag or digest) unless it is there already; true when put.
-fn put_manifest(
+pub(super) fn put_manifest(
     registry: &Registry,
     repo: &str,
     m: &Manifest,

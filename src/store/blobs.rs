@@ -113,7 +113,8 @@ impl Cache {
     }
 
     /// `compose cache prune`: remove what killed builds left in `tmp/` (older than an
-    /// hour, so running builds keep theirs) and all derived data (re-created when needed),
+    /// hour, so running builds keep theirs), all derived data (re-created when needed) and
+    /// the record of blob origins (a hint for mounts, learnt again by the next pushes),
     /// and, with `blobs`, every blob not in `keep`. Returns the files and bytes freed.
     /// Derived data may be in use by a running build: prune between builds.
     pub fn prune(
@@ -128,7 +129,11 @@ impl Cache {
             freed.1 += bytes;
         };
         let hour_ago = SystemTime::now() - Duration::from_secs(3600);
-        for dir in [self.tmp_dir(), self.root.join("derived")] {
+        let origins = self.origins_dir();
+        for dir in [self.tmp_dir(), self.root.join("derived"), origins.clone()] {
+            if dir == origins && !dir.exists() {
+                continue;
+            }
             for e in fs::read_dir(&dir)
                 .map_err(|e| StoreError::cache(&dir, e))?
                 .flatten()

@@ -7,7 +7,8 @@
 //!   digest it had when made;
 //! * remembered digests (`derived/stat/`, `derived/output/`): the one shortcut past
 //!   re-hashing, for files whose identity has not changed;
-//! * `layers/`: the layer cache, built layers by the key of what they were made from.
+//! * `layers/`: the layer cache, built layers by the key of what they were made from;
+//! * `origins/`: which registries and repositories hold which blobs (push mounts from them).
 //!
 //! The store knows nothing about tar, HTTP or manifests: `fetch` fills it, the commands
 //! read from it.
@@ -16,6 +17,7 @@ mod blobs;
 mod error;
 mod layers;
 mod memo;
+mod origins;
 
 pub use blobs::{default_cache_dir, Blob, Cache};
 pub(crate) use blobs::{CopyError, Lookup};
@@ -23,3 +25,4 @@ pub use error::StoreError;
 pub use layers::{CachedLayer, KeyBuilder, LayerCache, LayerKey};
 pub(crate) use memo::open_regular;
 pub use memo::{settle_time, LocalInput, Snapshot};
+pub use origins::{Origin, Origins};
