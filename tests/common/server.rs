@@ -239,8 +239,17 @@ fn handle(s: &Shared, mut conn: TcpStream) {
             _ => None,
         }
     };
-    let _ = respond(s, &mut conn, &path, fault);
-    s.in_flight.fetch_sub(1, Ordering::SeqCst);
+    // The request stops counting as in flight once, just before its last byte goes out:
+    // a client that reads that byte may send its next request at once, and must not find
+    // this one still counted (that race made `max_in_flight` read one too many under load).
+    let released = std::cell::Cell::new(false);
+    let release = || {
+        if !released.replace(true) {
+            s.in_flight.fetch_sub(1, Ordering::SeqCst);
+        }
+    };
+    let _ = respond(s, &mut conn, &path, fault, &release);
+    release();
 }
 
 fn respond(
@@ -248,6 +257,7 @@ fn respond(
     conn: &mut TcpStream,
     path: &str,
     fault: Option<Fault>,
+    release: &dyn Fn(),
 ) -> std::io::Result<()> {
     let body = || -> Option<Vec<u8>> {
         let rel = Path::new(local_path(path).trim_start_matches('/'));
@@ -283,8 +293,12 @@ fn respond(
             Some(b) => {
                 head(conn, 200, &[], b.len())?;
                 // Pause before each chunk, so the last write is the last thing done.
-                for c in b.chunks(chunk.max(1)) {
+                let chunks: Vec<&[u8]> = b.chunks(chunk.max(1)).collect();
+                for (i, c) in chunks.iter().enumerate() {
                     thread::sleep(delay);
+                    if i + 1 == chunks.len() {
+                        release();
+                    }
                     conn.write_all(c)?;
                     conn.flush()?;
                 }
