@@ -101,6 +101,7 @@ fn put_blob(store: &BlobStore, d: &Sha256Digest, size: u64, blobs: &Path) -> io:
 
 /// Bring the OCI layout `out` to the image `a` in place (the order is in the module doc).
 fn update_dir(store: &BlobStore, a: &Assembled, out: &Path, known: KnownBlob) -> io::Result<()> {
+    let _turn = lock_dir(out)?;
     let blobs = out.join("blobs").join("sha256");
     for d in [out.join("blobs"), blobs.clone()] {
         if !fs::symlink_metadata(&d).is_ok_and(|m| m.is_dir()) {
@@ -131,6 +132,25 @@ fn update_dir(store: &BlobStore, a: &Assembled, out: &Path, known: KnownBlob) ->
         set_dir_mode(&d)?;
     }
     Ok(())
+}
+
+/// Wait for, and hold until the returned file is dropped, an exclusive advisory lock
+/// (`flock`) on the directory `dir`, so that two builds writing one layout take turns and
+/// each leaves a whole image: one updating it in place, or one moving it aside to swap a
+/// new one in. Taken again when `dir` was replaced while waiting.
+fn lock_dir(dir: &Path) -> io::Result<fs::File> {
+    use std::os::unix::fs::MetadataExt;
+    loop {
+        let f = fs::File::open(dir).map_err(|e| with_path(dir, e))?;
+        #[cfg(target_os = "linux")]
+        rustix::fs::flock(&f, rustix::fs::FlockOperation::LockExclusive)
+            .map_err(|e| with_path(dir, e.into()))?;
+        let held = f.metadata().map_err(|e| with_path(dir, e))?;
+        let now = fs::metadata(dir).map_err(|e| with_path(dir, e))?;
+        if (held.dev(), held.ino()) == (now.dev(), now.ino()) {
+            return Ok(f);
+        }
+    }
 }
 
 /// Replace the file `dir/name` with `bytes` atomically (a temporary file renamed over it),
@@ -212,6 +232,7 @@ fn swap_into_place(staged: &Path, out: &Path) -> io::Result<()> {
     if !out.exists() {
         return fs::rename(staged, out);
     }
+    let _turn = lock_dir(out)?;
     let parent = parent_dir(out);
     let old = tempfile::Builder::new()
         .prefix(&format!("{}old-", temp_prefix(out)))
