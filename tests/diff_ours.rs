@@ -70,7 +70,7 @@ fn write_annotated(
         })
         .collect();
     let a = assemble(&store, &images, &name, Epoch(0), annotations).unwrap();
-    write_output(&store, &a, format, &name, Epoch(0), out).unwrap();
+    write_output(&store, &a, format, &name, Epoch(0), out, &|_, _| false).unwrap();
 }
 
 fn cfg() -> ImageConfig {

@@ -113,7 +113,16 @@ fn build(dir: &Path, jobs: usize, platforms: &[&str]) -> Built {
 }
 
 fn out(b: &Built, format: OutputFormat, path: &Path) {
-    write_output(&b.store, &b.assembled, format, &b.name, EPOCH, path).unwrap();
+    write_output(
+        &b.store,
+        &b.assembled,
+        format,
+        &b.name,
+        EPOCH,
+        path,
+        &|_, _| false,
+    )
+    .unwrap();
 }
 
 /// Every file under `dir`, relative, sorted.
@@ -414,6 +423,7 @@ fn docker_archive_refuses_several_platforms() {
         &b.name,
         EPOCH,
         &path,
+        &|_, _| false,
     )
     .unwrap_err();
     assert!(matches!(err, ImageError::DockerArchiveMultiPlatform(ref p) if p.len() == 2));
@@ -479,6 +489,7 @@ fn existing_layout_is_replaced_but_other_directories_are_not() {
         &b.name,
         EPOCH,
         &precious,
+        &|_, _| false,
     )
     .unwrap_err();
     assert!(matches!(err, ImageError::OutputExists(_)));
@@ -491,6 +502,7 @@ fn existing_layout_is_replaced_but_other_directories_are_not() {
         &b.name,
         EPOCH,
         Path::new("-"),
+        &|_, _| false,
     )
     .unwrap_err();
     assert!(matches!(err, ImageError::DirectoryToStdout));
@@ -687,13 +699,30 @@ fn docker_archive_refuses_zstd_layers() {
     let name = ImageName::new("x", "latest").unwrap();
     let a = assemble(&store, &[img], &name, EPOCH, &BTreeMap::new()).unwrap();
     let path = tmp.path().join("d.tar");
-    let err =
-        write_output(&store, &a, OutputFormat::DockerArchive, &name, EPOCH, &path).unwrap_err();
+    let err = write_output(
+        &store,
+        &a,
+        OutputFormat::DockerArchive,
+        &name,
+        EPOCH,
+        &path,
+        &|_, _| false,
+    )
+    .unwrap_err();
     assert!(matches!(err, ImageError::DockerArchiveZstd));
     assert!(err.hint().unwrap().contains("gzip"));
     assert!(!path.exists());
     // The OCI formats carry zstd layers.
-    write_output(&store, &a, OutputFormat::OciArchive, &name, EPOCH, &path).unwrap();
+    write_output(
+        &store,
+        &a,
+        OutputFormat::OciArchive,
+        &name,
+        EPOCH,
+        &path,
+        &|_, _| false,
+    )
+    .unwrap();
     assert!(path.is_file());
 }
 

@@ -579,6 +579,59 @@ fn vectors_hold() {
     );
 }
 
+/// The dev loop restores the tree of the layers below from their merged entries
+/// ([`Tree::restore`]): the layer above must merge over it exactly as over the tree those
+/// layers made, and as over the entries applied as one layer (what the restore replaces).
+#[test]
+fn a_restored_tree_takes_the_next_layer_as_the_merged_one_does() {
+    let mut checked = 0;
+    for vec in vectors() {
+        let Some((top, lower)) = vec.layers.split_last() else {
+            continue;
+        };
+        let opts = MergeOptions {
+            strict_duplicates: vec.strict,
+            ..MergeOptions::default()
+        };
+        let mut merged = Tree::new();
+        if lower
+            .iter()
+            .any(|l| merged.apply("lower", l.clone(), &opts).is_err())
+        {
+            continue;
+        }
+        let entries = merged.entries();
+        let mut restored = Tree::new();
+        restored.restore("snapshot", entries.clone()).unwrap();
+        let mut applied = Tree::new();
+        applied
+            .apply("snapshot", entries, &MergeOptions::default())
+            .unwrap();
+        let over = |t: &mut Tree| {
+            t.apply("top", top.clone(), &opts)
+                .map(|a| (listing(&a.layer), a.warnings, listing(&t.entries())))
+                .map_err(|e| e.to_string())
+        };
+        let want = over(&mut merged);
+        assert_eq!(over(&mut restored), want, "{}", vec.name);
+        assert_eq!(over(&mut applied), want, "{}", vec.name);
+        checked += 1;
+    }
+    assert!(
+        checked >= 20,
+        "only {checked} vectors with layers below the top"
+    );
+}
+
+#[test]
+fn a_whiteout_is_not_a_merged_trees_entry() {
+    let mut t = Tree::new();
+    let err = t
+        .restore("snapshot", vec![f("a/.wh.b", 0o644, "")])
+        .unwrap_err();
+    assert!(err.to_string().contains("no merged tree holds"), "{err}");
+}
+
 #[test]
 fn hostile_names_fail_to_parse() {
     assert_eq!(ImagePath::parse(b".."), Err(PathError::DotDot));

@@ -168,6 +168,59 @@ fn four_builds_sharing_one_cache_at_once_all_succeed() {
     assert_cache_verified(&cache);
 }
 
+/// An OCI layout is updated in place when it exists: two builds of different images
+/// into one layout take turns, so it always holds one whole image (never one's index
+/// over a mix of blobs, nor blobs the other removed).
+#[test]
+fn two_builds_writing_the_same_layout_do_not_interleave() {
+    if fixtures().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let a = alpine_manifest(dir.path(), 7, "");
+    let b = alpine_manifest(dir.path(), 8, "[[layer]]\nremove = [\"/etc/motd\"]\n");
+    let out = dir.path().join("same");
+    let refs: Vec<_> = [&a, &b]
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            let r = dir.path().join(format!("ref-{i}"));
+            run_ok(&mut build_cmd(&dir.path().join("c"), m, "oci", &r));
+            tree_digests(&r)
+        })
+        .collect();
+    run_ok(&mut build_cmd(&dir.path().join("c"), &a, "oci", &out));
+    for _ in 0..4 {
+        let ca = build_cmd(&dir.path().join("c"), &a, "oci", &out)
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let cb = build_cmd(&dir.path().join("c"), &b, "oci", &out)
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (oa, ob) = (
+            ca.wait_with_output().unwrap(),
+            cb.wait_with_output().unwrap(),
+        );
+        assert!(
+            oa.status.success(),
+            "{}",
+            String::from_utf8_lossy(&oa.stderr)
+        );
+        assert!(
+            ob.status.success(),
+            "{}",
+            String::from_utf8_lossy(&ob.stderr)
+        );
+        let got = tree_digests(&out);
+        assert!(
+            refs.contains(&got),
+            "the layout is neither build's: {got:?}"
+        );
+    }
+}
+
 #[test]
 fn two_builds_writing_the_same_output_do_not_interleave() {
     if fixtures().is_none() {

@@ -388,7 +388,14 @@ fn write_output(
     }
     let started = std::time::SystemTime::now();
     let before = std::fs::symlink_metadata(out).ok();
-    image::write_output(store, assembled, format, &name, epoch, out)?;
+    // A blob an earlier build wrote into the layout and nobody changed since: its digest
+    // is remembered with its identity (hashed once, the first time it is found settled).
+    let known = |path: &Path, d: &Sha256Digest| {
+        s.store()
+            .local_digest(path, true)
+            .is_ok_and(|(found, _)| found == *d)
+    };
+    image::write_output(store, assembled, format, &name, epoch, out, &known)?;
     if let (Some(r), Some(before)) = (&recipe, &before) {
         s.store().remember_output(out, before, started, r);
     }

@@ -270,6 +270,7 @@ fn explain_entries(
             &s.image_name()?,
             settings.epoch,
             &rebuilt_dir,
+            &|_, _| false,
         )?;
         let mut lines = Vec::new();
         for (i, (platform, rec)) in recorded.iter().enumerate() {

@@ -12,6 +12,8 @@
 mod blobs;
 mod compress;
 mod config;
+mod copy;
+mod directory;
 mod docker;
 mod json;
 mod layout;

@@ -8,11 +8,11 @@
 //! a file's data before a rename that replaces another file commits).
 
 use super::blobs::{set_readable, with_path};
-use super::{docker, Assembled, BlobStore, ImageError, ImageName};
+use super::{copy, directory, docker, Assembled, BlobStore, ImageError, ImageName};
 use crate::digest::Sha256Digest;
 use crate::entry::{Content, Entry, ImagePath, Kind};
 use crate::epoch::Epoch;
-use crate::layer::TarWriter;
+use crate::layer::{archived_size, write_entries, TarWriter};
 use std::fs;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -60,8 +60,14 @@ impl OutputFormat {
     }
 }
 
+/// Whether the file at a path is known to hold exactly the blob with a digest (checked
+/// by the caller, such as by a digest remembered with the file's identity); an OCI
+/// layout being rewritten leaves such blobs where they are.
+pub type KnownBlob<'a> = &'a dyn Fn(&Path, &Sha256Digest) -> bool;
+
 /// Write the output atomically to `out`, or to stdout for the archive formats when `out`
-/// is `-`. A full disk is named with the room the output needs.
+/// is `-`. An existing OCI layout at `out` keeps the blobs `known` says it holds. A full
+/// disk is named with the room the output needs.
 pub fn write_output(
     store: &BlobStore,
     a: &Assembled,
@@ -69,9 +75,10 @@ pub fn write_output(
     name: &ImageName,
     epoch: Epoch,
     out: &Path,
+    known: KnownBlob,
 ) -> Result<(), ImageError> {
     let size: u64 = a.blobs.iter().map(|(_, n)| n).sum::<u64>() + a.index_json.len() as u64;
-    write_any(store, a, format, name, epoch, out).map_err(|e| e.needing(size))
+    write_any(store, a, format, name, epoch, out, known).map_err(|e| e.needing(size))
 }
 
 fn write_any(
@@ -81,19 +88,20 @@ fn write_any(
     name: &ImageName,
     epoch: Epoch,
     out: &Path,
+    known: KnownBlob,
 ) -> Result<(), ImageError> {
     let to_stdout = out.as_os_str() == "-";
     check_output_path(format, out)?;
     match format {
         OutputFormat::Oci if to_stdout => Err(ImageError::DirectoryToStdout),
-        OutputFormat::Oci => write_dir(store, a, out),
+        OutputFormat::Oci => directory::write_dir(store, a, out, known),
         OutputFormat::OciArchive | OutputFormat::DockerArchive if to_stdout => {
             let _ = write_archive_to(store, a, format, name, epoch, io::stdout().lock())?;
             Ok(())
         }
         OutputFormat::OciArchive | OutputFormat::DockerArchive => {
             let files = archive_files(a, format, name)?;
-            write_file_atomically(out, |w| write_archive(store, a, &files, epoch, w))
+            write_archive_file(store, a, &files, epoch, out)
         }
         OutputFormat::Rootfs => Err(ImageError::NotAnImageFormat(format.name())),
     }
@@ -155,7 +163,9 @@ pub fn write_archive_to<W: Write>(
         OutputFormat::OciArchive | OutputFormat::DockerArchive => {}
     }
     let files = archive_files(a, format, name)?;
-    write_archive(store, a, &files, epoch, w).map_err(|e| ImageError::io("<archive stream>", e))
+    let entries =
+        archive_entries(store, a, &files).map_err(|e| ImageError::io("<archive stream>", e))?;
+    write_archive(&entries, epoch, w, None).map_err(|e| ImageError::io("<archive stream>", e))
 }
 
 /// The small files besides the blobs, by name.
@@ -221,21 +231,88 @@ fn archive_entries(
     Ok(entries)
 }
 
-/// Write the archive through the canonical tar writer (ustar, 0:0, epoch mtimes).
+/// How a blob's bytes go straight into an archive file ([`copy::copy_blob`]): from the
+/// blob file, at an offset, so many bytes.
+type DirectCopy<W> = fn(&fs::File, u64, &mut W, u64) -> io::Result<u64>;
+
+/// Write the archive through the canonical tar writer (ustar, 0:0, epoch mtimes). With
+/// `direct`, the blobs' bytes go from their files to `w` without passing through the
+/// writer's buffer (the bytes are the same).
 fn write_archive<W: Write>(
-    store: &BlobStore,
-    a: &Assembled,
-    files: &[(&'static str, Vec<u8>)],
+    entries: &[Entry],
     epoch: Epoch,
     w: W,
+    direct: Option<DirectCopy<W>>,
 ) -> io::Result<W> {
     let mut t = TarWriter::new(w, epoch);
-    for e in archive_entries(store, a, files)? {
-        t.append(&e)?;
+    for e in entries {
+        match (&e.kind, direct) {
+            (Kind::File(Content::Range { file, offset, len }), Some(copy)) => {
+                let src = fs::File::open(file.as_path()).map_err(|err| with_path(file, err))?;
+                t.append_direct(e, |w| copy(&src, *offset, w, *len))?;
+            }
+            _ => t.append(e)?,
+        }
     }
     let mut w = t.finish()?;
     w.flush()?;
     Ok(w)
+}
+
+/// Write an archive file atomically. An existing file that may already hold these very
+/// bytes ([`may_hold`]) is compared as the archive is produced and left alone when equal;
+/// otherwise the new file is written with each blob copied by the kernel.
+fn write_archive_file(
+    store: &BlobStore,
+    a: &Assembled,
+    files: &[(&'static str, Vec<u8>)],
+    epoch: Epoch,
+    out: &Path,
+) -> Result<(), ImageError> {
+    let entries = archive_entries(store, a, files).map_err(|e| ImageError::io(out, e))?;
+    let old = fs::File::open(out)
+        .ok()
+        .filter(|f| f.metadata().is_ok_and(|m| m.is_file()));
+    let old = match old {
+        Some(f) if may_hold(&f, &entries, epoch).map_err(|e| ImageError::io(out, e))? => Some(f),
+        _ => None,
+    };
+    write_file_atomically(out, |file| match old {
+        Some(old) => {
+            let w = BufWriter::with_capacity(1 << 16, Unchanged::new(file, Some(old)));
+            let w = write_archive(&entries, epoch, w, None)?;
+            w.into_inner().map_err(|e| e.into_error())?.finish()
+        }
+        None => {
+            write_archive(&entries, epoch, file, Some(copy::copy_blob))?;
+            Ok(false)
+        }
+    })
+}
+
+/// Whether `old` may hold exactly the archive of `entries`: it has the archive's size and
+/// ends with its last members, the small files after the blobs, whose `index.json` names
+/// the image and through it, by digest, every blob. Only then is comparing every byte
+/// worth it; an image that changed is written without reading the old file.
+fn may_hold(old: &fs::File, entries: &[Entry], epoch: Epoch) -> io::Result<bool> {
+    use std::os::unix::fs::FileExt;
+    let blobs_end = entries
+        .iter()
+        .rposition(|e| matches!(e.kind, Kind::File(Content::Range { .. })))
+        .map_or(0, |i| i + 1);
+    let (head, tail) = entries.split_at(blobs_end);
+    let mut tail_bytes = Vec::new();
+    write_entries(tail, epoch, &mut tail_bytes)?;
+    let mut size = tail_bytes.len() as u64;
+    for e in head {
+        size += archived_size(e, epoch)?;
+    }
+    if old.metadata()?.len() != size {
+        return Ok(false);
+    }
+    let mut found = vec![0u8; tail_bytes.len()];
+    old.read_exact_at(&mut found, size - tail_bytes.len() as u64)?;
+    Ok(found == tail_bytes)
 }
 
 /// Refuse an output path that cannot take the format, best before anything is built: an
@@ -260,14 +337,14 @@ pub fn output_parent(out: &Path) -> Result<PathBuf, ImageError> {
 }
 
 /// The directory a new output is created in (`.` for a bare relative name).
-fn parent_dir(out: &Path) -> PathBuf {
+pub(super) fn parent_dir(out: &Path) -> PathBuf {
     match out.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     }
 }
 
-fn temp_prefix(out: &Path) -> String {
+pub(super) fn temp_prefix(out: &Path) -> String {
     let base = out
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -275,12 +352,12 @@ fn temp_prefix(out: &Path) -> String {
     format!(".{base}.tmp-")
 }
 
-/// Write a file under a temporary name beside `out`, then rename it over `out`; when
-/// `out` already holds exactly these bytes it is left as it is (a rebuild with nothing
-/// changed replaces nothing).
+/// Write a file under a temporary name beside `out`, then rename it over `out`, unless
+/// `fill` (given the temporary file) says `out` already holds exactly its bytes: then it is
+/// left as it is (a rebuild with nothing changed replaces nothing).
 fn write_file_atomically(
     out: &Path,
-    fill: impl FnOnce(BufWriter<Unchanged>) -> io::Result<BufWriter<Unchanged>>,
+    fill: impl FnOnce(fs::File) -> io::Result<bool>,
 ) -> Result<(), ImageError> {
     let dir = output_parent(out)?;
     let tmp = tempfile::Builder::new()
@@ -288,16 +365,7 @@ fn write_file_atomically(
         .tempfile_in(&dir)
         .map_err(|e| ImageError::io(&dir, e))?;
     let file = tmp.reopen().map_err(|e| ImageError::io(tmp.path(), e))?;
-    let old = fs::File::open(out)
-        .ok()
-        .filter(|f| f.metadata().is_ok_and(|m| m.is_file()));
-    let w = fill(BufWriter::with_capacity(1 << 16, Unchanged::new(file, old)))
-        .map_err(|e| ImageError::io(out, e))?;
-    let same = w
-        .into_inner()
-        .map_err(|e| ImageError::io(out, e.into_error()))?
-        .finish()
-        .map_err(|e| ImageError::io(out, e))?;
+    let same = fill(file).map_err(|e| ImageError::io(out, e))?;
     if same {
         return Ok(());
     }
@@ -380,97 +448,69 @@ impl Write for Unchanged {
     }
 }
 
-/// Build the layout in a temporary directory beside `out`, then swap it into place.
-fn write_dir(store: &BlobStore, a: &Assembled, out: &Path) -> Result<(), ImageError> {
-    if out.exists() && !is_replaceable_dir(out) {
-        return Err(ImageError::OutputExists(out.to_path_buf()));
-    }
-    let parent = output_parent(out)?;
-    let tmp = tempfile::Builder::new()
-        .prefix(&temp_prefix(out))
-        .tempdir_in(&parent)
-        .map_err(|e| ImageError::io(&parent, e))?;
-    fill_dir(store, a, tmp.path()).map_err(|e| ImageError::io(out, e))?;
-    let staged = tmp.keep();
-    if let Err(e) = swap_into_place(&staged, out) {
-        let _ = fs::remove_dir_all(&staged);
-        return Err(ImageError::io(out, e));
-    }
-    Ok(())
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-fn fill_dir(store: &BlobStore, a: &Assembled, dir: &Path) -> io::Result<()> {
-    let blobs = dir.join("blobs").join("sha256");
-    fs::create_dir_all(&blobs).map_err(|e| with_path(&blobs, e))?;
-    for (d, size) in &a.blobs {
-        let src = store.path(d);
-        let dst = blobs.join(d.hex());
-        // `fs::copy` is copy_file_range on Linux: a reflink where the file system shares
-        // extents (btrfs, XFS), an in-kernel copy elsewhere. Not a hard link: linking
-        // changes the cached blob's ctime, which would make the next build hash it again.
-        let n = fs::copy(&src, &dst).map_err(|e| with_path(&src, e))?;
-        if n != *size {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("{}: blob is {n} bytes, expected {size}", src.display()),
+    /// Blobs on disk (one of them longer than a buffer, one not a whole number of blocks)
+    /// and small inline files after them, as an archive holds them.
+    fn entries(dir: &Path) -> Vec<Entry> {
+        let path = |s: &str| ImagePath::parse_str(s).unwrap();
+        let mut entries = vec![Entry::dir(path("blobs")), Entry::dir(path("blobs/sha256"))];
+        for (name, len) in [("aa", 700_001usize), ("bb", 513), ("cc", 0)] {
+            let bytes: Vec<u8> = (0..len).map(|i| (i % 253) as u8).collect();
+            let p = dir.join(name);
+            fs::write(&p, &bytes).unwrap();
+            let content = Content::whole_file(&p, len as u64);
+            entries.push(Entry::new(
+                path(&format!("blobs/sha256/{name}")),
+                Kind::File(content),
+                0o644,
             ));
         }
-        set_readable(&dst)?;
+        for (name, text) in [("index.json", "{}"), ("oci-layout", "x")] {
+            let content = Content::Inline(Arc::from(text.as_bytes()));
+            entries.push(Entry::new(path(name), Kind::File(content), 0o644));
+        }
+        entries
     }
-    for (name, bytes) in [
-        ("oci-layout", OCI_LAYOUT),
-        ("index.json", &a.index_json[..]),
-    ] {
-        let p = dir.join(name);
-        fs::write(&p, bytes).map_err(|e| with_path(&p, e))?;
-        set_readable(&p)?;
-    }
-    for d in [dir.to_path_buf(), dir.join("blobs"), blobs] {
-        set_dir_mode(&d)?;
-    }
-    Ok(())
-}
 
-fn set_dir_mode(path: &Path) -> io::Result<()> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        fs::set_permissions(path, fs::Permissions::from_mode(0o755))
-            .map_err(|e| with_path(path, e))?;
+    #[test]
+    fn blobs_copied_by_the_kernel_give_the_bytes_of_the_buffered_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let entries = entries(dir.path());
+        let epoch = Epoch(1_700_000_000);
+        let buffered = write_archive(&entries, epoch, Vec::new(), None).unwrap();
+        let out = dir.path().join("out.tar");
+        let file = fs::File::create(&out).unwrap();
+        write_archive(&entries, epoch, file, Some(copy::copy_blob)).unwrap();
+        let direct = fs::read(&out).unwrap();
+        assert_eq!(direct.len(), buffered.len());
+        assert!(direct == buffered, "the same bytes either way");
     }
-    #[cfg(not(unix))]
-    let _ = path;
-    Ok(())
-}
 
-/// Only an empty directory or one holding an OCI layout may be replaced.
-fn is_replaceable_dir(out: &Path) -> bool {
-    if !out.is_dir() || out.is_symlink() {
-        return false;
+    #[test]
+    fn only_a_file_of_the_archives_size_and_tail_is_compared() {
+        let dir = tempfile::tempdir().unwrap();
+        let entries = entries(dir.path());
+        let epoch = Epoch(1_700_000_000);
+        let good = write_archive(&entries, epoch, Vec::new(), None).unwrap();
+        let p = dir.path().join("old.tar");
+        let check = |bytes: &[u8]| {
+            fs::write(&p, bytes).unwrap();
+            may_hold(&fs::File::open(&p).unwrap(), &entries, epoch).unwrap()
+        };
+        assert!(check(&good));
+        // Damage inside a blob keeps size and tail: worth comparing (which finds it).
+        let mut inside = good.clone();
+        inside[2048] ^= 1;
+        assert!(check(&inside));
+        // Another index.json, or another size: another image, not read.
+        let at = good.windows(2).rposition(|w| w == b"{}").unwrap();
+        let mut other_index = good.clone();
+        other_index[at] = b'[';
+        assert!(!check(&other_index));
+        assert!(!check(&good[..good.len() - 512]));
+        assert!(!check(&[&good[..], &[0u8; 512]].concat()));
     }
-    if out.join("oci-layout").is_file() {
-        return true;
-    }
-    fs::read_dir(out)
-        .map(|mut it| it.next().is_none())
-        .unwrap_or(false)
-}
-
-/// Rename `staged` to `out`, moving an existing `out` aside first and removing it after.
-fn swap_into_place(staged: &Path, out: &Path) -> io::Result<()> {
-    if !out.exists() {
-        return fs::rename(staged, out);
-    }
-    let parent = parent_dir(out);
-    let old = tempfile::Builder::new()
-        .prefix(&format!("{}old-", temp_prefix(out)))
-        .tempdir_in(&parent)?
-        .keep();
-    // `old` now names an empty directory; rename replaces an empty directory on Unix.
-    fs::rename(out, &old)?;
-    if let Err(e) = fs::rename(staged, out) {
-        let _ = fs::rename(&old, out);
-        return Err(e);
-    }
-    fs::remove_dir_all(&old)
 }

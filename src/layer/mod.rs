@@ -26,7 +26,8 @@ pub use read::{keep_xattr, parse_pax, read_tar, MAX_EXTENSION};
 pub use snapshot::{decode_snapshot, encode_snapshot};
 pub use sparse::{MAX_ARCHIVE_SEGMENTS, MAX_SEGMENTS};
 pub use write::{
-    entry_headers, pax_records, split_ustar_name, write_entries, TarWriter, BLOCK, PAX_HEADER_NAME,
+    archived_size, entry_headers, pax_records, split_ustar_name, write_entries, TarWriter, BLOCK,
+    PAX_HEADER_NAME,
 };
 
 use std::path::PathBuf;

@@ -87,6 +87,61 @@ impl<W: Write> TarWriter<W> {
     /// link to a path not written before (or to a directory), and content whose length
     /// differs from the declared size.
     pub fn append(&mut self, e: &Entry) -> io::Result<()> {
+        let fingerprint = self.start(e)?;
+        if let Kind::File(content) = &e.kind {
+            let declared = content.len();
+            let copied = match content {
+                Content::Range { file, offset, len } => {
+                    let f = reader(&mut self.open, file)?;
+                    f.seek(SeekFrom::Start(*offset))?;
+                    copy_exact(f.take(*len), &mut self.out, declared)
+                }
+                other => copy_exact(other.open()?, &mut self.out, declared),
+            }
+            .map_err(|err| io::Error::new(err.kind(), format!("{}: {err}", e.path)))?;
+            self.pad(copied)?;
+        }
+        self.written
+            .insert(fingerprint, matches!(e.kind, Kind::Dir));
+        Ok(())
+    }
+
+    /// Append a regular file whose bytes `body` writes straight into the underlying writer,
+    /// once the buffered headers have reached it, and returns the number written: how an
+    /// archive file hands a blob's copy to the kernel (`copy_file_range`) instead of
+    /// passing it through this writer's buffer. The bytes must be exactly the entry's
+    /// declared size; the archive is then the same as [`TarWriter::append`] would write.
+    pub fn append_direct(
+        &mut self,
+        e: &Entry,
+        body: impl FnOnce(&mut W) -> io::Result<u64>,
+    ) -> io::Result<()> {
+        let Kind::File(content) = &e.kind else {
+            return Err(invalid(format!(
+                "{}: only a regular file's bytes can be written directly, not a {}'s",
+                e.path.display(),
+                e.kind.name()
+            )));
+        };
+        let fingerprint = self.start(e)?;
+        self.out.flush()?;
+        let copied = body(self.out.get_mut())
+            .map_err(|err| io::Error::new(err.kind(), format!("{}: {err}", e.path)))?;
+        if copied != content.len() {
+            return Err(invalid(format!(
+                "{}: {copied} bytes written for {} declared",
+                e.path,
+                content.len()
+            )));
+        }
+        self.pad(copied)?;
+        self.written.insert(fingerprint, false);
+        Ok(())
+    }
+
+    /// Check that `e` may come next and write its headers; returns its fingerprint, to be
+    /// recorded once the entry is complete.
+    fn start(&mut self, e: &Entry) -> io::Result<u128> {
         let fingerprint = e.path.fingerprint();
         if self.written.contains_key(&fingerprint) {
             return Err(invalid(format!(
@@ -116,24 +171,15 @@ impl<W: Write> TarWriter<W> {
         let headers = entry_headers(e, self.epoch)?;
         self.out.write_all(&headers)?;
         self.bytes += headers.len() as u64;
-        if let Kind::File(content) = &e.kind {
-            let declared = content.len();
-            let copied = match content {
-                Content::Range { file, offset, len } => {
-                    let f = reader(&mut self.open, file)?;
-                    f.seek(SeekFrom::Start(*offset))?;
-                    copy_exact(f.take(*len), &mut self.out, declared)
-                }
-                other => copy_exact(other.open()?, &mut self.out, declared),
-            }
-            .map_err(|err| io::Error::new(err.kind(), format!("{}: {err}", e.path)))?;
-            self.bytes += copied;
-            let pad = padding(copied);
-            self.out.write_all(&ZEROS[..pad])?;
-            self.bytes += pad as u64;
-        }
-        self.written
-            .insert(fingerprint, matches!(e.kind, Kind::Dir));
+        Ok(fingerprint)
+    }
+
+    /// Count `copied` data bytes and pad them to a block.
+    fn pad(&mut self, copied: u64) -> io::Result<()> {
+        self.bytes += copied;
+        let pad = padding(copied);
+        self.out.write_all(&ZEROS[..pad])?;
+        self.bytes += pad as u64;
         Ok(())
     }
 
@@ -175,6 +221,16 @@ fn reader<'a>(
 /// Bytes of zero padding after `len` bytes of data.
 fn padding(len: u64) -> usize {
     ((BLOCK as u64 - len % BLOCK as u64) % BLOCK as u64) as usize
+}
+
+/// The bytes `e` takes in an archive: its header(s), its data and the padding after it.
+/// With the end marker (two blocks), the sizes of the entries add up to the archive's.
+pub fn archived_size(e: &Entry, epoch: Epoch) -> io::Result<u64> {
+    let data = match &e.kind {
+        Kind::File(c) => c.len(),
+        _ => 0,
+    };
+    Ok(entry_headers(e, epoch)?.len() as u64 + data + padding(data) as u64)
 }
 
 fn invalid(msg: String) -> io::Error {

@@ -167,6 +167,9 @@ pub enum MergeError {
     /// An entry for the root that is not a directory.
     #[error("{layer}: the root entry is a {kind}, not a directory")]
     RootNotDir { layer: String, kind: String },
+    /// A whiteout among entries given as a merged tree's ([`Tree::restore`]).
+    #[error("{layer}: entry {path}: a whiteout, which no merged tree holds")]
+    NotATree { layer: String, path: String },
 }
 
 impl MergeError {
@@ -197,6 +200,9 @@ impl MergeError {
                     "remove the duplicate from the layer, or allow duplicates (the last one wins)"
                 }
                 MergeError::RootNotDir { .. } => "the entry `/` or `./` in the layer must be a directory",
+                MergeError::NotATree { .. } => {
+                    "the tree snapshot is damaged; `compose cache prune` removes it"
+                }
             }
             .to_string(),
         )

@@ -268,6 +268,38 @@ impl Tree {
         Ok(Applied { layer, warnings })
     }
 
+    /// Rebuild, as one more layer, the tree whose entries [`super::Tree::entries`] gave
+    /// (such as from a snapshot the layer cache kept): the tree is the one
+    /// [`Tree::apply`] would make of them, without the canonical form of the layer and
+    /// the duplicate bookkeeping, which nobody uses for a tree being restored. A whiteout
+    /// among them is an error: no merged tree holds one.
+    pub fn restore(&mut self, label: &str, entries: Vec<Entry>) -> Result<(), MergeError> {
+        self.layer += 1;
+        self.linked = false;
+        self.relinked.clear();
+        let opts = MergeOptions::default();
+        let mut replaced = Vec::new();
+        for item in classify(label, entries)? {
+            match item {
+                Item::Entry(e) => self.put(label, e, &opts, &mut replaced)?,
+                Item::Opaque(dir) => {
+                    return Err(MergeError::NotATree {
+                        layer: label.to_string(),
+                        path: dir.join(OPAQUE).display(),
+                    })
+                }
+                Item::Whiteout(dir, name) => {
+                    return Err(MergeError::NotATree {
+                        layer: label.to_string(),
+                        path: dir.join(&[WH_PREFIX, &name].concat()).display(),
+                    })
+                }
+            }
+        }
+        self.restamp_relinked();
+        Ok(())
+    }
+
     /// Put one ordinary entry into the tree.
     fn put(
         &mut self,

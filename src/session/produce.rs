@@ -338,10 +338,7 @@ impl Producer<'_> {
         };
         let mut tree = Tree::new();
         let label = format!("layers 1-{first_miss} (from the layer cache)");
-        if tree
-            .apply(&label, entries, &MergeOptions::default())
-            .is_err()
-        {
+        if tree.restore(&label, entries).is_err() {
             return Ok(None);
         }
         self.session
