@@ -201,6 +201,7 @@ fn base64_encode(s: &str) -> String {
 }
 
 #[test]
+#[ignore = "needs ../shared fixtures, a registry (../shared/tools), skopeo (cargo test -- --ignored runs it; CI does)"]
 fn pulled_base_blobs_are_remembered_and_a_later_push_mounts_them_from_the_base_repository() {
     if fixtures().is_none() || !have_tool("skopeo") {
         return;
