@@ -127,6 +127,11 @@ pub fn load(
     }
     streamed.map_err(|source| LoadError::Stream { engine, source })?;
     let tags: Vec<String> = names.iter().map(ImageName::repo_tag).collect();
+    // podman reads the archive's index.json, which names the image once (the first
+    // name): the other names are given as tags, as `docker tag`/`podman tag` would.
+    for t in &tags[1..] {
+        run_engine(engine, &["tag", &tags[0], t])?;
+    }
     let image_id = inspect_id(engine, &tags[0])?;
     Ok(Loaded {
         engine,
@@ -135,22 +140,28 @@ pub fn load(
     })
 }
 
-/// `ENGINE image inspect --format {{.Id}} NAME`, as `sha256:…`.
-fn inspect_id(engine: Engine, name: &str) -> Result<String, LoadError> {
+/// Run `ENGINE ARGS…`; its stdout.
+fn run_engine(engine: Engine, args: &[&str]) -> Result<String, LoadError> {
     let program = engine.program();
     let out = Command::new(program)
-        .args(["image", "inspect", "--format", "{{.Id}}", name])
+        .args(args)
         .output()
         .map_err(|source| LoadError::Missing { engine, source })?;
     if !out.status.success() {
         return Err(LoadError::Failed {
             engine,
-            command: format!("{program} image inspect {name}"),
+            command: format!("{program} {}", args.join(" ")),
             status: out.status.to_string(),
             stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
         });
     }
-    let id = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// `ENGINE image inspect --format {{.Id}} NAME`, as `sha256:…`.
+fn inspect_id(engine: Engine, name: &str) -> Result<String, LoadError> {
+    let out = run_engine(engine, &["image", "inspect", "--format", "{{.Id}}", name])?;
+    let id = out.trim().to_string();
     Ok(match id.contains(':') {
         true => id,
         false => format!("sha256:{id}"), // podman prints the bare hex
