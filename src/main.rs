@@ -3,292 +3,23 @@
 //! stdout carries results only (one digest line for `build`); logs, warnings and progress
 //! go to stderr. Exit codes: 0 success, 1 a check found a difference, 2 any error.
 
-use clap::{Args, Parser, Subcommand};
+use clap::Parser;
+use scratch_compose::cli::{CacheCommand, Cli, Command, PushArgs, SessionArgs};
 use scratch_compose::command::{self, BuildOptions, LockOptions, PruneOptions};
-use scratch_compose::compression::Compression;
 use scratch_compose::diff::{self, DiffOptions};
-use scratch_compose::fetch::MirrorRule;
 use scratch_compose::image::OutputFormat;
 use scratch_compose::listing;
-use scratch_compose::platform::Platform;
 use scratch_compose::session::pins::Update;
 use scratch_compose::session::{Session, SessionOptions};
 use scratch_compose::{escape, Error};
-use std::path::PathBuf;
 use std::process::ExitCode;
 
-#[derive(Parser, Debug)]
-#[command(
-    name = "compose",
-    version,
-    about = "Compose reproducible container images from a pinned scratch.toml",
-    long_about = "Compose reproducible container images from a pinned scratch.toml.\n\n\
-        `compose lock` pins every input by sha256; `compose build` fetches them, merges them as \
-        layers over the empty scratch base and writes an OCI layout, an oci-archive, a \
-        docker-archive or a rootfs tar whose bytes are the same on every machine.",
-    after_help = "Examples:\n  compose lock\n  compose build                                  # OCI layout in ./out\n  compose build --format docker-archive -o img.tar && docker load -i img.tar\n  compose build --format rootfs -o - | tar -t\n  compose --mirror https://dl-cdn.alpinelinux.org/alpine/=http://mirror.local/alpine/ lock"
-)]
-struct Cli {
-    #[command(flatten)]
-    global: Global,
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Args, Debug)]
-struct Global {
-    /// The manifest.
-    #[arg(
-        short = 'f',
-        long = "file",
-        global = true,
-        default_value = "scratch.toml"
-    )]
-    file: PathBuf,
-    /// The lock file [default: the manifest's name with .lock: scratch.toml ->
-    /// scratch.lock, NAME.toml -> NAME.lock].
-    #[arg(long, global = true, value_name = "PATH", env = "SCRATCH_LOCKFILE")]
-    lockfile: Option<PathBuf>,
-    /// The download cache [default: $SCRATCH_CACHE_DIR, else ~/.cache/scratch-compose].
-    #[arg(long, global = true, value_name = "DIR")]
-    cache_dir: Option<PathBuf>,
-    /// Rewrite URLs starting with PREFIX to start with REPLACEMENT before fetching (the pins
-    /// make any mirror safe). Repeatable; also $SCRATCH_MIRRORS (whitespace-separated).
-    #[arg(long = "mirror", global = true, value_name = "PREFIX=REPLACEMENT")]
-    mirrors: Vec<MirrorRule>,
-    /// Never touch the network; fail naming every input the cache lacks.
-    #[arg(long, global = true)]
-    offline: bool,
-    /// Worker threads, at most, for downloads, merging and compression; compression starts
-    /// them only as the layer keeps them busy (output is identical for any N)
-    /// [default: the CPU count].
-    #[arg(short = 'j', long, global = true, value_name = "N")]
-    jobs: Option<usize>,
-    /// Print nothing but results and errors.
-    #[arg(short, long, global = true, conflicts_with = "verbose")]
-    quiet: bool,
-    /// Print more detail.
-    #[arg(short, long, global = true)]
-    verbose: bool,
-    /// Refuse local sources (`src`, `tar`) outside the manifest's folder, symlinks
-    /// resolved, and file:// URLs: for manifests you did not write. Also
-    /// $SCRATCH_CONFINE_SOURCES=1.
-    #[arg(long, global = true)]
-    confine_sources: bool,
-}
-
-#[derive(Subcommand, Debug)]
-enum Command {
-    /// Pin every input of the manifest by sha256 in scratch.lock.
-    #[command(
-        after_help = "Examples:\n  compose lock\n  compose lock --check   # exit 1 when scratch.lock is stale (CI)"
-    )]
-    Lock {
-        /// Write nothing; exit 1 when the lock would change.
-        #[arg(long)]
-        check: bool,
-        /// Download unpinned inputs again instead of keeping their old pins: all of them,
-        /// or the one whose URL or path is (or ends with) INPUT.
-        #[arg(long, value_name = "INPUT", num_args = 0..=1, default_missing_value = "")]
-        update: Option<String>,
-    },
-    /// Fetch the inputs, merge the layers and write the image; prints its digest.
-    #[command(
-        after_help = "Examples:\n  compose build\n  compose build --format oci-archive -o image.tar\n  compose build --format docker-archive -o image.tar --locked\n  compose build --format rootfs -o rootfs.tar\n  compose build --strict   # refuse an image whose entrypoint, loader, libraries or user are missing\n  digest=$(compose build -q)"
-    )]
-    Build(BuildArgs),
-    /// Build the image as `build` does and push it to registries; prints REF@DIGEST per
-    /// reference.
-    #[command(
-        after_help = "Credentials come from $REGISTRY_AUTH_FILE, $XDG_RUNTIME_DIR/containers/auth.json, \
-        then $DOCKER_CONFIG/config.json or ~/.docker/config.json (credHelpers and credsStore \
-        included). TLS trusts the system roots, SSL_CERT_FILE/SSL_CERT_DIR and \
-        /etc/containers/certs.d/HOST:PORT/*.crt; plain HTTP only for loopback addresses and \
-        --insecure-registry hosts.\n\nExamples:\n  compose push                                   # to [image] name:tag\n  compose push registry.example.com/team/app:1.0 registry.example.com/team/app:latest\n  compose push --locked --platform linux/amd64 localhost:5000/app\n  compose push --from out.tar registry.example.com/team/app:1.0\n  compose push --sbom both --sign-key release.pem registry.example.com/team/app:1.0"
-    )]
-    Push(PushArgs),
-    /// Rebuild from scratch.lock and check that every recorded digest reproduces.
-    #[command(
-        after_help = "Exit 0 when the build reproduces, 1 when it does not (the explanation \
-        starts at the first difference), 2 on errors.\n\nExamples:\n  compose verify\n  compose --offline verify   # with a warm cache, in CI"
-    )]
-    Verify {
-        /// Also check the signed provenance (DSSE envelope) with this Ed25519 public key
-        /// (SPKI PEM, as `openssl pkey -pubout` writes it).
-        #[arg(long, value_name = "PUB")]
-        key: Option<PathBuf>,
-        /// The envelope(s) to check [default: out.intoto.json, or out.OS-ARCH.intoto.json
-        /// per platform, as `build --sign-key` writes them beside the default output].
-        #[arg(long, value_name = "FILE", requires = "key")]
-        attestation: Vec<PathBuf>,
-    },
-    /// Compare two images or trees: OCI layout folders, oci-archives, docker-archives
-    /// (ours, Docker's or podman's) and rootfs tars.
-    #[command(
-        after_help = "Exit 0 when equal, 1 when different, 2 on errors.\n\nExamples:\n  compose diff out/ other.tar\n  compose diff --ignore-mtime --ignore-history --ignore-label io.buildah.version ours.tar podman.tar\n  compose diff --json a.tar b.tar | jq ."
-    )]
-    Diff(DiffArgs),
-    /// Print the merged tree of the image, per platform, without writing an image.
-    #[command(
-        after_help = "Each line: type and mode, uid:gid, size (major,minor for devices), path, and \
-        `-> target` for symlinks or `link to PATH` for hard links; --long adds each file's \
-        sha256 and the layer that last wrote the entry.\n\nExamples:\n  compose tree\n  \
-        compose tree --long --platform linux/arm64\n  compose tree --json | jq '.[0].entries[] | select(.type == \"file\") | .path'"
-    )]
-    Tree(TreeArgs),
-    /// Manage the download cache.
-    #[command(subcommand)]
-    Cache(CacheCommand),
-}
-
-#[derive(Args, Debug)]
-struct TreeArgs {
-    /// Add each file's sha256 and the layer each entry comes from.
-    #[arg(long)]
-    long: bool,
-    /// Print JSON: [{"platform": P, "entries": [...]}].
-    #[arg(long)]
-    json: bool,
-    /// One platform only [default: every platform of the manifest].
-    #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
-    platform: Option<Platform>,
-}
-
-#[derive(Subcommand, Debug)]
-enum CacheCommand {
-    /// Free space: remove what killed builds left behind, the derived data and the cached
-    /// layers (re-created when needed) except those of the image scratch.lock records; with
-    /// --blobs also every blob this manifest's scratch.lock does not pin.
-    #[command(
-        after_help = "Run it between builds, not during one.\n\nExamples:\n  compose cache prune\n  compose -f app/scratch.toml cache prune --blobs"
-    )]
-    Prune {
-        /// Also remove the downloaded inputs and kept outputs that scratch.lock does not
-        /// name (all of them when there is no manifest or lock).
-        #[arg(long)]
-        blobs: bool,
-    },
-}
-
-#[derive(Args, Debug)]
-struct DiffArgs {
-    /// The first (left) image or tree.
-    a: PathBuf,
-    /// The second (right) image or tree.
-    b: PathBuf,
-    /// The platform to compare when an input holds several [default: match them by platform].
-    #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
-    platform: Option<Platform>,
-    /// Ignore entry mtimes and every `created` (config and history).
-    #[arg(long)]
-    ignore_mtime: bool,
-    /// Ignore the config's history.
-    #[arg(long)]
-    ignore_history: bool,
-    /// Ignore this config label (repeatable).
-    #[arg(long = "ignore-label", value_name = "KEY")]
-    ignore_label: Vec<String>,
-    /// Ignore entry uid/gid.
-    #[arg(long)]
-    ignore_owner: bool,
-    /// Print one line of canonical JSON instead of text.
-    #[arg(long)]
-    json: bool,
-}
-
-#[derive(Args, Debug)]
-struct BuildArgs {
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = OutputFormat::Oci)]
-    format: OutputFormat,
-    /// Output path [default: `out` for oci, `out.tar` otherwise]; `-` writes a tar format to
-    /// stdout.
-    #[arg(short, long, value_name = "PATH")]
-    output: Option<PathBuf>,
-    /// Build one platform only (required for docker-archive and rootfs when the manifest
-    /// lists several).
-    #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
-    platform: Option<Platform>,
-    /// Refuse a missing or stale scratch.lock (CI mode).
-    #[arg(long)]
-    locked: bool,
-    /// Layer compression: gzip, gzip:LEVEL, zstd, zstd:LEVEL or none [default: the
-    /// manifest's, else gzip].
-    #[arg(long, value_name = "C")]
-    compression: Option<Compression>,
-    /// Also write the digests (image, per platform manifest, config and layers) and the
-    /// preflight findings as JSON to FILE, for CI pipelines.
-    #[arg(long, value_name = "FILE")]
-    metadata_file: Option<PathBuf>,
-    /// Write a software bill of materials per platform: spdx (SPDX 2.3 JSON), cyclonedx
-    /// (CycloneDX 1.6 JSON) or both, beside the output (OUT.spdx.json, OUT.cdx.json) and
-    /// attached inside oci and oci-archive outputs, with the provenance (OUT.intoto.json)
-    /// [default: the manifest's `[image] sbom`, else none].
-    #[arg(long, value_name = "FORMAT", value_parser = ["spdx", "cyclonedx", "both"])]
-    sbom: Option<String>,
-    /// Sign the provenance with this Ed25519 private key (PKCS#8 PEM, as `openssl genpkey
-    /// -algorithm ed25519` writes it): OUT.intoto.json becomes a DSSE envelope.
-    #[arg(long, value_name = "FILE")]
-    sign_key: Option<PathBuf>,
-    /// Make preflight findings (a missing entrypoint, interpreter or library, a wrong
-    /// architecture, an unknown user) errors instead of warnings; also `[image] strict`.
-    #[arg(long)]
-    strict: bool,
-}
-
-#[derive(Args, Debug)]
-struct PushArgs {
-    /// Where to push: `HOST[:PORT]/REPOSITORY[:TAG]` (a missing tag is `[image] tag`)
-    /// [default: `[image] name:tag`].
-    #[arg(value_name = "REF")]
-    references: Vec<String>,
-    /// Push this OCI layout directory or oci-archive unchanged instead of building.
-    #[arg(long, value_name = "PATH")]
-    from: Option<PathBuf>,
-    /// Build one platform only [default: every platform of the manifest].
-    #[arg(long, value_name = "OS/ARCH[/VARIANT]", conflicts_with = "from")]
-    platform: Option<Platform>,
-    /// Refuse a missing or stale scratch.lock (CI mode).
-    #[arg(long, conflicts_with = "from")]
-    locked: bool,
-    /// Layer compression, as for `build`.
-    #[arg(long, value_name = "C", conflicts_with = "from")]
-    compression: Option<Compression>,
-    /// Attach a software bill of materials per platform (spdx, cyclonedx or both) and the
-    /// provenance to the pushed image: through the registry's referrers API, else the
-    /// referrers tag scheme (`sha256-<hex>`) [default: the manifest's `[image] sbom`].
-    #[arg(long, value_name = "FORMAT", value_parser = ["spdx", "cyclonedx", "both"], conflicts_with = "from")]
-    sbom: Option<String>,
-    /// Sign the attached provenance with this Ed25519 private key (PKCS#8 PEM).
-    #[arg(long, value_name = "FILE", conflicts_with = "from")]
-    sign_key: Option<PathBuf>,
-    /// Also write the digests and the pushed references as JSON to FILE.
-    #[arg(long, value_name = "FILE")]
-    metadata_file: Option<PathBuf>,
-    /// Allow plain HTTP and unverified TLS for this registry (repeatable; also
-    /// $SCRATCH_INSECURE_REGISTRIES, comma-separated). Loopback addresses may always use
-    /// plain HTTP.
-    #[arg(
-        long = "insecure-registry",
-        value_name = "HOST[:PORT]",
-        env = "SCRATCH_INSECURE_REGISTRIES",
-        value_delimiter = ','
-    )]
-    insecure_registries: Vec<String>,
-}
-
-/// The manifest `-f` names: `DIR/scratch.toml` when it is a directory.
-fn manifest_path(file: PathBuf) -> PathBuf {
-    if file.is_dir() {
-        file.join("scratch.toml")
-    } else {
-        file
-    }
-}
-
-fn session(g: Global) -> Result<Session, Error> {
+/// A session from the options given after the command, completed by those before it;
+/// `names` are `build -t`'s.
+fn session(args: SessionArgs, before: &SessionArgs, names: Vec<String>) -> Result<Session, Error> {
+    let g = args.or(before);
     Session::new(SessionOptions {
-        manifest: manifest_path(g.file),
+        manifest: g.manifest(),
         lockfile: g.lockfile,
         cache_dir: g.cache_dir,
         mirrors: g.mirrors,
@@ -297,13 +28,18 @@ fn session(g: Global) -> Result<Session, Error> {
         quiet: g.quiet,
         verbose: g.verbose,
         confine_sources: g.confine_sources,
+        names,
     })
 }
 
 fn run(cli: Cli) -> Result<ExitCode, Error> {
     match cli.command {
-        Command::Lock { check, update } => {
-            let s = session(cli.global)?;
+        Command::Lock {
+            check,
+            update,
+            session: args,
+        } => {
+            let s = session(args, &cli.global, Vec::new())?;
             let update = match update {
                 None => Update::Nothing,
                 Some(u) if u.is_empty() => Update::All,
@@ -316,8 +52,12 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Verify { key, attestation } => {
-            let s = session(cli.global)?;
+        Command::Verify {
+            key,
+            attestation,
+            session: args,
+        } => {
+            let s = session(args, &cli.global, Vec::new())?;
             let outcome = command::verify_with(
                 &s,
                 &command::VerifyOptions {
@@ -333,14 +73,24 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
                 Ok(ExitCode::from(1))
             }
         }
-        Command::Cache(CacheCommand::Prune { blobs }) => {
-            let g = cli.global;
+        Command::Cache(CacheCommand::Prune {
+            blobs,
+            file,
+            cache_dir,
+        }) => {
+            let g = SessionArgs {
+                file,
+                cache_dir,
+                ..Default::default()
+            }
+            .or(&cli.global);
             let cache_dir = g
                 .cache_dir
+                .clone()
                 .unwrap_or_else(scratch_compose::store::default_cache_dir);
             let freed = command::prune(&PruneOptions {
                 cache_dir: cache_dir.clone(),
-                manifest: manifest_path(g.file),
+                manifest: g.manifest(),
                 blobs,
             })?;
             println!(
@@ -357,6 +107,7 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
                 ignore_history: d.ignore_history,
                 ignore_labels: d.ignore_label,
                 ignore_owner: d.ignore_owner,
+                ignore_annotations: d.ignore_annotation,
             };
             let mut out = std::io::stdout().lock();
             let equal =
@@ -367,9 +118,22 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
                 ExitCode::from(1)
             })
         }
-        Command::Push(p) => push(cli.global, p),
+        Command::Push(p) => push(&cli.global, p),
+        Command::Completions { shell } => {
+            let mut out = std::io::stdout().lock();
+            scratch_compose::cli::docs::completions(shell, &mut out);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Man { dir } => {
+            let written =
+                scratch_compose::cli::docs::man_pages(&dir).map_err(|e| Error::io(&dir, e))?;
+            for p in written {
+                println!("{}", p.display());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Tree(t) => {
-            let s = session(cli.global)?;
+            let s = session(t.session, &cli.global, Vec::new())?;
             let trees = command::tree(&s, t.platform.as_ref())?;
             let view: Vec<listing::PlatformTree> = trees
                 .iter()
@@ -396,7 +160,13 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
             let output = b.output.clone().unwrap_or_else(|| format.default_output());
             let to_stdout = output.as_os_str() == "-";
             scratch_compose::image::check_output_path(format, &output)?;
-            let s = session(cli.global)?;
+            if format == OutputFormat::Rootfs && !b.tags.is_empty() {
+                return Err(Error::usage(
+                    "-t/--tag names an image, but --format rootfs writes only the merged tree, which carries no name",
+                    Some("leave out -t, or build an image format (oci, oci-archive, docker-archive)"),
+                ));
+            }
+            let s = session(b.session, &cli.global, b.tags)?;
             let result = command::build(
                 &s,
                 &BuildOptions {
@@ -411,23 +181,43 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
                         .map(|f| f.parse().expect("clap checked it")),
                     sign_key: b.sign_key.clone(),
                     strict: b.strict,
+                    load: b.load,
                 },
             )?;
             if let Some(path) = &b.metadata_file {
                 write_metadata(path, format, &result, &[])?;
             }
-            if to_stdout {
-                eprintln!("{}", result.digest);
-            } else {
-                println!("{}", result.digest);
+            let mut lines = vec![result.digest.to_string()];
+            if let Some(l) = &result.loaded {
+                lines.push(loaded_line(l));
+            }
+            for line in lines {
+                if to_stdout {
+                    eprintln!("{line}");
+                } else {
+                    println!("{line}");
+                }
             }
             Ok(ExitCode::SUCCESS)
         }
     }
 }
 
+/// The line `build --load` adds after the digest: the engine, the ID it gave the image
+/// (what `docker run` takes; not the manifest digest) and the names.
+fn loaded_line(l: &command::load::Loaded) -> String {
+    format!(
+        "loaded into {}: image ID {} ({})",
+        l.engine.program(),
+        l.image_id,
+        l.tags.join(", ")
+    )
+}
+
 /// `compose push`: the build (or `--from`), then one `REF@DIGEST` line per reference.
-fn push(g: Global, p: PushArgs) -> Result<ExitCode, Error> {
+fn push(before: &SessionArgs, mut p: PushArgs) -> Result<ExitCode, Error> {
+    let args = std::mem::take(&mut p.session);
+    let g = args.clone().or(before);
     use scratch_compose::command::push::{self, BuildSettings, PushRequest};
     let ui = scratch_compose::ui::Ui::new(g.quiet, g.verbose);
     let mut client = scratch_compose::registry::ClientOptions {
@@ -459,8 +249,7 @@ fn push(g: Global, p: PushArgs) -> Result<ExitCode, Error> {
     };
     let (built, pushed) = match &p.from {
         Some(from) => {
-            let manifest =
-                scratch_compose::manifest::Manifest::load(&manifest_path(g.file.clone())).ok();
+            let manifest = scratch_compose::manifest::Manifest::load(&g.manifest()).ok();
             let default = manifest
                 .as_ref()
                 .map(|m| (m.image.name.as_str(), m.image.tag.as_str()));
@@ -477,7 +266,8 @@ fn push(g: Global, p: PushArgs) -> Result<ExitCode, Error> {
                     .map(|f| f.parse().expect("clap checked it")),
                 sign_key: p.sign_key.clone(),
             };
-            let (built, pushed) = push::build_and_push(&session(g)?, &settings, &request)?;
+            let s = session(args, before, Vec::new())?;
+            let (built, pushed) = push::build_and_push(&s, &settings, &request)?;
             (Some(built), pushed)
         }
     };
@@ -550,6 +340,17 @@ fn write_metadata(
         })
         .collect();
     let mut doc = serde_json::json!({"digest": r.digest.to_string(), "format": format.name(), "platforms": platforms});
+    if !r.names.is_empty() {
+        doc["names"] = serde_json::json!(r.names);
+    }
+    // The ID Docker and podman give a single-platform image is its config digest: `docker
+    // run <image_id>` works, `docker run <digest>` (the manifest's) does not.
+    if let [(_, only)] = r.outputs.iter().collect::<Vec<_>>().as_slice() {
+        doc["image_id"] = only.config.to_string().into();
+    }
+    if let Some(l) = &r.loaded {
+        doc["loaded"] = serde_json::json!({"engine": l.engine.program(), "image_id": l.image_id, "tags": l.tags});
+    }
     if !pushed.is_empty() {
         doc["pushed"] = serde_json::json!(pushed);
     }
@@ -597,7 +398,18 @@ fn die_of_sigpipe() -> ExitCode {
 
 fn main() -> ExitCode {
     return_large_buffers();
-    let cli = Cli::parse();
+    let cli = Cli::try_parse().unwrap_or_else(|e| {
+        let args: Vec<String> = std::env::args().collect();
+        let spaced_load = args
+            .windows(2)
+            .any(|w| w[0] == "--load" && (w[1] == "docker" || w[1] == "podman"));
+        if spaced_load && e.kind() == clap::error::ErrorKind::UnknownArgument {
+            let _ = e.print();
+            eprintln!("hint: the engine is written with `=`: --load=docker or --load=podman");
+            std::process::exit(2);
+        }
+        e.exit()
+    });
     match run(cli) {
         Ok(code) => code,
         Err(e) if is_broken_pipe(&e) => die_of_sigpipe(),

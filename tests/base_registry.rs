@@ -58,6 +58,7 @@ fn registry_digest(reference: &str, creds: Option<&str>) -> Sha256Digest {
 }
 
 #[test]
+#[ignore = "needs ../shared fixtures, a registry (../shared/tools) (cargo test -- --ignored runs it; CI does)"]
 fn a_multi_platform_base_is_resolved_by_tag_fetched_and_then_used_offline() {
     if fixtures().is_none() {
         return;
@@ -141,6 +142,7 @@ fn a_multi_platform_base_is_resolved_by_tag_fetched_and_then_used_offline() {
 }
 
 #[test]
+#[ignore = "needs ../shared fixtures, a registry (../shared/tools) (cargo test -- --ignored runs it; CI does)"]
 fn a_base_behind_basic_auth_is_pulled_with_the_credentials_found() {
     if fixtures().is_none() {
         return;
@@ -199,6 +201,7 @@ fn base64_encode(s: &str) -> String {
 }
 
 #[test]
+#[ignore = "needs ../shared fixtures, a registry (../shared/tools), skopeo (cargo test -- --ignored runs it; CI does)"]
 fn pulled_base_blobs_are_remembered_and_a_later_push_mounts_them_from_the_base_repository() {
     if fixtures().is_none() || !have_tool("skopeo") {
         return;

@@ -252,6 +252,7 @@ fn each_ignore_option_suppresses_exactly_its_kind() {
         ignore_history: true,
         ignore_owner: true,
         ignore_labels: vec!["io.buildah.version".into()],
+        ..Default::default()
     };
     let r = compare(&a, &b, &o);
     assert!(r.is_equal(), "{r}");
@@ -372,6 +373,15 @@ fn unreadable_inputs_are_errors_with_hints() {
     let empty = t.path().join("empty");
     std::fs::create_dir(&empty).unwrap();
     let s = tempfile::tempdir().unwrap();
+    // A folder without index.json is an unpacked tree (here an empty one) ...
+    let opened = diff::open(&empty, None, s.path()).unwrap();
+    assert_eq!(opened.format, diff::Format::RootfsDir);
+    // ... unless it is an OCI layout that lost its index.json.
+    std::fs::write(
+        empty.join("oci-layout"),
+        r#"{"imageLayoutVersion":"1.0.0"}"#,
+    )
+    .unwrap();
     let e = diff::open(&empty, None, s.path()).unwrap_err();
     assert!(e.to_string().contains("index.json"), "{e}");
     assert!(e.hint().is_some());

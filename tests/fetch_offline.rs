@@ -9,6 +9,7 @@ use scratch_compose::fetch::{FetchError, FetchRequest, Fetcher, MirrorRule};
 use scratch_compose::store::{Cache, StoreError};
 
 #[test]
+#[ignore = "needs ../shared fixtures (cargo test -- --ignored runs it; CI does)"]
 fn offline_with_warm_cache_needs_no_network() {
     let Some(env) = Env::alpine() else { return };
     let pin = digest(ALPINE_SHA256);
@@ -107,6 +108,7 @@ fn corrupt_cache_blob_offline_is_a_miss() {
 }
 
 #[test]
+#[ignore = "needs ../shared fixtures (cargo test -- --ignored runs it; CI does)"]
 fn mirror_to_file_url_works_offline() {
     let Some(env) = Env::alpine() else { return };
     let mut o = env.opts();

@@ -51,6 +51,7 @@ fn blobs_in(cache: &Path) -> Vec<String> {
 }
 
 #[test]
+#[ignore = "needs ../shared fixtures (cargo test -- --ignored runs it; CI does)"]
 fn lock_pins_the_upstream_alpine_through_a_mirror_and_is_stable() {
     let Some(env) = Env::alpine() else { return };
     let work = tempfile::tempdir().unwrap();
@@ -121,6 +122,7 @@ fn lock_pins_the_upstream_alpine_through_a_mirror_and_is_stable() {
 }
 
 #[test]
+#[ignore = "needs ../shared fixtures (cargo test -- --ignored runs it; CI does)"]
 fn a_manifest_pin_is_checked_against_the_download() {
     let Some(env) = Env::alpine() else { return };
     let work = tempfile::tempdir().unwrap();
@@ -150,6 +152,7 @@ fn a_manifest_pin_is_checked_against_the_download() {
 }
 
 #[test]
+#[ignore = "needs ../shared fixtures (cargo test -- --ignored runs it; CI does)"]
 fn a_tampered_server_is_refused_and_the_cache_stays_clean() {
     let Some(env) = Env::alpine() else { return };
     env.srv
@@ -186,6 +189,7 @@ fn a_tampered_server_is_refused_and_the_cache_stays_clean() {
 }
 
 #[test]
+#[ignore = "needs ../shared fixtures (cargo test -- --ignored runs it; CI does)"]
 fn offline_with_an_empty_cache_names_every_missing_input() {
     let Some(env) = Env::alpine() else { return };
     let work = tempfile::tempdir().unwrap();
@@ -202,6 +206,7 @@ fn offline_with_an_empty_cache_names_every_missing_input() {
 }
 
 #[test]
+#[ignore = "needs ../shared fixtures (cargo test -- --ignored runs it; CI does)"]
 fn an_unpinned_remote_input_cannot_be_built_without_a_lock() {
     let Some(env) = Env::alpine() else { return };
     let work = tempfile::tempdir().unwrap();
@@ -222,6 +227,7 @@ fn an_unpinned_remote_input_cannot_be_built_without_a_lock() {
 }
 
 #[test]
+#[ignore = "needs ../shared fixtures (cargo test -- --ignored runs it; CI does)"]
 fn transient_server_errors_are_retried() {
     let Some(env) = Env::alpine() else { return };
     env.srv.set_fault_times(ALPINE_PATH, Fault::Status(500), 2);
@@ -238,6 +244,7 @@ fn transient_server_errors_are_retried() {
 }
 
 #[test]
+#[ignore = "needs ../shared fixtures (cargo test -- --ignored runs it; CI does)"]
 fn two_lock_processes_share_one_cache() {
     let Some(env) = Env::alpine() else { return };
     let cache = tempfile::tempdir().unwrap();
@@ -270,6 +277,7 @@ fn two_lock_processes_share_one_cache() {
 }
 
 #[test]
+#[ignore = "needs ../shared fixtures (cargo test -- --ignored runs it; CI does)"]
 fn cache_prune_keeps_what_the_lock_pins() {
     let Some(env) = Env::alpine() else { return };
     let work = tempfile::tempdir().unwrap();

@@ -20,6 +20,7 @@ fn json(text: &str) -> serde_json::Value {
 }
 
 #[test]
+#[ignore = "needs ../shared fixtures (cargo test -- --ignored runs it; CI does)"]
 fn the_index_lists_both_platforms_and_each_matches_a_single_platform_build() {
     if fixtures().is_none() {
         return;
@@ -66,6 +67,7 @@ fn the_index_lists_both_platforms_and_each_matches_a_single_platform_build() {
 }
 
 #[test]
+#[ignore = "needs ../shared fixtures, skopeo, umoci (cargo test -- --ignored runs it; CI does)"]
 fn skopeo_picks_each_platform_and_umoci_unpacks_the_fixture_trees() {
     let Some(fx) = fixtures() else { return };
     if !have_tool("skopeo") || !have_tool("umoci") {
@@ -114,6 +116,7 @@ fn skopeo_picks_each_platform_and_umoci_unpacks_the_fixture_trees() {
 }
 
 #[test]
+#[ignore = "needs ../shared fixtures, podman (cargo test -- --ignored runs it; CI does)"]
 fn podman_runs_the_right_platform_from_the_oci_archive() {
     if fixtures().is_none() || !have_tool("podman") {
         return;

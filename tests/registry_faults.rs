@@ -69,6 +69,7 @@ impl Setup {
 }
 
 #[test]
+#[ignore = "needs ../shared fixtures, a registry (../shared/tools) (cargo test -- --ignored runs it; CI does)"]
 fn throttling_and_unavailability_are_retried_honouring_retry_after() {
     let Some(s) = setup("alpine-multiarch") else {
         return;
@@ -116,6 +117,7 @@ fn throttling_and_unavailability_are_retried_honouring_retry_after() {
 }
 
 #[test]
+#[ignore = "needs ../shared fixtures, a registry (../shared/tools) (cargo test -- --ignored runs it; CI does)"]
 fn a_connection_reset_mid_upload_restarts_that_blob() {
     let Some(s) = setup("alpine") else { return };
     s.proxy.fault(Rule {
@@ -137,6 +139,7 @@ fn a_connection_reset_mid_upload_restarts_that_blob() {
 }
 
 #[test]
+#[ignore = "needs ../shared fixtures, a registry (../shared/tools) (cargo test -- --ignored runs it; CI does)"]
 fn a_refused_index_fails_the_push_and_leaves_no_tag() {
     let Some(s) = setup("alpine-multiarch") else {
         return;
@@ -163,6 +166,7 @@ fn a_refused_index_fails_the_push_and_leaves_no_tag() {
 }
 
 #[test]
+#[ignore = "needs ../shared fixtures, a registry (../shared/tools) (cargo test -- --ignored runs it; CI does)"]
 fn persistent_server_errors_give_up_with_exit_2_before_any_tag() {
     let Some(s) = setup("alpine") else { return };
     s.proxy.fault(Rule {
@@ -182,6 +186,7 @@ fn persistent_server_errors_give_up_with_exit_2_before_any_tag() {
 }
 
 #[test]
+#[ignore = "needs ../shared fixtures, a registry (../shared/tools) (cargo test -- --ignored runs it; CI does)"]
 fn a_blob_whose_bytes_do_not_match_is_named_with_the_registrys_message() {
     let Some(s) = setup("alpine") else { return };
     // Flip bytes in the layer, keeping its size: the registry's digest check refuses it.

@@ -227,6 +227,7 @@ fn assert_error(o: &Output, needles: &[&str]) {
 }
 
 #[test]
+#[ignore = "needs ../shared fixtures (cargo test -- --ignored runs it; CI does)"]
 fn verify_passes_on_a_fresh_lock_with_a_one_line_summary_and_writes_nothing() {
     let Some(p) = Project::locked() else {
         return;
@@ -248,6 +249,7 @@ fn verify_passes_on_a_fresh_lock_with_a_one_line_summary_and_writes_nothing() {
 }
 
 #[test]
+#[ignore = "needs ../shared fixtures (cargo test -- --ignored runs it; CI does)"]
 fn verify_uses_the_cache_without_fetching_again() {
     let Some(p) = Project::locked() else {
         return;
@@ -269,6 +271,7 @@ fn verify_with_altered(layer: Option<usize>, key: &str) -> Option<(String, Strin
 }
 
 #[test]
+#[ignore = "needs ../shared fixtures (cargo test -- --ignored runs it; CI does)"]
 fn verify_fails_naming_the_manifest_when_its_recorded_digest_is_altered() {
     let Some((real, fake, o)) = verify_with_altered(None, "manifest") else {
         return;
@@ -277,6 +280,7 @@ fn verify_fails_naming_the_manifest_when_its_recorded_digest_is_altered() {
 }
 
 #[test]
+#[ignore = "needs ../shared fixtures (cargo test -- --ignored runs it; CI does)"]
 fn verify_fails_naming_the_config_when_its_recorded_digest_is_altered() {
     let Some((real, fake, o)) = verify_with_altered(None, "config") else {
         return;
@@ -285,6 +289,7 @@ fn verify_fails_naming_the_config_when_its_recorded_digest_is_altered() {
 }
 
 #[test]
+#[ignore = "needs ../shared fixtures (cargo test -- --ignored runs it; CI does)"]
 fn verify_fails_naming_the_layer_when_a_recorded_layer_digest_is_altered() {
     // The blob digest of the second layer (the local files).
     let Some((_, fake, o)) = verify_with_altered(Some(1), "digest") else {
@@ -295,6 +300,7 @@ fn verify_fails_naming_the_layer_when_a_recorded_layer_digest_is_altered() {
 }
 
 #[test]
+#[ignore = "needs ../shared fixtures (cargo test -- --ignored runs it; CI does)"]
 fn verify_fails_naming_the_layer_when_a_recorded_diff_id_is_altered() {
     let Some((_, fake, o)) = verify_with_altered(Some(0), "diff_id") else {
         return;
@@ -304,6 +310,7 @@ fn verify_fails_naming_the_layer_when_a_recorded_diff_id_is_altered() {
 }
 
 #[test]
+#[ignore = "needs ../shared fixtures (cargo test -- --ignored runs it; CI does)"]
 fn verify_fails_naming_the_file_when_a_local_input_is_edited_after_lock() {
     let Some(p) = Project::locked() else {
         return;
@@ -318,6 +325,7 @@ fn verify_fails_naming_the_file_when_a_local_input_is_edited_after_lock() {
 }
 
 #[test]
+#[ignore = "needs ../shared fixtures (cargo test -- --ignored runs it; CI does)"]
 fn verify_fails_naming_the_folder_when_a_file_in_a_local_folder_is_edited() {
     let Some(p) = Project::locked() else {
         return;
@@ -327,6 +335,7 @@ fn verify_fails_naming_the_folder_when_a_file_in_a_local_folder_is_edited() {
 }
 
 #[test]
+#[ignore = "needs ../shared fixtures (cargo test -- --ignored runs it; CI does)"]
 fn verify_fails_naming_the_epoch_when_source_date_epoch_changes() {
     let Some(p) = Project::locked() else {
         return;
@@ -339,6 +348,7 @@ fn verify_fails_naming_the_epoch_when_source_date_epoch_changes() {
 }
 
 #[test]
+#[ignore = "needs ../shared fixtures (cargo test -- --ignored runs it; CI does)"]
 fn verify_fails_when_the_environment_epoch_changes() {
     let Some(p) = Project::new(&one_platform(None, None)) else {
         return;
@@ -351,6 +361,7 @@ fn verify_fails_when_the_environment_epoch_changes() {
 }
 
 #[test]
+#[ignore = "needs ../shared fixtures (cargo test -- --ignored runs it; CI does)"]
 fn verify_fails_naming_the_compression_when_it_changes() {
     let Some(p) = Project::locked() else {
         return;
@@ -363,6 +374,7 @@ fn verify_fails_naming_the_compression_when_it_changes() {
 }
 
 #[test]
+#[ignore = "needs ../shared fixtures (cargo test -- --ignored runs it; CI does)"]
 fn verify_names_the_platform_of_a_multi_platform_image() {
     let manifest = format!(
         r#"[image]
@@ -395,6 +407,7 @@ sha256 = "{ALPINE_ARM64_SHA}"
 }
 
 #[test]
+#[ignore = "needs ../shared fixtures (cargo test -- --ignored runs it; CI does)"]
 fn verify_without_a_lock_is_an_error() {
     let Some(p) = Project::new(&one_platform(Some(EPOCH), None)) else {
         return;
@@ -403,6 +416,7 @@ fn verify_without_a_lock_is_an_error() {
 }
 
 #[test]
+#[ignore = "needs ../shared fixtures (cargo test -- --ignored runs it; CI does)"]
 fn verify_with_a_corrupt_lock_is_an_error() {
     let Some(p) = Project::locked() else {
         return;
@@ -422,6 +436,7 @@ fn verify_with_a_corrupt_lock_is_an_error() {
 }
 
 #[test]
+#[ignore = "needs ../shared fixtures (cargo test -- --ignored runs it; CI does)"]
 fn lock_check_is_0_on_a_fresh_lock_and_1_after_a_change_and_writes_nothing() {
     let Some(p) = Project::locked() else {
         return;
@@ -450,6 +465,7 @@ fn lock_check_is_0_on_a_fresh_lock_and_1_after_a_change_and_writes_nothing() {
 }
 
 #[test]
+#[ignore = "needs ../shared fixtures (cargo test -- --ignored runs it; CI does)"]
 fn lock_twice_leaves_the_lock_byte_identical() {
     let Some(p) = Project::locked() else {
         return;
@@ -464,6 +480,7 @@ fn lock_twice_leaves_the_lock_byte_identical() {
 }
 
 #[test]
+#[ignore = "needs ../shared fixtures (cargo test -- --ignored runs it; CI does)"]
 fn verify_fails_naming_the_url_when_a_remote_input_changes() {
     let Some(p) = Project::locked() else {
         return;
@@ -491,6 +508,7 @@ fn verify_fails_naming_the_url_when_a_remote_input_changes() {
 }
 
 #[test]
+#[ignore = "needs ../shared fixtures (cargo test -- --ignored runs it; CI does)"]
 fn verify_fails_naming_the_config_when_the_manifest_config_changes() {
     let Some(p) = Project::locked() else {
         return;
@@ -596,6 +614,7 @@ fn parse_json(o: &Output) -> (Vec<(String, String)>, bool, serde_json::Value) {
 }
 
 #[test]
+#[ignore = "needs ../shared fixtures (cargo test -- --ignored runs it; CI does)"]
 fn diff_of_two_builds_names_exactly_mode_content_added_and_whiteout() {
     let Some((pa, pb)) = two_projects() else {
         return;
@@ -650,6 +669,7 @@ fn diff_of_two_builds_names_exactly_mode_content_added_and_whiteout() {
 }
 
 #[test]
+#[ignore = "needs ../shared fixtures (cargo test -- --ignored runs it; CI does)"]
 fn diff_of_equal_builds_in_every_format_is_equal() {
     let Some((pa, pb)) = two_projects() else {
         return;
@@ -679,6 +699,7 @@ fn diff_of_equal_builds_in_every_format_is_equal() {
 }
 
 #[test]
+#[ignore = "needs ../shared fixtures (cargo test -- --ignored runs it; CI does)"]
 fn diff_errors_exit_2_with_nothing_on_stdout() {
     let Some(p) = Project::new(&one_platform(Some(EPOCH), None)) else {
         return;
@@ -698,6 +719,7 @@ fn diff_errors_exit_2_with_nothing_on_stdout() {
 // verify compares it with the rebuild through `diff`.
 
 #[test]
+#[ignore = "needs ../shared fixtures (cargo test -- --ignored runs it; CI does)"]
 fn verify_names_the_entry_and_field_of_an_edited_local_file() {
     let Some(p) = Project::locked() else {
         return;
@@ -707,6 +729,7 @@ fn verify_names_the_entry_and_field_of_an_edited_local_file() {
 }
 
 #[test]
+#[ignore = "needs ../shared fixtures (cargo test -- --ignored runs it; CI does)"]
 fn verify_names_the_config_field_that_changed() {
     let Some(p) = Project::locked() else {
         return;

@@ -11,10 +11,17 @@ rustc --edition 2021 -C opt-level=2 -C target-feature=+crt-static -C strip=symbo
   -o "$here/target/trust" "$here/trust.rs"
 # COMPOSE names a compose binary to use instead of building one (the tests do).
 if [ -z "${COMPOSE:-}" ]; then
-  cargo build --release --quiet --manifest-path "$root/Cargo.toml"
-  COMPOSE="$root/target/release/compose"
+  cargo build --release --manifest-path "$root/Cargo.toml"
+  COMPOSE="${CARGO_TARGET_DIR:-$root/target}/release/compose"
 fi
 cd "$here"
+# The shipped scratch.lock pins target/trust, whose bytes depend on the Rust toolchain: with
+# another toolchain than the one it was made with, lock again, so that the build is quiet
+# and `--locked` works.
+if ! "$COMPOSE" lock --check >/dev/null 2>&1; then
+  echo "scratch.lock: target/trust differs from the shipped lock's (another Rust toolchain?); locking again" >&2
+  "$COMPOSE" lock
+fi
 if [[ " $* " == *" -o "* || " $* " == *" --output"* ]]; then
   exec "$COMPOSE" build "$@"
 fi

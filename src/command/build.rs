@@ -1,6 +1,7 @@
 //! `compose build`: identify the inputs, check the lock, produce the image (or merge the
 //! rootfs) and write the output.
 
+use super::load::{Engine, Loaded};
 use crate::compression::Compression;
 use crate::digest::Sha256Digest;
 use crate::image::{self, BlobStore, OutputFormat};
@@ -33,6 +34,8 @@ pub struct BuildOptions {
     pub sign_key: Option<PathBuf>,
     /// Preflight findings are errors (`--strict`; `[image] strict = true` also sets it).
     pub strict: bool,
+    /// `--load`: also load the image into this engine.
+    pub load: Option<Engine>,
 }
 
 /// What a build produced.
@@ -46,6 +49,10 @@ pub struct BuildResult {
     pub documents: Vec<PathBuf>,
     /// Per platform, what preflight found (warnings; a strict build with any fails).
     pub preflight: BTreeMap<String, Vec<Finding>>,
+    /// The names the outputs carry (`NAME:TAG`; none for rootfs).
+    pub names: Vec<String>,
+    /// What `--load` loaded.
+    pub loaded: Option<Loaded>,
 }
 
 /// `compose build`: fetch, merge, write; returns the digest to print.
@@ -67,6 +74,18 @@ pub fn build(s: &Session, o: &BuildOptions) -> Result<BuildResult> {
         for d in &result.documents {
             s.ui().debug(format!("{} written", d.display()));
         }
+    }
+    if let Some(engine) = o.load {
+        let names = s.image_names()?;
+        let epoch = staged.settings.epoch;
+        let assembled = &staged.built.assembled;
+        result.loaded = Some(super::load::load(
+            engine,
+            &staged.store,
+            assembled,
+            &names,
+            epoch,
+        )?);
     }
     Ok(result)
 }
@@ -109,6 +128,7 @@ fn run(s: &Session, o: &BuildOptions) -> Result<Outcome> {
             Some("use --compression gzip, or --format oci-archive for zstd"),
         ));
     }
+    check_load(o, settings.compression)?;
     let platforms = select_platforms(s, o)?;
     let request = request(s, o)?;
     let lock = s.read_lock()?;
@@ -175,6 +195,8 @@ fn run(s: &Session, o: &BuildOptions) -> Result<Outcome> {
             outputs: BTreeMap::new(),
             documents: Vec::new(),
             preflight: findings,
+            names: Vec::new(),
+            loaded: None,
         }));
     }
     let stage = Stage {
@@ -286,6 +308,8 @@ fn assemble(
         outputs: records,
         documents: Vec::new(),
         preflight: findings,
+        names: s.image_names()?.iter().map(|n| n.repo_tag()).collect(),
+        loaded: None,
     };
     let staged = Staged {
         _staging: staging,
@@ -295,6 +319,26 @@ fn assemble(
         settings,
     };
     Ok((result, staged))
+}
+
+/// `--load` needs an image of one platform that the engine can read.
+fn check_load(o: &BuildOptions, compression: Compression) -> Result<()> {
+    let Some(engine) = o.load else {
+        return Ok(());
+    };
+    if o.format == OutputFormat::Rootfs {
+        return Err(Error::usage(
+            "--load needs an image, but --format rootfs writes only the merged tree",
+            Some("leave out --format rootfs (or --load); `docker import rootfs.tar` makes an image of a rootfs tar"),
+        ));
+    }
+    if engine == Engine::Docker && matches!(compression, Compression::Zstd(_)) {
+        return Err(Error::usage(
+            "--load=docker loads a docker-archive, which cannot hold zstd layers: Docker 20.10 fails to load them",
+            Some("use --compression gzip with --load, or --load=podman"),
+        ));
+    }
+    Ok(())
 }
 
 /// A stale lock: an error with `--locked`, else a warning per difference.
@@ -357,6 +401,13 @@ fn select_platforms(s: &Session, o: &BuildOptions) -> Result<Vec<Platform>> {
                 Some("add --platform, for example --platform linux/amd64"),
             ))
         }
+        None if all.len() > 1 && o.load.is_some() => Err(Error::usage(
+            format!(
+                "the manifest lists several platforms ({}); --load loads one",
+                join(all)
+            ),
+            Some("add --platform, for example --platform linux/amd64"),
+        )),
         None => Ok(all.clone()),
     }
 }
@@ -372,12 +423,12 @@ fn write_output(
     settings: OutputSettings,
     out: &Path,
 ) -> Result<()> {
-    let name = s.image_name()?;
+    let names = s.image_names()?;
     let assembled = &built.assembled;
     let epoch = settings.epoch;
     let recipe = match out.as_os_str() == "-" {
         true => None,
-        false => image::archive_recipe(assembled, format, &name, epoch)?,
+        false => image::archive_recipe(assembled, format, &names, epoch)?,
     };
     if let Some(r) = &recipe {
         if s.store().output_unchanged(out, r) {
@@ -395,7 +446,7 @@ fn write_output(
             .local_digest(path, true)
             .is_ok_and(|(found, _)| found == *d)
     };
-    image::write_output(store, assembled, format, &name, epoch, out, &known)?;
+    image::write_output(store, assembled, format, &names, epoch, out, &known)?;
     if let (Some(r), Some(before)) = (&recipe, &before) {
         s.store().remember_output(out, before, started, r);
     }

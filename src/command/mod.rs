@@ -3,10 +3,12 @@
 //! another; what they share lives in [`crate::session`].
 //!
 //! [`push`] publishes what [`build_staged()`] assembles (the image [`build()`] writes, left
-//! where its blobs are) through [`crate::registry`].
+//! where its blobs are) through [`crate::registry`]; [`load`] hands it to Docker or podman
+//! (`build --load`).
 
 mod build;
 pub mod documents;
+pub mod load;
 mod lock;
 mod prune;
 pub mod push;

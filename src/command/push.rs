@@ -81,6 +81,7 @@ pub fn build_and_push(
             sbom: settings.sbom,
             sign_key: settings.sign_key.clone(),
             strict: false,
+            load: None,
         },
     )?;
     let local = LocalImage::from_store(&staged.store, &staged.built.assembled.index_json)?;

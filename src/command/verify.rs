@@ -267,7 +267,7 @@ fn explain_entries(
             store,
             &built.assembled,
             OutputFormat::Oci,
-            &s.image_name()?,
+            &s.image_names()?,
             settings.epoch,
             &rebuilt_dir,
             &|_, _| false,

@@ -185,22 +185,11 @@ fn compare_pair(
     let same = compare_views(p, o, hasher, sink)?;
     if let (Source::Image(x), Source::Image(y)) = (p.sa, p.sb) {
         if sink.out.len() == before && o.is_strict() {
-            manifests(x, y, sink);
+            manifests(x, y, &o.ignore_annotations, sink);
         }
-        if sink.out.len() == before && o.is_strict() {
-            let (ax, ay) = (&x.descriptor_annotations, &y.descriptor_annotations);
-            for n in union_keys([Some(ax), Some(ay)]) {
-                let (vx, vy) = (ax.get(&n), ay.get(&n));
-                if vx != vy {
-                    sink.push(
-                        format!("index.annotations.{n}"),
-                        Field::Manifest,
-                        show_json(vx),
-                        show_json(vy),
-                    );
-                }
-            }
-        }
+        // index.json's descriptor annotations (io.containerd.image.name,
+        // org.opencontainers.image.ref.name) only name the image: the same image in an
+        // OCI layout and in an archive is the same image, so they are not compared.
     }
     Ok(same)
 }
@@ -224,10 +213,10 @@ fn union_keys(vs: [Option<&serde_json::Value>; 2]) -> Vec<String> {
     keys
 }
 
-/// The manifests of two images whose config and layers' contents agree: annotations,
-/// media types and layer blobs (compression). A manifest that differs in none of these
-/// (only in its JSON encoding) is named as such.
-fn manifests(x: &OpenedImage, y: &OpenedImage, sink: &mut Sink<'_>) {
+/// The manifests of two images whose config and layers' contents agree: annotations
+/// (but those in `ignored`), media types and layer blobs (compression). A manifest that
+/// differs in none of these (only in its JSON encoding) is named as such.
+fn manifests(x: &OpenedImage, y: &OpenedImage, ignored: &[String], sink: &mut Sink<'_>) {
     let (Some(dx), Some(dy)) = (&x.manifest_digest, &y.manifest_digest) else {
         return;
     };
@@ -235,7 +224,20 @@ fn manifests(x: &OpenedImage, y: &OpenedImage, sink: &mut Sink<'_>) {
         return;
     }
     let before = sink.out.len();
-    let (mx, my) = (&x.manifest, &y.manifest);
+    let without_ignored = |m: &serde_json::Value| {
+        let mut m = m.clone();
+        if let Some(a) = m.get_mut("annotations").and_then(|a| a.as_object_mut()) {
+            a.retain(|k, _| !ignored.contains(k));
+            if a.is_empty() {
+                m.as_object_mut().map(|o| o.remove("annotations"));
+            }
+        }
+        m
+    };
+    let (mx, my) = (&without_ignored(&x.manifest), &without_ignored(&y.manifest));
+    if !ignored.is_empty() && mx == my {
+        return; // they differ only in ignored annotations
+    }
     for k in union_keys([Some(mx), Some(my)]) {
         let (vx, vy) = (mx.get(&k), my.get(&k));
         if vx == vy {

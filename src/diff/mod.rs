@@ -2,7 +2,7 @@
 //! where two recorded builds first part ways.
 //!
 //! Inputs are opened by [`open`] (OCI layouts, oci-archives, docker-archives in Docker's
-//! or podman's shape, and plain or compressed rootfs tars) and compared by [`diff`] in
+//! or podman's shape, plain or compressed rootfs tars, and unpacked rootfs folders) and compared by [`diff`] in
 //! three views, in this order: the image config, the layers one by one (when both sides
 //! have the same number), and the merged filesystem (what says "same filesystem" when the
 //! layers are cut differently). File bytes are never held in memory: each file's content
@@ -14,6 +14,7 @@
 mod compare;
 mod config;
 mod digests;
+mod folder;
 mod report;
 mod source;
 mod span;
@@ -40,10 +41,14 @@ pub struct DiffOptions {
     pub ignore_labels: Vec<String>,
     /// Entry uid/gid.
     pub ignore_owner: bool,
+    /// Image-manifest annotations with these keys. (The annotations on `index.json`'s
+    /// descriptors only name an image and are never compared.)
+    pub ignore_annotations: Vec<String>,
 }
 
 impl DiffOptions {
-    /// True when no option relaxes the comparison.
+    /// True when no option relaxes the comparison of contents (ignored annotations only
+    /// leave those keys out of the manifests' comparison).
     pub fn is_strict(&self) -> bool {
         !self.ignore_mtime
             && !self.ignore_history
@@ -103,7 +108,7 @@ impl DiffError {
         match self {
             DiffError::Io { .. } => None,
             DiffError::Format { .. } => Some(
-                "compose diff reads OCI layout folders, oci-archives, docker-archives and rootfs tars (optionally compressed)"
+                "compose diff reads OCI layout folders, oci-archives, docker-archives, rootfs tars (optionally compressed) and rootfs folders"
                     .into(),
             ),
             DiffError::Missing { .. } => Some("the image is incomplete; export it again".into()),

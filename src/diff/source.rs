@@ -25,6 +25,8 @@ pub enum Format {
     OciArchive,
     DockerArchive,
     RootfsTar,
+    /// An unpacked root filesystem: a folder that is not an OCI layout.
+    RootfsDir,
 }
 
 impl Format {
@@ -35,6 +37,7 @@ impl Format {
             Format::OciArchive => "oci-archive",
             Format::DockerArchive => "docker-archive",
             Format::RootfsTar => "rootfs tar",
+            Format::RootfsDir => "rootfs folder",
         }
     }
 }
@@ -72,8 +75,9 @@ pub struct OpenedImage {
 #[derive(Debug, Clone)]
 pub enum Source {
     Image(Box<OpenedImage>),
-    /// A rootfs tar: the merged filesystem itself, as its entries (their contents point
-    /// into the tar or its decompressed copy in the scratch folder).
+    /// A rootfs tar or folder: the merged filesystem itself, as its entries (their
+    /// contents point into the tar, its decompressed copy in the scratch folder, or the
+    /// folder's files).
     Rootfs(Vec<Entry>),
 }
 
@@ -193,10 +197,18 @@ pub fn open(path: &Path, platform: Option<&Platform>, scratch: &Path) -> Result<
     let mut read_index = true;
     let (format, container) = if meta.is_dir() {
         if !path.join("index.json").is_file() {
-            return Err(DiffError::format(
-                path,
-                "a folder without index.json is not an OCI layout",
-            ));
+            if path.join("oci-layout").is_file() {
+                return Err(DiffError::format(
+                    path,
+                    "an OCI layout (it has oci-layout) without index.json",
+                ));
+            }
+            return Ok(Opened {
+                path: path.to_path_buf(),
+                format: Format::RootfsDir,
+                sources: vec![Source::Rootfs(super::folder::entries(path)?)],
+                scratch: scratch.to_path_buf(),
+            });
         }
         (Format::OciLayout, Container::Dir(path.to_path_buf()))
     } else {

@@ -6,17 +6,18 @@
 //! canonical JSON *without* a trailing newline (a frozen choice, part of the compat level).
 
 use super::{AssembledImage, ImageError, ImageName};
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
 fn blob_path(d: &crate::digest::Sha256Digest) -> String {
     format!("blobs/sha256/{}", d.hex())
 }
 
-/// `manifest.json`: one entry with `Config`, `RepoTags` and `Layers`.
-pub fn manifest_json(img: &AssembledImage, name: &ImageName) -> Result<Vec<u8>, ImageError> {
+/// `manifest.json`: one entry with `Config`, `RepoTags` (every name, in order) and
+/// `Layers`.
+pub fn manifest_json(img: &AssembledImage, names: &[ImageName]) -> Result<Vec<u8>, ImageError> {
     let doc = json!([{
         "Config": blob_path(&img.config.digest),
-        "RepoTags": [name.repo_tag()],
+        "RepoTags": names.iter().map(ImageName::repo_tag).collect::<Vec<_>>(),
         "Layers": img.layers.iter().map(|l| blob_path(&l.digest)).collect::<Vec<_>>(),
     }]);
     super::json::to_canonical(&doc).map_err(|source| ImageError::Json {
@@ -25,14 +26,20 @@ pub fn manifest_json(img: &AssembledImage, name: &ImageName) -> Result<Vec<u8>, 
     })
 }
 
-/// `repositories`: `{"name":{"tag":"<hex of the top layer>"}}`, as `docker save` writes
-/// it (the top layer's blob name); `{}` for an image without layers. Docker reads it only
-/// when `manifest.json` is missing.
-pub fn repositories_json(img: &AssembledImage, name: &ImageName) -> Result<Vec<u8>, ImageError> {
-    let doc = match img.layers.last() {
-        Some(top) => json!({ name.name(): { name.tag(): top.digest.hex() } }),
-        None => Value::Object(Default::default()),
-    };
+/// `repositories`: `{"name":{"tag":"<hex of the top layer>"}}` for every name, as `docker
+/// save` writes it (the top layer's blob name); `{}` for an image without layers. Docker
+/// reads it only when `manifest.json` is missing.
+pub fn repositories_json(img: &AssembledImage, names: &[ImageName]) -> Result<Vec<u8>, ImageError> {
+    let mut doc = Map::new();
+    if let Some(top) = img.layers.last() {
+        for name in names {
+            let tags = doc
+                .entry(name.name().to_string())
+                .or_insert_with(|| Value::Object(Map::new()));
+            tags[name.tag()] = json!(top.digest.hex());
+        }
+    }
+    let doc = Value::Object(doc);
     super::json::to_canonical(&doc).map_err(|source| ImageError::Json {
         what: "repositories",
         source,

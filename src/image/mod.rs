@@ -385,11 +385,14 @@ fn assemble_one(
 }
 
 /// Write config + manifest blobs (and the nested index when there are several platforms)
-/// into the store, and build `index.json`.
+/// into the store, and build `index.json`: one descriptor, of the top, named by the first
+/// of `names` (skopeo's `oci:DIR` and `podman load` refuse a layout listing several
+/// descriptors, so further names go only where a format holds several: a docker-archive's
+/// `RepoTags`).
 pub fn assemble(
     store: &BlobStore,
     images: &[PlatformImage],
-    name: &ImageName,
+    names: &[ImageName],
     epoch: Epoch,
     annotations: &BTreeMap<String, String>,
 ) -> Result<Assembled, ImageError> {
@@ -439,6 +442,7 @@ pub fn assemble(
         let j = d.to_json();
         (d, j)
     };
+    let name = names.first().ok_or(ImageError::NoImages)?;
     top_json.insert(
         "annotations".into(),
         json!({

@@ -31,7 +31,7 @@ pub enum OutputFormat {
     OciArchive,
     /// The OCI layout plus `manifest.json` and `repositories`, as one tar.
     DockerArchive,
-    /// The merged filesystem as one tar, no image ([`super::write_rootfs`]).
+    /// The merged filesystem as one tar, no image.
     Rootfs,
 }
 
@@ -72,20 +72,20 @@ pub fn write_output(
     store: &BlobStore,
     a: &Assembled,
     format: OutputFormat,
-    name: &ImageName,
+    names: &[ImageName],
     epoch: Epoch,
     out: &Path,
     known: KnownBlob,
 ) -> Result<(), ImageError> {
     let size: u64 = a.blobs.iter().map(|(_, n)| n).sum::<u64>() + a.index_json.len() as u64;
-    write_any(store, a, format, name, epoch, out, known).map_err(|e| e.needing(size))
+    write_any(store, a, format, names, epoch, out, known).map_err(|e| e.needing(size))
 }
 
 fn write_any(
     store: &BlobStore,
     a: &Assembled,
     format: OutputFormat,
-    name: &ImageName,
+    names: &[ImageName],
     epoch: Epoch,
     out: &Path,
     known: KnownBlob,
@@ -96,11 +96,11 @@ fn write_any(
         OutputFormat::Oci if to_stdout => Err(ImageError::DirectoryToStdout),
         OutputFormat::Oci => directory::write_dir(store, a, out, known),
         OutputFormat::OciArchive | OutputFormat::DockerArchive if to_stdout => {
-            let _ = write_archive_to(store, a, format, name, epoch, io::stdout().lock())?;
+            let _ = write_archive_to(store, a, format, names, epoch, io::stdout().lock())?;
             Ok(())
         }
         OutputFormat::OciArchive | OutputFormat::DockerArchive => {
-            let files = archive_files(a, format, name)?;
+            let files = archive_files(a, format, names)?;
             write_archive_file(store, a, &files, epoch, out)
         }
         OutputFormat::Rootfs => Err(ImageError::NotAnImageFormat(format.name())),
@@ -115,7 +115,7 @@ fn write_any(
 pub fn archive_recipe(
     a: &Assembled,
     format: OutputFormat,
-    name: &ImageName,
+    names: &[ImageName],
     epoch: Epoch,
 ) -> Result<Option<Sha256Digest>, ImageError> {
     if !format.is_image_archive() {
@@ -126,7 +126,7 @@ pub fn archive_recipe(
         .iter()
         .map(|(d, size)| (format!("blobs/sha256/{}", d.hex()), *size, *d))
         .collect();
-    for (file, bytes) in archive_files(a, format, name)? {
+    for (file, bytes) in archive_files(a, format, names)? {
         members.push((
             file.to_string(),
             bytes.len() as u64,
@@ -153,7 +153,7 @@ pub fn write_archive_to<W: Write>(
     store: &BlobStore,
     a: &Assembled,
     format: OutputFormat,
-    name: &ImageName,
+    names: &[ImageName],
     epoch: Epoch,
     w: W,
 ) -> Result<W, ImageError> {
@@ -162,7 +162,7 @@ pub fn write_archive_to<W: Write>(
         OutputFormat::Rootfs => return Err(ImageError::NotAnImageFormat(format.name())),
         OutputFormat::OciArchive | OutputFormat::DockerArchive => {}
     }
-    let files = archive_files(a, format, name)?;
+    let files = archive_files(a, format, names)?;
     let entries =
         archive_entries(store, a, &files).map_err(|e| ImageError::io("<archive stream>", e))?;
     write_archive(&entries, epoch, w, None).map_err(|e| ImageError::io("<archive stream>", e))
@@ -172,7 +172,7 @@ pub fn write_archive_to<W: Write>(
 fn archive_files(
     a: &Assembled,
     format: OutputFormat,
-    name: &ImageName,
+    names: &[ImageName],
 ) -> Result<Vec<(&'static str, Vec<u8>)>, ImageError> {
     let mut files = vec![
         ("index.json", a.index_json.clone()),
@@ -187,8 +187,8 @@ fn archive_files(
         if img.layers.iter().any(|l| l.media_type.ends_with("+zstd")) {
             return Err(ImageError::DockerArchiveZstd);
         }
-        files.push(("manifest.json", docker::manifest_json(img, name)?));
-        files.push(("repositories", docker::repositories_json(img, name)?));
+        files.push(("manifest.json", docker::manifest_json(img, names)?));
+        files.push(("repositories", docker::repositories_json(img, names)?));
     }
     Ok(files)
 }

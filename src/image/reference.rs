@@ -45,6 +45,16 @@ impl ImageName {
         })
     }
 
+    /// `NAME[:TAG]` as `build -t` takes it: the tag after the last `:` that follows the
+    /// last `/` (so a registry port is not a tag), else `default_tag`.
+    pub fn parse(reference: &str, default_tag: &str) -> Result<ImageName, NameError> {
+        let slash = reference.rfind('/').map_or(0, |i| i + 1);
+        match reference[slash..].rfind(':') {
+            Some(i) => ImageName::new(&reference[..slash + i], &reference[slash + i + 1..]),
+            None => ImageName::new(reference, default_tag),
+        }
+    }
+
     /// The name as written.
     pub fn name(&self) -> &str {
         &self.name
@@ -213,6 +223,21 @@ mod tests {
 
     fn full(name: &str) -> String {
         ImageName::new(name, "1.0").unwrap().full_reference()
+    }
+
+    #[test]
+    fn parses_name_and_tag_like_docker_tag() {
+        let p = |r: &str| ImageName::parse(r, "dflt").map(|n| n.repo_tag());
+        assert_eq!(p("app").unwrap(), "app:dflt");
+        assert_eq!(p("app:1.2").unwrap(), "app:1.2");
+        assert_eq!(
+            p("localhost:5000/team/app").unwrap(),
+            "localhost:5000/team/app:dflt"
+        );
+        assert_eq!(p("localhost:5000/app:v1").unwrap(), "localhost:5000/app:v1");
+        assert!(matches!(p("App"), Err(NameError::Name { .. })));
+        assert!(matches!(p("app:"), Err(NameError::Tag { .. })));
+        assert!(matches!(p("app@sha256:00"), Err(NameError::Name { .. })));
     }
 
     #[test]

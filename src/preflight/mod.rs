@@ -26,7 +26,7 @@ pub(crate) use bytes::read_text;
 use std::fmt;
 
 use crate::accounts::db;
-use crate::entry::{Entry, Kind};
+use crate::entry::{Content, Entry, Kind};
 use crate::manifest::ConfigSettings;
 use crate::platform::Platform;
 use crate::treeview::{Resolved, TreeView};
@@ -137,6 +137,9 @@ fn user_ids(view: &TreeView<'_>, user: Option<&str>, out: &mut Vec<Finding>) -> 
         let passwd = account_text(view, "/etc/passwd");
         match passwd.as_deref().and_then(|t| db::lookup_user(t, name)) {
             Some(ids) => uid_gid = Some(ids),
+            // A lower layer's file over a layer-cache tree snapshot: it exists, its bytes
+            // are not at hand (as for executables in `exec`); nothing can be said.
+            None if passwd.is_none() && bytes_not_kept(view, "/etc/passwd") => {}
             None => out.push(Finding {
                 check: "user".to_string(),
                 path: "/etc/passwd".to_string(),
@@ -157,6 +160,7 @@ fn user_ids(view: &TreeView<'_>, user: Option<&str>, out: &mut Vec<Finding>) -> 
     let groups = account_text(view, "/etc/group");
     match groups.as_deref().and_then(|t| db::lookup_group(t, group)) {
         Some(gid) => uid_gid.map(|(u, _)| (u, gid)),
+        None if groups.is_none() && bytes_not_kept(view, "/etc/group") => None,
         None => {
             out.push(Finding {
                 check: "group".to_string(),
@@ -173,6 +177,15 @@ fn user_ids(view: &TreeView<'_>, user: Option<&str>, out: &mut Vec<Finding>) -> 
 }
 
 /// An account file's text, when the tree has it as a regular file.
+/// Whether `path` is a regular file whose bytes the tree does not keep (a lower layer's
+/// file in a tree rebuilt over the layer cache's snapshot).
+fn bytes_not_kept(view: &TreeView<'_>, path: &str) -> bool {
+    matches!(
+        view.resolve(path.as_bytes(), true),
+        Resolved::Found { entry, .. } if matches!(entry.kind, Kind::File(Content::NotKept { .. }))
+    )
+}
+
 fn account_text(view: &TreeView<'_>, path: &str) -> Option<String> {
     match view.resolve(path.as_bytes(), true) {
         Resolved::Found { entry, .. } => match &entry.kind {

@@ -55,6 +55,9 @@ pub struct SessionOptions {
     /// The lock file, instead of the one named after the manifest
     /// ([`crate::lock::lock_path`]).
     pub lockfile: Option<PathBuf>,
+    /// `NAME[:TAG]` names for the image instead of `[image] name:tag` (`build -t`); a
+    /// missing tag is `[image] tag`. They change no digest, only what the outputs call it.
+    pub names: Vec<String>,
 }
 
 /// One manifest, its store and settings: the state every command works on.
@@ -64,6 +67,7 @@ pub struct Session {
     fetcher: Fetcher,
     ui: Ui,
     jobs: usize,
+    names: Vec<ImageName>,
 }
 
 impl Session {
@@ -104,12 +108,25 @@ impl Session {
         fetch_options.jobs = jobs;
         fetch_options.ui = ui.clone();
         let fetcher = Fetcher::new(fetch_options)?;
+        let mut names: Vec<ImageName> = Vec::new();
+        for n in &o.names {
+            let name = ImageName::parse(n, &manifest.image.tag).map_err(|e| {
+                crate::Error::usage(
+                    format!("-t/--tag {n}: {e}"),
+                    Some("write NAME[:TAG] with a lowercase name, e.g. -t registry.example.com/team/app:1.0 (a missing :TAG is [image] tag)"),
+                )
+            })?;
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
         Ok(Session {
             manifest,
             lock_path,
             fetcher,
             ui,
             jobs,
+            names,
         })
     }
 
@@ -165,7 +182,20 @@ impl Session {
 
     /// The image's name and tag from `[image]`.
     pub fn image_name(&self) -> Result<ImageName> {
-        ImageName::new(&self.manifest.image.name, &self.manifest.image.tag)
-            .map_err(|e| crate::Error::Image(image::ImageError::Name(e)))
+        ImageName::new(&self.manifest.image.name, &self.manifest.image.tag).map_err(name_error)
     }
+
+    /// The names this run gives the image: those of `build -t` when there are any, else
+    /// `[image] name:tag`. Names change no digest: they go into `index.json`'s annotations
+    /// and a docker-archive's `RepoTags`.
+    pub fn image_names(&self) -> Result<Vec<ImageName>> {
+        match self.names.is_empty() {
+            true => Ok(vec![self.image_name()?]),
+            false => Ok(self.names.clone()),
+        }
+    }
+}
+
+fn name_error(e: image::NameError) -> crate::Error {
+    crate::Error::Image(image::ImageError::Name(e))
 }

@@ -202,7 +202,7 @@ impl Producer<'_> {
         let assembled = image::assemble(
             self.store,
             &images,
-            &session.image_name()?,
+            &session.image_names()?,
             self.s.epoch,
             &session.manifest().image.annotations,
         )?;

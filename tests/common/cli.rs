@@ -15,21 +15,17 @@ pub fn shared_dir() -> Option<PathBuf> {
     Some(super::shared_root()).filter(|p| p.join("fixtures").is_dir())
 }
 
-/// The shared fixtures; in CI their absence fails the test, elsewhere it skips (None).
+/// The shared fixtures; a test that needs them fails when they are missing (such tests
+/// are `#[ignore]`d by default: [`super::missing`]). Always `Some`.
 pub fn fixtures() -> Option<PathBuf> {
     match shared_dir() {
         Some(s) => Some(s.join("fixtures")),
-        None if std::env::var_os("CI").is_some() => {
-            panic!("../shared/fixtures is missing: CI must have it beside the checkout")
-        }
-        None => {
-            eprintln!("skipping: ../shared/fixtures not found");
-            None
-        }
+        None => super::missing("../shared/fixtures (or $SCRATCH_SHARED/fixtures)"),
     }
 }
 
-/// True when `tool` is on PATH; in CI its absence fails the test, elsewhere it skips.
+/// True when `tool` is on PATH; a test that needs it fails when it is not (such tests are
+/// `#[ignore]`d by default: [`super::missing`]).
 pub fn have_tool(tool: &str) -> bool {
     let found = Command::new("sh")
         .arg("-c")
@@ -38,12 +34,23 @@ pub fn have_tool(tool: &str) -> bool {
         .map(|o| o.status.success())
         .unwrap_or(false);
     if !found {
-        if std::env::var_os("CI").is_some() {
-            panic!("{tool} is not installed: .ci/run must install it");
-        }
-        eprintln!("skipping: {tool} not installed");
+        super::missing(tool);
     }
     found
+}
+
+/// `docker` talking to `$DOCKER_HOST`, else to the private engine `start-dockerd` runs; a
+/// test that needs it fails when there is neither.
+pub fn docker_cmd() -> Command {
+    let mut c = Command::new("docker");
+    if std::env::var_os("DOCKER_HOST").is_none() {
+        let sock = Path::new("/tmp/scratch-dockerd/docker.sock");
+        if !sock.exists() {
+            super::missing("a Docker engine ($DOCKER_HOST, or ../shared/tools/start-dockerd)");
+        }
+        c.env("DOCKER_HOST", format!("unix://{}", sock.display()));
+    }
+    c
 }
 
 /// A mirror rule that serves the upstream Alpine URLs from the flat fixtures folder.
