@@ -36,6 +36,8 @@ pub enum Error {
     Select(#[from] crate::select::SelectError),
     #[error(transparent)]
     Accounts(#[from] crate::accounts::AccountsError),
+    #[error(transparent)]
+    Cache(#[from] crate::cache::CacheError),
     /// An I/O failure on a named file.
     #[error("{}: {source}", path.display())]
     Io {
@@ -76,6 +78,7 @@ impl Error {
             Error::Attest(e) => e.hint(),
             Error::Select(e) => Some(e.hint()),
             Error::Accounts(e) => Some(e.hint()),
+            Error::Cache(e) => e.hint(),
             Error::Io { .. } => None,
             Error::DiskFull(d) => Some(d.hint()),
             Error::Usage { hint, .. } => hint.clone(),

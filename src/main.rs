@@ -234,6 +234,27 @@ struct BuildArgs {
     /// architecture, an unknown user) errors instead of warnings; also `[image] strict`.
     #[arg(long)]
     strict: bool,
+    /// Read layers the local layer cache lacks from this registry-backed cache
+    /// (repeatable, tried in order; also $SCRATCH_CACHE_FROM, space-separated; else
+    /// the manifest's [cache] from). REF is HOST[:PORT]/REPOSITORY[:TAG], the tag
+    /// defaulting to compose-cache.
+    #[arg(long = "cache-from", value_name = "REF")]
+    cache_from: Vec<String>,
+    /// After the build, write every layer it used to this registry-backed cache;
+    /// `,max=SIZE` (500M, 2G) keeps the most recently used entries under SIZE bytes
+    /// (also $SCRATCH_CACHE_TO; else the manifest's [cache] to).
+    #[arg(long = "cache-to", value_name = "REF[,max=SIZE]")]
+    cache_to: Option<String>,
+    /// Allow plain HTTP and unverified TLS for this cache registry (repeatable; also
+    /// $SCRATCH_INSECURE_REGISTRIES, comma-separated). Loopback addresses may always use
+    /// plain HTTP.
+    #[arg(
+        long = "insecure-registry",
+        value_name = "HOST[:PORT]",
+        env = "SCRATCH_INSECURE_REGISTRIES",
+        value_delimiter = ','
+    )]
+    insecure_registries: Vec<String>,
 }
 
 #[derive(Args, Debug)]
@@ -265,6 +286,21 @@ struct PushArgs {
     /// Also write the digests and the pushed references as JSON to FILE.
     #[arg(long, value_name = "FILE")]
     metadata_file: Option<PathBuf>,
+    /// Read layers the local layer cache lacks from this registry-backed cache
+    /// (repeatable, tried in order; also $SCRATCH_CACHE_FROM, space-separated; else
+    /// the manifest's [cache] from). REF is HOST[:PORT]/REPOSITORY[:TAG], the tag
+    /// defaulting to compose-cache.
+    #[arg(long = "cache-from", value_name = "REF", conflicts_with = "from")]
+    cache_from: Vec<String>,
+    /// After the build, write every layer it used to this registry-backed cache;
+    /// `,max=SIZE` (500M, 2G) keeps the most recently used entries under SIZE bytes
+    /// (also $SCRATCH_CACHE_TO; else the manifest's [cache] to).
+    #[arg(
+        long = "cache-to",
+        value_name = "REF[,max=SIZE]",
+        conflicts_with = "from"
+    )]
+    cache_to: Option<String>,
     /// Allow plain HTTP and unverified TLS for this registry (repeatable; also
     /// $SCRATCH_INSECURE_REGISTRIES, comma-separated). Loopback addresses may always use
     /// plain HTTP.
@@ -397,6 +433,8 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
             let to_stdout = output.as_os_str() == "-";
             scratch_compose::image::check_output_path(format, &output)?;
             let s = session(cli.global)?;
+            let client = client_options(&s, &b.insecure_registries);
+            attach_cache(&s, &b.cache_from, b.cache_to.as_deref(), client)?;
             let result = command::build(
                 &s,
                 &BuildOptions {
@@ -414,7 +452,8 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
                 },
             )?;
             if let Some(path) = &b.metadata_file {
-                write_metadata(path, format, &result, &[])?;
+                let cache = s.remote_cache().map(|r| r.stats());
+                write_metadata(path, format, &result, &[], cache.as_ref())?;
             }
             if to_stdout {
                 eprintln!("{}", result.digest);
@@ -457,14 +496,14 @@ fn push(g: Global, p: PushArgs) -> Result<ExitCode, Error> {
         .ok()
         .map(|c| c.origins()),
     };
-    let (built, pushed) = match &p.from {
+    let (built, pushed, cache) = match &p.from {
         Some(from) => {
             let manifest =
                 scratch_compose::manifest::Manifest::load(&manifest_path(g.file.clone())).ok();
             let default = manifest
                 .as_ref()
                 .map(|m| (m.image.name.as_str(), m.image.tag.as_str()));
-            (None, push::push_path(from, default, &request)?)
+            (None, push::push_path(from, default, &request)?, None)
         }
         None => {
             let settings = BuildSettings {
@@ -477,8 +516,15 @@ fn push(g: Global, p: PushArgs) -> Result<ExitCode, Error> {
                     .map(|f| f.parse().expect("clap checked it")),
                 sign_key: p.sign_key.clone(),
             };
-            let (built, pushed) = push::build_and_push(&session(g)?, &settings, &request)?;
-            (Some(built), pushed)
+            let s = session(g)?;
+            attach_cache(
+                &s,
+                &p.cache_from,
+                p.cache_to.as_deref(),
+                request.client.clone(),
+            )?;
+            let (built, pushed) = push::build_and_push(&s, &settings, &request)?;
+            (Some(built), pushed, s.remote_cache().map(|r| r.stats()))
         }
     };
     let lines: Vec<String> = pushed
@@ -487,7 +533,7 @@ fn push(g: Global, p: PushArgs) -> Result<ExitCode, Error> {
         .collect();
     if let Some(path) = &p.metadata_file {
         match &built {
-            Some(b) => write_metadata(path, OutputFormat::Oci, b, &lines)?,
+            Some(b) => write_metadata(path, OutputFormat::Oci, b, &lines, cache.as_ref())?,
             None => {
                 let digest = pushed.first().map(|x| x.digest.to_string());
                 let doc = serde_json::json!({"digest": digest, "pushed": lines});
@@ -499,6 +545,36 @@ fn push(g: Global, p: PushArgs) -> Result<ExitCode, Error> {
         println!("{l}");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// How to reach registries for a build's cache: `--insecure-registry`, the credential
+/// files, the session's log.
+fn client_options(s: &Session, insecure: &[String]) -> scratch_compose::registry::ClientOptions {
+    scratch_compose::registry::ClientOptions {
+        ui: s.ui().clone(),
+        insecure: insecure
+            .iter()
+            .flat_map(|h| scratch_compose::registry::client::parse_insecure(h))
+            .collect(),
+        ..Default::default()
+    }
+}
+
+/// Attach the registry-backed layer cache the options, the environment or `[cache]` name.
+fn attach_cache(
+    s: &Session,
+    from: &[String],
+    to: Option<&str>,
+    client: scratch_compose::registry::ClientOptions,
+) -> Result<(), Error> {
+    use scratch_compose::cache::{CacheError, CacheSettings, RemoteCache};
+    let settings =
+        CacheSettings::resolve(from, to, &|k| std::env::var(k).ok(), &s.manifest().cache)
+            .map_err(CacheError::Setting)?;
+    if !settings.is_empty() {
+        s.attach_remote_cache(RemoteCache::new(settings, client, s.jobs()));
+    }
+    Ok(())
 }
 
 /// What `lock --check` found, as results with the fix: a missing lock is said to be
@@ -529,6 +605,7 @@ fn write_metadata(
     format: OutputFormat,
     r: &command::BuildResult,
     pushed: &[String],
+    cache: Option<&scratch_compose::cache::CacheStats>,
 ) -> Result<(), Error> {
     let platforms: serde_json::Map<String, serde_json::Value> = r
         .outputs
@@ -559,6 +636,11 @@ fn write_metadata(
         .map(|(p, f)| (p.clone(), serde_json::json!(f)))
         .collect();
     doc["preflight"] = serde_json::json!(preflight);
+    if let Some(c) = cache {
+        // Where the layers came from, with a registry-backed cache: CI can check that a
+        // warm cache was used (layers_built 0) and what was written.
+        doc["cache"] = serde_json::json!(c);
+    }
     std::fs::write(path, format!("{doc}\n")).map_err(|e| Error::io(path, e))
 }
 

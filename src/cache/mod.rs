@@ -1,0 +1,179 @@
+//! The layer cache in a registry (`--cache-from REF… --cache-to REF`): one OCI artifact
+//! whose layers are cached layer blobs and whose config maps each layer key
+//! ([`crate::store::LayerKey`]) to its blob, diff_id and size, so CI runners that start
+//! empty fetch what another machine built instead of compressing it again.
+//!
+//! * [`spec`]: the references and where they come from (flags, environment, `[cache]`);
+//! * [`artifact`]: the artifact's format (documented in `docs/remote-cache.md`);
+//! * [`read`]: lazy reads, after the local layer cache misses, each blob verified;
+//! * [`write`]: the export after a build: new blobs only, a read-merge of what is there,
+//!   the manifest pushed by digest, then the tag moved.
+//!
+//! A [`RemoteCache`] is attached to a [`crate::session::Session`] by `build` and `push`
+//! only: `lock` (whose recorded digests must come from the inputs) and `verify` never
+//! read a cache.
+
+pub mod artifact;
+mod error;
+pub mod read;
+pub mod spec;
+pub mod write;
+
+pub use error::CacheError;
+pub use spec::{CacheRef, CacheSettings};
+
+use crate::digest::Sha256Digest;
+use crate::lock::OutputRecord;
+use crate::platform::Platform;
+use crate::preflight::Finding;
+use crate::registry::{ClientOptions, Registry};
+use crate::store::LayerKey;
+use crate::ui::Ui;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, OnceLock};
+
+/// Where a layer of this build came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// Merged and compressed here.
+    Built,
+    /// From the local layer cache.
+    Local,
+    /// Fetched from a registry-backed cache.
+    Remote,
+}
+
+/// What the remote cache did for one build, for logs and `--metadata-file`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct CacheStats {
+    /// Layers compressed here, taken from the local layer cache, fetched from a registry.
+    pub layers_built: usize,
+    pub layers_local: usize,
+    pub layers_fetched: usize,
+    /// Bytes fetched from registries (layers and snapshots).
+    pub bytes_fetched: u64,
+    /// Cached layers not used because they differ from what the lock records, or because
+    /// their blob was not what the cache said.
+    pub layers_refused: usize,
+    /// The export, when `--cache-to` was given and the build got that far.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exported: Option<write::ExportReport>,
+}
+
+/// The registry-backed cache of one build: the sources it reads (loaded on the first
+/// local miss, once), what the lock expects, and the layers the build used (for the
+/// export).
+pub struct RemoteCache {
+    settings: CacheSettings,
+    client: ClientOptions,
+    ui: Ui,
+    jobs: usize,
+    sources: OnceLock<Vec<read::Source>>,
+    connections: Mutex<BTreeMap<String, Option<Arc<Registry>>>>,
+    expected: Mutex<BTreeMap<String, OutputRecord>>,
+    used: Mutex<Vec<(LayerKey, Origin)>>,
+    preflight: Mutex<BTreeMap<Sha256Digest, (LayerKey, Vec<Finding>)>>,
+    stats: Mutex<CacheStats>,
+}
+
+impl std::fmt::Debug for RemoteCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RemoteCache")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RemoteCache {
+    /// A cache reading `settings.from` and writing `settings.to`, reaching registries as
+    /// `client` says, sending at most `jobs` blobs at once. Nothing is contacted until a
+    /// layer is missing locally (or the export).
+    pub fn new(settings: CacheSettings, client: ClientOptions, jobs: usize) -> RemoteCache {
+        RemoteCache {
+            ui: client.ui.clone(),
+            jobs: jobs.max(1),
+            settings,
+            client,
+            sources: OnceLock::new(),
+            connections: Mutex::new(BTreeMap::new()),
+            expected: Mutex::new(BTreeMap::new()),
+            used: Mutex::new(Vec::new()),
+            preflight: Mutex::new(BTreeMap::new()),
+            stats: Mutex::new(CacheStats::default()),
+        }
+    }
+
+    /// Where this cache reads and writes.
+    pub fn settings(&self) -> &CacheSettings {
+        &self.settings
+    }
+
+    /// The output digests a lock records (when its inputs and settings are this build's):
+    /// a cached layer that differs from the lock's is not used.
+    pub fn expect(&self, outputs: BTreeMap<String, OutputRecord>) {
+        *lock(&self.expected) = outputs;
+    }
+
+    /// The layer the lock records at `position` of platform `p`'s layers, when it records one.
+    fn expected_layer(&self, p: &Platform, position: usize) -> Option<crate::lock::LayerRecord> {
+        lock(&self.expected)
+            .get(&p.to_string())
+            .and_then(|o| o.layers.get(position).cloned())
+    }
+
+    /// True when a lock records output digests for this build.
+    fn has_expectations(&self) -> bool {
+        !lock(&self.expected).is_empty()
+    }
+
+    /// Note that layer `key` of this build came from `origin` (it goes into the export).
+    pub fn note(&self, key: &LayerKey, origin: Origin) {
+        let mut used = lock(&self.used);
+        if used.iter().any(|(k, _)| k == key) {
+            return;
+        }
+        used.push((*key, origin));
+        let mut s = lock(&self.stats);
+        match origin {
+            Origin::Built => s.layers_built += 1,
+            Origin::Local => s.layers_local += 1,
+            Origin::Remote => s.layers_fetched += 1,
+        }
+    }
+
+    /// Note the preflight findings of the tree whose top layer is `top`, remembered under
+    /// `record` (they travel with the cache, so a build whose layers all come from it
+    /// need not merge the tree to check it).
+    pub fn note_preflight(&self, record: &Sha256Digest, top: &LayerKey, findings: &[Finding]) {
+        lock(&self.preflight).insert(*record, (*top, findings.to_vec()));
+    }
+
+    /// What the cache did so far.
+    pub fn stats(&self) -> CacheStats {
+        lock(&self.stats).clone()
+    }
+
+    /// A connection to `host`, made once (`None` once it failed: said once, then the
+    /// cache is simply not used there).
+    fn connect(&self, host: &str) -> Result<Arc<Registry>, crate::registry::RegistryError> {
+        let mut known = lock(&self.connections);
+        if let Some(Some(r)) = known.get(host) {
+            return Ok(r.clone());
+        }
+        let r = Arc::new(Registry::connect(host, &self.client)?);
+        known.insert(host.to_string(), Some(r.clone()));
+        Ok(r)
+    }
+}
+
+/// A poisoned lock still holds usable data: these maps are only ever added to.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Seconds since the epoch: when an entry was last used (cache bookkeeping, never output).
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
