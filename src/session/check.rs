@@ -33,8 +33,12 @@ impl Session {
             let top = self.top_key(p, settings, &specs, inputs);
             let key = report::record_key(&top, &self.manifest().config, p);
             let remote = self.remote_cache();
-            let remembered =
-                report::load(&root, &key).or_else(|| remote.and_then(|r| r.preflight(&key)));
+            let remembered = report::load(&root, &key).or_else(|| {
+                // From the registry-backed cache, kept here too for the next build.
+                let f = remote.and_then(|r| r.preflight(&key))?;
+                let _ = report::store(&root, &key, &f);
+                Some(f)
+            });
             let findings = match remembered {
                 Some(f) => f,
                 None => {
