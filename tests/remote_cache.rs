@@ -685,3 +685,50 @@ fn a_cache_behind_tls_and_basic_auth_needs_the_credentials() {
     );
     assert!(err.contains("hint:"), "{err}");
 }
+
+#[test]
+fn a_changed_top_layer_is_merged_over_the_cached_tree_snapshot_without_the_base_input() {
+    if fixtures().is_none() {
+        return;
+    }
+    let Some(reg) = TestRegistry::start(false, None) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let cache_ref = format!("{}/team/cache", reg.host);
+    let first = project(&dir.path().join("p1"), "version 1");
+    build(
+        &dir.path().join("a"),
+        &first,
+        &dir.path().join("out-a"),
+        &["--cache-to", &cache_ref],
+        &[],
+    );
+    // The CI job of the next commit: only the app layer changed.
+    let second = project(&dir.path().join("p2"), "version 2");
+    let b = build(
+        &dir.path().join("b"),
+        &second,
+        &dir.path().join("out-b"),
+        &["--cache-from", &cache_ref],
+        &[],
+    );
+    assert_eq!(b.cache("layers_fetched"), 1);
+    assert_eq!(b.cache("layers_built"), 1);
+    assert!(b.err.contains("tree snapshot read"), "{}", b.err);
+    assert!(
+        !dir.path()
+            .join("b/blobs/sha256/a2a87004e87720cbb0372c08b7de9b80748afdfd7fd72d2eab2ec0b074b92211")
+            .exists(),
+        "the base input was neither fetched nor read"
+    );
+    // The same image as a build from nothing.
+    let cold = build(
+        &dir.path().join("cold"),
+        &second,
+        &dir.path().join("out-cold"),
+        &[],
+        &[],
+    );
+    assert_eq!(b.digest, cold.digest);
+}

@@ -114,11 +114,14 @@ impl RemoteCache {
         *lock(&self.expected) = outputs;
     }
 
-    /// The layer the lock records at `position` of platform `p`'s layers, when it records one.
-    fn expected_layer(&self, p: &Platform, position: usize) -> Option<crate::lock::LayerRecord> {
-        lock(&self.expected)
-            .get(&p.to_string())
-            .and_then(|o| o.layers.get(position).cloned())
+    /// The layer the lock records `from_top` places below the top of platform `p`'s
+    /// image, when it records one (counted from the top, as a base image's layers come
+    /// first).
+    fn expected_layer(&self, p: &Platform, from_top: usize) -> Option<crate::lock::LayerRecord> {
+        let expected = lock(&self.expected);
+        let layers = &expected.get(&p.to_string())?.layers;
+        let i = layers.len().checked_sub(from_top + 1)?;
+        layers.get(i).cloned()
     }
 
     /// True when a lock records output digests for this build.

@@ -80,15 +80,15 @@ impl RemoteCache {
             .find_map(|s| s.index.entries.get(&hex).map(|e| (s, e)))
     }
 
-    /// The layer cached remotely under `key` (the layer at `position` of platform `p`,
-    /// `label` in messages), fetched into `layers` and verified; `None` when no source
+    /// The layer cached remotely under `key` (platform `p`'s layer `from_top` places below
+    /// its top one, `label` in messages), fetched into `layers` and verified; `None` when no source
     /// has it, it differs from what the lock records, or its blob is not what the cache
     /// says (each said in a warning naming the cache).
     pub fn layer(
         &self,
         key: &LayerKey,
         p: &Platform,
-        position: usize,
+        from_top: usize,
         label: &str,
         layers: &LayerCache,
     ) -> Result<Option<CachedLayer>, StoreError> {
@@ -99,7 +99,7 @@ impl RemoteCache {
             return Ok(None);
         };
         let name = &source.cache;
-        if let Some(rec) = self.expected_layer(p, position) {
+        if let Some(rec) = self.expected_layer(p, from_top) {
             if rec.digest != e.digest || rec.diff_id != e.diff_id {
                 self.ui.warn(format!(
                     "{label}: the layer cache {name} holds {} for it, but the lock records {}; \

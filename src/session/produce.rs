@@ -224,14 +224,14 @@ impl Producer<'_> {
         keys
     }
 
-    /// The layer cached under `key` (the layer at `position` of platform `p`, `label` in
-    /// messages), linked into the blob store: from the layer cache, else from the
-    /// registry-backed cache when one is attached.
+    /// The layer cached under `key` (platform `p`'s layer `from_top` places below its top
+    /// one, `label` in messages), linked into the blob store: from the layer cache, else
+    /// from the registry-backed cache when one is attached.
     fn cached(
         &self,
         key: Option<&LayerKey>,
         p: &Platform,
-        position: usize,
+        from_top: usize,
         label: &str,
     ) -> Result<Option<CachedLayer>> {
         let (Some(c), Some(k)) = (self.layer_cache, key) else {
@@ -242,7 +242,7 @@ impl Producer<'_> {
                 remote.inspect(|r| r.note(k, Origin::Local));
                 hit
             }
-            (None, Some(r)) => match r.layer(k, p, position, label, c)? {
+            (None, Some(r)) => match r.layer(k, p, from_top, label, c)? {
                 Some(hit) => hit,
                 None => return Ok(None),
             },
@@ -321,7 +321,8 @@ impl Producer<'_> {
         } else {
             let mut found = Vec::with_capacity(specs.len());
             for (i, spec) in specs.iter().enumerate() {
-                found.push(self.cached(keys.get(i), p, i, &layer_label(spec))?);
+                let from_top = specs.len() - 1 - i;
+                found.push(self.cached(keys.get(i), p, from_top, &layer_label(spec))?);
             }
             found
         };
