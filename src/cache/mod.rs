@@ -6,7 +6,7 @@
 //! * [`spec`]: the references and where they come from (flags, environment, `[cache]`);
 //! * [`artifact`]: the artifact's format (documented in `docs/remote-cache.md`);
 //! * [`read`]: lazy reads, after the local layer cache misses, each blob verified;
-//! * [`write`]: the export after a build: new blobs only, a read-merge of what is there,
+//! * [`write`](mod@write): the export after a build: new blobs only, a read-merge of what is there,
 //!   the manifest pushed by digest, then the tag moved.
 //!
 //! A [`RemoteCache`] is attached to a [`crate::session::Session`] by `build` and `push`
