@@ -236,13 +236,13 @@ struct BuildArgs {
     strict: bool,
     /// Read layers the local layer cache lacks from this registry-backed cache
     /// (repeatable, tried in order; also $SCRATCH_CACHE_FROM, space-separated; else
-    /// the manifest's [cache] from). REF is HOST[:PORT]/REPOSITORY[:TAG], the tag
+    /// the manifest's `[cache] from`). REF is `HOST[:PORT]/REPOSITORY[:TAG]`, the tag
     /// defaulting to compose-cache.
     #[arg(long = "cache-from", value_name = "REF")]
     cache_from: Vec<String>,
     /// After the build, write every layer it used to this registry-backed cache;
     /// `,max=SIZE` (500M, 2G) keeps the most recently used entries under SIZE bytes
-    /// (also $SCRATCH_CACHE_TO; else the manifest's [cache] to).
+    /// (also $SCRATCH_CACHE_TO; else the manifest's `[cache] to`).
     #[arg(long = "cache-to", value_name = "REF[,max=SIZE]")]
     cache_to: Option<String>,
     /// Allow plain HTTP and unverified TLS for this cache registry (repeatable; also
@@ -288,13 +288,13 @@ struct PushArgs {
     metadata_file: Option<PathBuf>,
     /// Read layers the local layer cache lacks from this registry-backed cache
     /// (repeatable, tried in order; also $SCRATCH_CACHE_FROM, space-separated; else
-    /// the manifest's [cache] from). REF is HOST[:PORT]/REPOSITORY[:TAG], the tag
+    /// the manifest's `[cache] from`). REF is `HOST[:PORT]/REPOSITORY[:TAG]`, the tag
     /// defaulting to compose-cache.
     #[arg(long = "cache-from", value_name = "REF", conflicts_with = "from")]
     cache_from: Vec<String>,
     /// After the build, write every layer it used to this registry-backed cache;
     /// `,max=SIZE` (500M, 2G) keeps the most recently used entries under SIZE bytes
-    /// (also $SCRATCH_CACHE_TO; else the manifest's [cache] to).
+    /// (also $SCRATCH_CACHE_TO; else the manifest's `[cache] to`).
     #[arg(
         long = "cache-to",
         value_name = "REF[,max=SIZE]",
