@@ -230,6 +230,22 @@ fn the_environment_and_the_manifest_name_the_cache_too() {
         (a.digest.as_str(), 0)
     );
 
+    // `push` reads (and writes) the cache the same way.
+    let pushed = dir.path().join("pushed.json");
+    let (_, err) = ok(compose_for(&dir.path().join("push-machine"), dir.path())
+        .arg("-v")
+        .arg("-f")
+        .arg(&manifest)
+        .args([
+            "push",
+            &format!("{}/team/app:1", reg.host),
+            "--metadata-file",
+        ])
+        .arg(&pushed));
+    let meta: Value = serde_json::from_slice(&std::fs::read(&pushed).unwrap()).unwrap();
+    assert_eq!(meta["cache"]["layers_built"], 0, "{err}");
+    assert_eq!(meta["digest"], a.digest.as_str());
+
     // A bad reference in [cache] is an error at its line and column.
     std::fs::write(
         &manifest,

@@ -250,9 +250,16 @@ pub(super) fn read_index(
             m.config.size, MAX_INDEX
         )));
     }
-    let resp = registry
-        .get_blob(repo, &m.config.digest)
-        .map_err(ReadError::Registry)?;
+    let resp = match registry.get_blob(repo, &m.config.digest) {
+        Ok(resp) => resp,
+        Err(RegistryError::Status { status: 404, .. }) => {
+            return Err(ReadError::Invalid(format!(
+                "its index blob {} is missing from the registry",
+                m.config.digest
+            )))
+        }
+        Err(e) => return Err(ReadError::Registry(e)),
+    };
     let mut config = Vec::new();
     resp.take(MAX_INDEX + 1)
         .read_to_end(&mut config)
