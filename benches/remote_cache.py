@@ -127,8 +127,7 @@ def main():
                     rm(machine_b, out, meta)
                 loads.append(os.getloadavg())
                 run_tool(res, a.reps, lambda: rm(machine_b, out),
-                         [Step(argv(*extra))], cleanup, output=None)
-                res.size = None
+                         [Step(argv(*extra))], cleanup, output=out)
                 results.append(res)
             if len(set().union(*digests.values())) != 1:
                 raise SystemExit(f"({wl}) B's builds gave different digests: {digests}")

@@ -69,7 +69,7 @@ pub struct RemoteCache {
     ui: Ui,
     jobs: usize,
     sources: OnceLock<Vec<read::Source>>,
-    connections: Mutex<BTreeMap<String, Option<Arc<Registry>>>>,
+    connections: Mutex<BTreeMap<String, Arc<Registry>>>,
     expected: Mutex<BTreeMap<String, OutputRecord>>,
     used: Mutex<Vec<(LayerKey, Origin)>>,
     preflight: Mutex<BTreeMap<Sha256Digest, (LayerKey, Vec<Finding>)>>,
@@ -156,15 +156,14 @@ impl RemoteCache {
         lock(&self.stats).clone()
     }
 
-    /// A connection to `host`, made once (`None` once it failed: said once, then the
-    /// cache is simply not used there).
+    /// A connection to `host`, made once and shared by reads and the export.
     fn connect(&self, host: &str) -> Result<Arc<Registry>, crate::registry::RegistryError> {
         let mut known = lock(&self.connections);
-        if let Some(Some(r)) = known.get(host) {
+        if let Some(r) = known.get(host) {
             return Ok(r.clone());
         }
         let r = Arc::new(Registry::connect(host, &self.client)?);
-        known.insert(host.to_string(), Some(r.clone()));
+        known.insert(host.to_string(), r.clone());
         Ok(r)
     }
 }
@@ -179,4 +178,57 @@ fn now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lock::LayerRecord;
+
+    #[test]
+    fn the_lock_is_read_from_the_top_so_base_layers_below_do_not_shift_it() {
+        let cache = RemoteCache::new(CacheSettings::default(), ClientOptions::default(), 1);
+        let layer = |n: u8| LayerRecord {
+            diff_id: Sha256Digest([n; 32]),
+            digest: Sha256Digest([n + 100; 32]),
+            size: u64::from(n),
+        };
+        let p: Platform = "linux/amd64".parse().unwrap();
+        assert!(cache.expected_layer(&p, 0).is_none());
+        cache.expect(
+            [(
+                p.to_string(),
+                OutputRecord {
+                    manifest: Sha256Digest([0; 32]),
+                    config: Sha256Digest([0; 32]),
+                    // A base image's two layers, then ours.
+                    layers: vec![layer(1), layer(2), layer(3), layer(4)],
+                    spdx: None,
+                    cyclonedx: None,
+                },
+            )]
+            .into(),
+        );
+        assert_eq!(cache.expected_layer(&p, 0), Some(layer(4)));
+        assert_eq!(cache.expected_layer(&p, 1), Some(layer(3)));
+        assert_eq!(cache.expected_layer(&p, 4), None);
+        assert!(cache
+            .expected_layer(&"linux/arm64".parse().unwrap(), 0)
+            .is_none());
+    }
+
+    #[test]
+    fn each_layer_is_counted_once_by_where_it_came_from() {
+        let cache = RemoteCache::new(CacheSettings::default(), ClientOptions::default(), 1);
+        let k = |n: u8| LayerKey(Sha256Digest([n; 32]));
+        cache.note(&k(1), Origin::Built);
+        cache.note(&k(2), Origin::Remote);
+        cache.note(&k(2), Origin::Local);
+        cache.note(&k(3), Origin::Local);
+        let s = cache.stats();
+        assert_eq!(
+            (s.layers_built, s.layers_fetched, s.layers_local),
+            (1, 1, 1)
+        );
+    }
 }
