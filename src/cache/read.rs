@@ -122,7 +122,9 @@ impl RemoteCache {
             },
             path,
             warnings: e.warnings.clone(),
-            tree: e.tree.map(|t| t.digest),
+            // Not named in the local record: a snapshot from a cache is used only through
+            // [`RemoteCache::tree`], which a lock's presence turns off every time.
+            tree: None,
         };
         layers.adopt(key, &layer)?;
         self.ui.debug(format!(
@@ -271,7 +273,18 @@ pub(super) fn read_index(
         )));
     }
     match artifact::parse_index(&config) {
-        Some(index) => Ok(Some((digest, index))),
+        Some(mut index) => {
+            // Only entries whose blobs the manifest lists: those the registry vouched for
+            // when it accepted the manifest (and a writer can merge without re-sending).
+            index
+                .entries
+                .retain(|_, e| e.blobs().all(|b| m.layers.contains(&b.digest)));
+            let entries = &index.entries;
+            index
+                .preflight
+                .retain(|_, p| entries.contains_key(&p.layer));
+            Ok(Some((digest, index)))
+        }
         None => Err(ReadError::Invalid(
             "its index has a format this version does not read (written by another version)".into(),
         )),

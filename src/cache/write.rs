@@ -179,20 +179,23 @@ impl RemoteCache {
             let Some(rec) = layers.record(key) else {
                 continue;
             };
-            let tree = rec.tree.and_then(|d| {
-                let path = layers.blob_path(&d);
-                match std::fs::metadata(&path) {
-                    Ok(m) => {
-                        files.insert(d, path);
-                        Some(BlobRef {
-                            digest: d,
-                            size: m.len(),
-                        })
+            // The local snapshot, else (a layer fetched from a cache) the one a source names.
+            let tree = rec
+                .tree
+                .and_then(|d| {
+                    let path = layers.blob_path(&d);
+                    let size = std::fs::metadata(&path).ok()?.len();
+                    files.insert(d, path);
+                    Some(BlobRef { digest: d, size })
+                })
+                .or_else(|| {
+                    let t = self.remote_tree(key)?;
+                    let path = layers.blob_path(&t.digest);
+                    if std::fs::metadata(&path).is_ok_and(|m| m.len() == t.size) {
+                        files.insert(t.digest, path);
                     }
-                    // Fetched from a cache without its snapshot: name it if a source has it.
-                    Err(_) => self.remote_tree(key).filter(|t| t.digest == d),
-                }
-            });
+                    Some(t)
+                });
             files.insert(rec.blob.digest, rec.path.clone());
             index.entries.insert(
                 key.0.hex(),
