@@ -747,4 +747,21 @@ fn a_changed_top_layer_is_merged_over_the_cached_tree_snapshot_without_the_base_
         &[],
     );
     assert_eq!(b.digest, cold.digest);
+
+    // With a lock that records outputs, a snapshot (which the lock cannot check) is not
+    // used: the base layer still comes from the cache, its tree from the input.
+    ok(compose_for(&dir.path().join("cold"), dir.path())
+        .arg("-f")
+        .arg(&second)
+        .arg("lock"));
+    let locked = build(
+        &dir.path().join("locked"),
+        &second,
+        &dir.path().join("out-locked"),
+        &["--locked", "--cache-from", &cache_ref],
+        &[],
+    );
+    assert_eq!(locked.digest, cold.digest);
+    assert_eq!(locked.cache("layers_fetched"), 1);
+    assert!(!locked.err.contains("tree snapshot read"), "{}", locked.err);
 }
