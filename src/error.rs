@@ -38,6 +38,8 @@ pub enum Error {
     Accounts(#[from] crate::accounts::AccountsError),
     #[error(transparent)]
     Load(#[from] crate::command::load::LoadError),
+    #[error(transparent)]
+    Cache(#[from] crate::cache::CacheError),
     /// An I/O failure on a named file.
     #[error("{}: {source}", path.display())]
     Io {
@@ -79,6 +81,7 @@ impl Error {
             Error::Select(e) => Some(e.hint()),
             Error::Accounts(e) => Some(e.hint()),
             Error::Load(e) => e.hint(),
+            Error::Cache(e) => e.hint(),
             Error::Io { .. } => None,
             Error::DiskFull(d) => Some(d.hint()),
             Error::Usage { hint, .. } => hint.clone(),

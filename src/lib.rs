@@ -16,6 +16,7 @@
 pub mod accounts;
 pub mod attest;
 pub mod base;
+pub mod cache;
 pub mod cli;
 pub mod command;
 pub mod compat;

@@ -167,6 +167,8 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
                 ));
             }
             let s = session(b.session, &cli.global, b.tags)?;
+            let client = client_options(&s, &b.insecure_registries);
+            attach_cache(&s, &b.cache_from, b.cache_to.as_deref(), client)?;
             let result = command::build(
                 &s,
                 &BuildOptions {
@@ -185,7 +187,8 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
                 },
             )?;
             if let Some(path) = &b.metadata_file {
-                write_metadata(path, format, &result, &[])?;
+                let cache = s.remote_cache().map(|r| r.stats());
+                write_metadata(path, format, &result, &[], cache.as_ref())?;
             }
             let mut lines = vec![result.digest.to_string()];
             if let Some(l) = &result.loaded {
@@ -247,13 +250,13 @@ fn push(before: &SessionArgs, mut p: PushArgs) -> Result<ExitCode, Error> {
         .ok()
         .map(|c| c.origins()),
     };
-    let (built, pushed) = match &p.from {
+    let (built, pushed, cache) = match &p.from {
         Some(from) => {
             let manifest = scratch_compose::manifest::Manifest::load(&g.manifest()).ok();
             let default = manifest
                 .as_ref()
                 .map(|m| (m.image.name.as_str(), m.image.tag.as_str()));
-            (None, push::push_path(from, default, &request)?)
+            (None, push::push_path(from, default, &request)?, None)
         }
         None => {
             let settings = BuildSettings {
@@ -267,8 +270,14 @@ fn push(before: &SessionArgs, mut p: PushArgs) -> Result<ExitCode, Error> {
                 sign_key: p.sign_key.clone(),
             };
             let s = session(args, before, Vec::new())?;
+            attach_cache(
+                &s,
+                &p.cache_from,
+                p.cache_to.as_deref(),
+                request.client.clone(),
+            )?;
             let (built, pushed) = push::build_and_push(&s, &settings, &request)?;
-            (Some(built), pushed)
+            (Some(built), pushed, s.remote_cache().map(|r| r.stats()))
         }
     };
     let lines: Vec<String> = pushed
@@ -277,7 +286,7 @@ fn push(before: &SessionArgs, mut p: PushArgs) -> Result<ExitCode, Error> {
         .collect();
     if let Some(path) = &p.metadata_file {
         match &built {
-            Some(b) => write_metadata(path, OutputFormat::Oci, b, &lines)?,
+            Some(b) => write_metadata(path, OutputFormat::Oci, b, &lines, cache.as_ref())?,
             None => {
                 let digest = pushed.first().map(|x| x.digest.to_string());
                 let doc = serde_json::json!({"digest": digest, "pushed": lines});
@@ -289,6 +298,36 @@ fn push(before: &SessionArgs, mut p: PushArgs) -> Result<ExitCode, Error> {
         println!("{l}");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// How to reach registries for a build's cache: `--insecure-registry`, the credential
+/// files, the session's log.
+fn client_options(s: &Session, insecure: &[String]) -> scratch_compose::registry::ClientOptions {
+    scratch_compose::registry::ClientOptions {
+        ui: s.ui().clone(),
+        insecure: insecure
+            .iter()
+            .flat_map(|h| scratch_compose::registry::client::parse_insecure(h))
+            .collect(),
+        ..Default::default()
+    }
+}
+
+/// Attach the registry-backed layer cache the options, the environment or `[cache]` name.
+fn attach_cache(
+    s: &Session,
+    from: &[String],
+    to: Option<&str>,
+    client: scratch_compose::registry::ClientOptions,
+) -> Result<(), Error> {
+    use scratch_compose::cache::{CacheError, CacheSettings, RemoteCache};
+    let settings =
+        CacheSettings::resolve(from, to, &|k| std::env::var(k).ok(), &s.manifest().cache)
+            .map_err(CacheError::Setting)?;
+    if !settings.is_empty() {
+        s.attach_remote_cache(RemoteCache::new(settings, client, s.jobs()));
+    }
+    Ok(())
 }
 
 /// What `lock --check` found, as results with the fix: a missing lock is said to be
@@ -319,6 +358,7 @@ fn write_metadata(
     format: OutputFormat,
     r: &command::BuildResult,
     pushed: &[String],
+    cache: Option<&scratch_compose::cache::CacheStats>,
 ) -> Result<(), Error> {
     let platforms: serde_json::Map<String, serde_json::Value> = r
         .outputs
@@ -360,6 +400,11 @@ fn write_metadata(
         .map(|(p, f)| (p.clone(), serde_json::json!(f)))
         .collect();
     doc["preflight"] = serde_json::json!(preflight);
+    if let Some(c) = cache {
+        // Where the layers came from, with a registry-backed cache: CI can check that a
+        // warm cache was used (layers_built 0) and what was written.
+        doc["cache"] = serde_json::json!(c);
+    }
     std::fs::write(path, format!("{doc}\n")).map_err(|e| Error::io(path, e))
 }
 

@@ -67,6 +67,9 @@ fn each_command_help_lists_only_the_options_it_uses() {
                 "sbom",
                 "sign-key",
                 "strict",
+                "cache-from",
+                "cache-to",
+                "insecure-registry",
             ]),
         ),
         (
@@ -79,6 +82,8 @@ fn each_command_help_lists_only_the_options_it_uses() {
                 "sbom",
                 "sign-key",
                 "metadata-file",
+                "cache-from",
+                "cache-to",
                 "insecure-registry",
             ]),
         ),

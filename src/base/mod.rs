@@ -20,7 +20,7 @@ pub mod filter;
 pub mod inherit;
 pub mod lock;
 pub mod oci;
-mod pull;
+pub(crate) mod pull;
 pub mod resolve;
 pub mod source;
 

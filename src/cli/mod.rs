@@ -131,7 +131,7 @@ pub enum Command {
     },
     /// Fetch the inputs, merge the layers and write the image; prints its digest.
     #[command(
-        after_help = "Examples:\n  compose build\n  compose build --format oci-archive -o image.tar\n  compose build --format docker-archive -o image.tar --locked\n  compose build -t app:dev -t registry.example.com/app:1.0 --load   # into Docker\n  compose build --load=podman\n  compose build --format rootfs -o rootfs.tar\n  compose build --strict   # refuse an image whose entrypoint, loader, libraries or user are missing\n  digest=$(compose build -q)"
+        after_help = "Examples:\n  compose build\n  compose build --format oci-archive -o image.tar\n  compose build --format docker-archive -o image.tar --locked\n  compose build -t app:dev -t registry.example.com/app:1.0 --load   # into Docker\n  compose build --load=podman\n  compose build --format rootfs -o rootfs.tar\n  compose build --strict   # refuse an image whose entrypoint, loader, libraries or user are missing\n  compose build --locked --cache-from registry.example.com/team/app-cache --cache-to registry.example.com/team/app-cache,max=5G\n  digest=$(compose build -q)"
     )]
     Build(BuildArgs),
     /// Build the image as `build` does and push it to registries; prints REF@DIGEST per
@@ -141,7 +141,7 @@ pub enum Command {
         then $DOCKER_CONFIG/config.json or ~/.docker/config.json (credHelpers and credsStore \
         included). TLS trusts the system roots, SSL_CERT_FILE/SSL_CERT_DIR and \
         /etc/containers/certs.d/HOST:PORT/*.crt; plain HTTP only for loopback addresses and \
-        --insecure-registry hosts.\n\nExamples:\n  compose push                                   # to [image] name:tag\n  compose push registry.example.com/team/app:1.0 registry.example.com/team/app:latest\n  compose push --locked --platform linux/amd64 localhost:5000/app\n  compose push --from out.tar registry.example.com/team/app:1.0\n  compose push --sbom both --sign-key release.pem registry.example.com/team/app:1.0"
+        --insecure-registry hosts.\n\nExamples:\n  compose push                                   # to [image] name:tag\n  compose push registry.example.com/team/app:1.0 registry.example.com/team/app:latest\n  compose push --locked --platform linux/amd64 localhost:5000/app\n  compose push --from out.tar registry.example.com/team/app:1.0\n  compose push --sbom both --sign-key release.pem registry.example.com/team/app:1.0\n  compose push --cache-from registry.example.com/team/app-cache --cache-to registry.example.com/team/app-cache"
     )]
     Push(PushArgs),
     /// Rebuild from the lock and check that every recorded digest reproduces.

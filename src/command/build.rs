@@ -75,6 +75,7 @@ pub fn build(s: &Session, o: &BuildOptions) -> Result<BuildResult> {
             s.ui().debug(format!("{} written", d.display()));
         }
     }
+    export_remote_cache(s)?;
     if let Some(engine) = o.load {
         let names = s.image_names()?;
         let epoch = staged.settings.epoch;
@@ -88,6 +89,15 @@ pub fn build(s: &Session, o: &BuildOptions) -> Result<BuildResult> {
         )?);
     }
     Ok(result)
+}
+
+/// Write every layer the build used to the registry-backed cache (`--cache-to`), when
+/// one is attached: after the output, so a cache that cannot be written costs no output.
+pub(super) fn export_remote_cache(s: &Session) -> Result<()> {
+    if let Some(remote) = s.remote_cache() {
+        remote.export(&s.layer_cache())?;
+    }
+    Ok(())
 }
 
 /// Build the image as `compose build --format oci` would (same checks, same bytes) but
@@ -145,6 +155,10 @@ fn run(s: &Session, o: &BuildOptions) -> Result<Outcome> {
     // only to say so would be wasted.
     let stale = judge(&inputs, BTreeMap::new(), None);
     report(s, o, &stale)?;
+    if let (Some(remote), Some(l), true) = (s.remote_cache(), &lock, stale.is_empty()) {
+        // The lock's digests hold for this build: a cached layer must match them.
+        remote.expect(l.outputs.clone());
+    }
     let staging = s.store().temp_dir()?;
     let store = BlobStore::new(staging.path()).map_err(|e| Error::io(staging.path(), e))?;
     let layer_cache = s.layer_cache();

@@ -86,6 +86,7 @@ pub fn build_and_push(
     )?;
     let local = LocalImage::from_store(&staged.store, &staged.built.assembled.index_json)?;
     let pushed = push_references(&local, &references, request)?;
+    super::build::export_remote_cache(session)?;
     Ok((built, pushed))
 }
 

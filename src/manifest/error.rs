@@ -177,6 +177,9 @@ pub enum Problem {
     /// An empty or multi-line `license` or `supplier`.
     #[error("`{key}` must be one non-empty line")]
     BadAttribution { key: String },
+    /// A `[cache]` reference that does not parse.
+    #[error("[cache] {key}: {why}")]
+    BadCache { key: String, why: String },
     /// An `[image] base` that is not a reference we can pull.
     #[error("[image] base `{value}` is not a base image reference: {why}")]
     BadBase { value: String, why: String },
@@ -339,6 +342,9 @@ impl Problem {
             Problem::BadSbom(_) => "use spdx, cyclonedx or both".to_string(),
             Problem::BadEpoch(_) => "use seconds since 1970, such as 1700000000".to_string(),
             Problem::Conflict { a, b, .. } => format!("keep either `{a}` or `{b}`"),
+            Problem::BadCache { .. } => "write HOST[:PORT]/REPOSITORY[:TAG], and for `to` \
+                optionally ,max=SIZE, e.g. to = \"registry.example.com/team/app-cache,max=5G\""
+                .to_string(),
             Problem::BadBase { .. } => "write REGISTRY/REPOSITORY[:TAG][@sha256:…], oci:PATH, \
                 oci-archive:PATH or docker-archive:PATH, e.g. \
                 base = \"docker.io/library/alpine:3.20@sha256:…\""

@@ -54,6 +54,8 @@ pub struct Manifest {
     pub positions: BTreeMap<InputSite, TextPos>,
     /// The `license` and `supplier` the manifest declares for inputs, for the SBOM.
     pub attributions: BTreeMap<InputSite, Attribution>,
+    /// `[cache]`: the layer cache in a registry (empty when the table is absent).
+    pub cache: crate::cache::CacheSettings,
 }
 
 /// What the manifest declares about an input's origin (`license`, `supplier`).

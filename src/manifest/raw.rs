@@ -49,6 +49,28 @@ pub(crate) struct RawManifest {
     /// the tree has one), merged over what the layers hold.
     #[serde(default)]
     pub accounts: RawAccounts,
+    /// The layer cache in a registry, for `build` and `push` (the `--cache-from` and
+    /// `--cache-to` options and `SCRATCH_CACHE_FROM`/`SCRATCH_CACHE_TO` override it).
+    #[serde(default)]
+    pub cache: RawCache,
+}
+
+/// `[cache]`: where `build` and `push` read and write the layer cache in a registry.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Cache")]
+pub(crate) struct RawCache {
+    /// Caches to read layers from, in order, when the local layer cache lacks them:
+    /// `HOST[:PORT]/REPOSITORY[:TAG]` (tag default `compose-cache`, or `@sha256:…`).
+    #[serde(default)]
+    #[schemars(with = "Vec<String>", extend("examples" = [["registry.example.com/team/app-cache"]]))]
+    pub from: Vec<Spanned<String>>,
+    /// The cache to write every layer of the build to, after the build:
+    /// `HOST[:PORT]/REPOSITORY[:TAG][,max=SIZE]`; `max` keeps the most recently used
+    /// entries under SIZE bytes (`500M`, `2G`).
+    #[serde(default)]
+    #[schemars(with = "String", extend("examples" = ["registry.example.com/team/app-cache,max=5G"]))]
+    pub to: Option<Spanned<String>>,
 }
 
 /// `[input.NAME]` written as one table or as an array of tables.

@@ -185,11 +185,25 @@ gid = 1000
 home = "/srv"
 shell = "/bin/sh"
 groups = ["staff"]
+
+[cache]
+from = ["registry.example.com:5000/team/app-cache", "registry.example.com:5000/team/main-cache:ci"]
+to = "registry.example.com:5000/team/app-cache,max=2G"
 "#;
 
 #[test]
 fn full_manifest_uses_every_key() {
     let m = ok(FULL);
+    assert_eq!(m.cache.from.len(), 2);
+    assert_eq!(
+        m.cache.from[1].reference.to_string(),
+        "registry.example.com:5000/team/main-cache:ci"
+    );
+    let to = m.cache.to.as_ref().unwrap();
+    assert_eq!(
+        (to.reference.tag.as_deref(), to.max),
+        (Some("compose-cache"), Some(2 << 30))
+    );
     let amd = Platform::linux_amd64();
     let arm: Platform = "linux/arm64".parse().unwrap();
     assert_eq!(
@@ -489,6 +503,11 @@ fn unknown_key_suggests_the_closest() {
         err(&with_head("[[layers]]\ntar = \"x\"\n")),
         "3:3: unknown key `layers` in the top level; did you mean `layer`?"
     );
+    assert_eq!(
+        err(&with_head("[cache]\nto = \"h:5000/c\"\ntoo = 1\n")),
+        "5:1: unknown key `too` in [cache]; did you mean `to`?"
+    );
+    assert!(err(&with_head("[cache]\nfrom = [\"h:5000/c,max=1G\"]\n")).contains("[cache] from"));
     let e = Manifest::parse(&format!("zzzzzz = 1\n{HEAD}"), Path::new(FILE)).unwrap_err();
     assert_eq!(
         e.to_string(),
@@ -496,7 +515,7 @@ fn unknown_key_suggests_the_closest() {
     );
     assert_eq!(
         e.hint().unwrap(),
-        "valid keys here: `image`, `config`, `layer`, `input`, `accounts`"
+        "valid keys here: `image`, `config`, `layer`, `input`, `accounts`, `cache`"
     );
 }
 

@@ -2,11 +2,14 @@
 
 use super::base::BaseSpec;
 use super::error::{ManifestError, Problem, TextPos};
-use super::raw::{RawConfig, RawDir, RawFile, RawImage, RawLayer, RawManifest, RawSymlink};
+use super::raw::{
+    RawCache, RawConfig, RawDir, RawFile, RawImage, RawLayer, RawManifest, RawSymlink,
+};
 use super::{
     Attribution, ConfigSettings, DirSpec, FileSource, FileSpec, ImageSettings, InputKind,
     InputSite, LayerSpec, Location, Manifest, Removal, SourceSpec, SymlinkSpec,
 };
+use crate::cache::CacheSettings;
 use crate::compression::Compression;
 use crate::digest::Sha256Digest;
 use crate::entry::ImagePath;
@@ -53,7 +56,9 @@ pub(super) fn parse(text: &str, file: &Path) -> Result<Manifest> {
             accounts: Some(accounts.clone()),
         });
     }
+    let cache = ctx.cache(&raw.cache)?;
     Ok(Manifest {
+        cache,
         file: file.to_path_buf(),
         dir,
         image,
@@ -270,6 +275,52 @@ impl Ctx<'_> {
             sbom,
             annotations,
         })
+    }
+
+    /// `[cache]`: each reference parsed where it is written.
+    fn cache(&self, raw: &RawCache) -> Result<CacheSettings> {
+        let parse = |r: &Spanned<String>, key: &str| {
+            crate::cache::spec::parse_ref(r.get_ref()).map_err(|why| {
+                self.err(
+                    r.span(),
+                    Problem::BadCache {
+                        key: key.to_string(),
+                        why,
+                    },
+                )
+            })
+        };
+        let mut from = Vec::with_capacity(raw.from.len());
+        for r in &raw.from {
+            let c = parse(r, "from")?;
+            if c.max.is_some() {
+                return Err(self.err(
+                    r.span(),
+                    Problem::BadCache {
+                        key: "from".into(),
+                        why: "max=SIZE applies to `to` only".into(),
+                    },
+                ));
+            }
+            from.push(c);
+        }
+        let to = match &raw.to {
+            Some(t) => {
+                let c = parse(t, "to")?;
+                if c.reference.digest.is_some() {
+                    return Err(self.err(
+                        t.span(),
+                        Problem::BadCache {
+                            key: "to".into(),
+                            why: "a cache is written under a tag, not a digest".into(),
+                        },
+                    ));
+                }
+                Some(c)
+            }
+            None => None,
+        };
+        Ok(CacheSettings { from, to })
     }
 
     fn string_map(
@@ -915,6 +966,8 @@ fn table_of(valid: &[String]) -> &'static str {
         "[config]"
     } else if has("remove") {
         "[[layer]]"
+    } else if has("to") {
+        "[cache]"
     } else if has("from") {
         "[[layer.copy]]"
     } else if has("tar") && has("platforms") {

@@ -18,6 +18,7 @@ pub mod push;
 pub mod reference;
 pub mod referrers;
 pub mod tls;
+pub mod write;
 
 pub use client::{ClientOptions, Registry};
 pub use error::RegistryError;

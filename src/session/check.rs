@@ -32,7 +32,14 @@ impl Session {
             let specs: Vec<&LayerSpec> = self.manifest().layers_for(p).collect();
             let top = self.top_key(p, settings, &specs, inputs);
             let key = report::record_key(&top, &self.manifest().config, p);
-            let findings = match report::load(&root, &key) {
+            let remote = self.remote_cache();
+            let remembered = report::load(&root, &key).or_else(|| {
+                // From the registry-backed cache, kept here too for the next build.
+                let f = remote.and_then(|r| r.preflight(&key))?;
+                let _ = report::store(&root, &key, &f);
+                Some(f)
+            });
+            let findings = match remembered {
                 Some(f) => f,
                 None => {
                     self.ui()
@@ -47,6 +54,9 @@ impl Session {
                     f
                 }
             };
+            if let Some(r) = remote {
+                r.note_preflight(&key, &LayerKey(top), &findings);
+            }
             out.insert(p.to_string(), findings);
         }
         Ok(out)

@@ -68,6 +68,8 @@ pub struct Session {
     ui: Ui,
     jobs: usize,
     names: Vec<ImageName>,
+    /// The registry-backed layer cache `build` and `push` attach ([`Session::attach_remote_cache`]).
+    remote_cache: std::sync::OnceLock<crate::cache::RemoteCache>,
 }
 
 impl Session {
@@ -127,6 +129,7 @@ impl Session {
             ui,
             jobs,
             names,
+            remote_cache: std::sync::OnceLock::new(),
         })
     }
 
@@ -178,6 +181,18 @@ impl Session {
     /// The layer cache in this session's store.
     pub fn layer_cache(&self) -> LayerCache {
         LayerCache::new(self.store().clone())
+    }
+
+    /// Read (after the local layer cache misses) and write the layer cache in a registry
+    /// for the builds of this session. Only `build` and `push` do: the digests `lock`
+    /// records and `verify` proves come from the inputs alone. A second call is ignored.
+    pub fn attach_remote_cache(&self, cache: crate::cache::RemoteCache) {
+        let _ = self.remote_cache.set(cache);
+    }
+
+    /// The registry-backed layer cache, when one is attached.
+    pub fn remote_cache(&self) -> Option<&crate::cache::RemoteCache> {
+        self.remote_cache.get()
     }
 
     /// The image's name and tag from `[image]`.

@@ -6,6 +6,7 @@ use super::inputs::Inputs;
 use super::recipe::{created_by, describe_layer, layer_label};
 use super::removals;
 use super::{OutputSettings, Session};
+use crate::cache::{Origin, RemoteCache};
 use crate::entry::{Content, Entry, Kind};
 use crate::image::{self, BlobStore, HistoryEntry, LayerBlob, PlatformImage};
 use crate::layer::{decode_snapshot, encode_snapshot, write_entries};
@@ -223,16 +224,38 @@ impl Producer<'_> {
         keys
     }
 
-    /// The layer cached under `key`, linked into the blob store.
-    fn cached(&self, key: Option<&LayerKey>) -> Result<Option<CachedLayer>> {
+    /// The layer cached under `key` (platform `p`'s layer `from_top` places below its top
+    /// one, `label` in messages), linked into the blob store: from the layer cache, else
+    /// from the registry-backed cache when one is attached.
+    fn cached(
+        &self,
+        key: Option<&LayerKey>,
+        p: &Platform,
+        from_top: usize,
+        label: &str,
+    ) -> Result<Option<CachedLayer>> {
         let (Some(c), Some(k)) = (self.layer_cache, key) else {
             return Ok(None);
         };
-        let Some(hit) = c.get(k)? else {
-            return Ok(None);
+        let hit = match (c.get(k)?, self.remote()) {
+            (Some(hit), remote) => {
+                remote.inspect(|r| r.note(k, Origin::Local));
+                hit
+            }
+            (None, Some(r)) => match r.layer(k, p, from_top, label, c)? {
+                Some(hit) => hit,
+                None => return Ok(None),
+            },
+            (None, None) => return Ok(None),
         };
         self.store.link(&hit.path, &hit.blob.digest);
         Ok(Some(hit))
+    }
+
+    /// The registry-backed layer cache, when the session has one and this run uses the
+    /// layer cache at all (`verify` does not).
+    fn remote(&self) -> Option<&RemoteCache> {
+        self.layer_cache.and(self.session.remote_cache())
     }
 
     /// Compress one layer's entries into the blob store, and keep it in the layer cache
@@ -277,6 +300,7 @@ impl Producer<'_> {
                 warnings,
                 snapshot.as_deref(),
             )?;
+            self.remote().inspect(|r| r.note(k, Origin::Built));
         }
         Ok(blob)
     }
@@ -293,11 +317,12 @@ impl Producer<'_> {
         };
         let found = if manifest.image.squash {
             let key = keys.last().map(LayerKey::squashed);
-            vec![self.cached(key.as_ref())?]
+            vec![self.cached(key.as_ref(), p, 0, "squashed layer")?]
         } else {
             let mut found = Vec::with_capacity(specs.len());
-            for i in 0..specs.len() {
-                found.push(self.cached(keys.get(i))?);
+            for (i, spec) in specs.iter().enumerate() {
+                let from_top = specs.len() - 1 - i;
+                found.push(self.cached(keys.get(i), p, from_top, &layer_label(spec))?);
             }
             found
         };
@@ -330,8 +355,14 @@ impl Producer<'_> {
         if first_miss == 0 {
             return Ok(None);
         }
-        let Some(bytes) = c.tree(&plan.keys[first_miss - 1])? else {
-            return Ok(None);
+        let below = &plan.keys[first_miss - 1];
+        let bytes = match (c.tree(below)?, self.remote()) {
+            (Some(bytes), _) => bytes,
+            (None, Some(r)) => match r.tree(below, c)? {
+                Some(bytes) => bytes,
+                None => return Ok(None),
+            },
+            (None, None) => return Ok(None),
         };
         let Some(entries) = decode_snapshot(&bytes) else {
             return Ok(None);

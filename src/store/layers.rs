@@ -141,6 +141,9 @@ pub struct CachedLayer {
     pub path: PathBuf,
     /// What the merge warned about when the layer was built.
     pub warnings: Vec<String>,
+    /// The blob of the tree snapshot kept with it, if any (which may not be here: a layer
+    /// taken from a registry-backed cache names its snapshot before it is fetched).
+    pub tree: Option<Sha256Digest>,
 }
 
 /// The record stored under a key.
@@ -168,6 +171,11 @@ pub struct LayerCache {
 impl LayerCache {
     pub fn new(cache: Cache) -> LayerCache {
         LayerCache { cache }
+    }
+
+    /// The store the layer cache keeps its blobs in.
+    pub fn store(&self) -> &Cache {
+        &self.cache
     }
 
     fn dir(&self) -> PathBuf {
@@ -201,6 +209,7 @@ impl LayerCache {
                 },
                 path: b.path,
                 warnings: r.warnings,
+                tree: r.tree,
             })),
             Lookup::Hit(_) | Lookup::Miss | Lookup::Corrupt => {
                 remove_if_present(&path)?;
@@ -254,7 +263,12 @@ impl LayerCache {
             warnings: warnings.to_vec(),
             tree,
         };
-        let bytes = crate::image::to_canonical(&record)
+        self.write_record(key, &record)
+    }
+
+    /// Write `record` under `key`, atomically.
+    fn write_record(&self, key: &LayerKey, record: &Record) -> Result<(), StoreError> {
+        let bytes = crate::image::to_canonical(record)
             .map_err(|e| StoreError::cache(self.dir(), io::Error::other(e)))?;
         let dir = self.dir();
         fs::create_dir_all(&dir).map_err(|e| StoreError::cache(&dir, e))?;
@@ -265,6 +279,46 @@ impl LayerCache {
         tmp.persist(&dest)
             .map_err(|e| StoreError::cache(&dest, e.error))?;
         Ok(())
+    }
+
+    /// The record under `key` as it is, its blob neither checked nor required to be here
+    /// (for exporting what a build used: the registry checks every blob it receives).
+    pub fn record(&self, key: &LayerKey) -> Option<CachedLayer> {
+        let text = fs::read(self.record_path(key)).ok()?;
+        let r = serde_json::from_slice::<Record>(&text).ok()?;
+        Some(CachedLayer {
+            path: self.cache.blob_path(&r.digest),
+            blob: LayerBlob {
+                media_type: r.media_type,
+                digest: r.digest,
+                size: r.size,
+                diff_id: r.diff_id,
+            },
+            warnings: r.warnings,
+            tree: r.tree,
+        })
+    }
+
+    /// Keep `layer`, whose blob is already in the store and was verified by whoever put it
+    /// there (a layer fetched from a registry-backed cache), under `key`; its snapshot, if
+    /// named, may follow later ([`LayerCache::tree`] is `None` until it does).
+    pub fn adopt(&self, key: &LayerKey, layer: &CachedLayer) -> Result<(), StoreError> {
+        self.write_record(
+            key,
+            &Record {
+                media_type: layer.blob.media_type.clone(),
+                digest: layer.blob.digest,
+                size: layer.blob.size,
+                diff_id: layer.blob.diff_id,
+                warnings: layer.warnings.clone(),
+                tree: layer.tree,
+            },
+        )
+    }
+
+    /// The store's blob file for `d` (present or not).
+    pub fn blob_path(&self, d: &Sha256Digest) -> PathBuf {
+        self.cache.blob_path(d)
     }
 
     /// `compose cache prune`: remove every record and the blobs they name, except the
