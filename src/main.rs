@@ -47,7 +47,7 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
             };
             let outcome = command::lock(&s, &LockOptions { check, update })?;
             if check && outcome.changed {
-                print!("{}", check_report(s.lock_path(), &outcome.findings));
+                print!("{}", check_report(&s, &outcome.findings));
                 return Ok(ExitCode::from(1));
             }
             Ok(ExitCode::SUCCESS)
@@ -332,9 +332,11 @@ fn attach_cache(
 
 /// What `lock --check` found, as results with the fix: a missing lock is said to be
 /// missing (not stale); a stale one lists every difference.
-fn check_report(lock: &std::path::Path, findings: &[scratch_compose::lock::Staleness]) -> String {
+fn check_report(s: &Session, findings: &[scratch_compose::lock::Staleness]) -> String {
     use scratch_compose::lock::Staleness;
+    let lock = s.lock_path();
     let name = lock.strip_prefix(".").unwrap_or(lock).display();
+    let names = s.file_names();
     if findings.iter().any(|f| matches!(f, Staleness::NoLock)) {
         return format!(
             "no lock: {name} does not exist\nfix: run `compose lock` to create it, then commit it\n"
@@ -345,7 +347,7 @@ fn check_report(lock: &std::path::Path, findings: &[scratch_compose::lock::Stale
         out.push_str("  - its text differs from what `compose lock` writes (edited by hand?)\n");
     }
     for f in findings {
-        out.push_str(&format!("  - {f}\n"));
+        out.push_str(&format!("  - {}\n", f.describe(&names)));
     }
     out.push_str("fix: run `compose lock` to update it, then commit it\n");
     out
