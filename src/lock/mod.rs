@@ -516,8 +516,9 @@ impl Lock {
             Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
             _ => PathBuf::from("."),
         };
+        crate::cleanup::remove_dead(&dir, ".scratch.lock.");
         let mut tmp = tempfile::Builder::new()
-            .prefix(".scratch.lock.")
+            .prefix(&crate::cleanup::temp_prefix(&dir, ".scratch.lock."))
             .tempfile_in(&dir)
             .map_err(werr)?;
         tmp.write_all(text.as_bytes()).map_err(werr)?;
