@@ -243,6 +243,14 @@ fn a_changed_local_file_names_its_pin_and_the_fix() {
         "{err}"
     );
     assert!(!err.contains("scratch.lock"), "{err}");
+    let o = run(compose_app().args(["lock", "--check"]));
+    assert_eq!(o.status.code(), Some(1));
+    let out = text(&o.stdout);
+    assert!(
+        out.contains("  - file `b.txt`: app.lock pins sha256:"),
+        "{out}"
+    );
+    assert!(!out.contains("scratch.lock"), "{out}");
     run_ok(compose_app().arg("lock"));
     run_ok(compose_app().args(["build", "--locked"]));
 }

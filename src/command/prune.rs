@@ -46,7 +46,7 @@ pub fn prune(o: &PruneOptions) -> Result<Pruned> {
             Some("run it in the project whose lock names what to keep (or give -f PATH), or use --all to remove every downloaded input and kept output"),
         ));
     }
-    let cache = Cache::open(&o.cache_dir)?;
+    let cache = Cache::open_unswept(&o.cache_dir)?;
     let mut keep = BTreeSet::new();
     if has_manifest && !o.all {
         // Without `blobs` only cached layers are at stake: an unreadable manifest or lock

@@ -76,8 +76,18 @@ pub struct Cache {
 }
 
 impl Cache {
-    /// Opens (creating as needed) the cache at `root`.
+    /// Opens (creating as needed) the cache at `root`, removing what killed processes
+    /// left in `tmp/`: at once when their owner is gone, after a day when it cannot be
+    /// told.
     pub fn open(root: &Path) -> Result<Cache, StoreError> {
+        let cache = Cache::open_unswept(root)?;
+        cache.remove_stale_temps(STALE_TEMP_AGE);
+        Ok(cache)
+    }
+
+    /// Like [`Cache::open`], leaving `tmp/` as it is: for `compose cache prune`, which
+    /// removes (and counts) the leftovers itself.
+    pub fn open_unswept(root: &Path) -> Result<Cache, StoreError> {
         let cache = Cache {
             root: root.to_path_buf(),
         };
@@ -88,7 +98,6 @@ impl Cache {
         ] {
             fs::create_dir_all(&dir).map_err(|e| StoreError::cache(&dir, e))?;
         }
-        cache.remove_stale_temps(STALE_TEMP_AGE);
         Ok(cache)
     }
 
