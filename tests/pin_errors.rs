@@ -223,8 +223,8 @@ fn a_changed_local_file_names_its_pin_and_the_fix() {
     run_ok(compose_app().arg("lock"));
     run_ok(compose_app().args(["build", "--locked"]));
 
-    // Pinned by the lock only: stale, named with the lock's real name; `--locked`
-    // refuses it and the printed fix works.
+    // Pinned by the lock only: stale, named with the lock's real name and the input's
+    // place; `--locked` refuses it and the printed fix works.
     std::fs::write(dir.join("b.txt"), "b2\n").unwrap();
     let o = run(compose_app().args(["build", "--locked"]));
     assert_eq!(o.status.code(), Some(2));
@@ -232,7 +232,7 @@ fn a_changed_local_file_names_its_pin_and_the_fix() {
     assert!(err.contains("error: app.lock is out of date:"), "{err}");
     assert!(
         err.contains(&format!(
-            "file `b.txt`: app.lock pins sha256:{}, the input is now sha256:{}",
+            "app.toml:11:7: file `b.txt`: app.lock pins sha256:{}, the input is now sha256:{}",
             hex(b"b\n"),
             hex(b"b2\n")
         )),
@@ -247,7 +247,7 @@ fn a_changed_local_file_names_its_pin_and_the_fix() {
     assert_eq!(o.status.code(), Some(1));
     let out = text(&o.stdout);
     assert!(
-        out.contains("  - file `b.txt`: app.lock pins sha256:"),
+        out.contains("  - app.toml:11:7: file `b.txt`: app.lock pins sha256:"),
         "{out}"
     );
     assert!(!out.contains("scratch.lock"), "{out}");

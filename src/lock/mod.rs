@@ -816,6 +816,7 @@ pub fn staleness(recorded: &Lock, current: &Lock) -> Vec<Staleness> {
                         source: source.to_string(),
                         recorded: o.sha256,
                         current: n.sha256,
+                        at: None,
                     });
                 }
                 if o.platforms != n.platforms {

@@ -65,6 +65,8 @@ pub enum Staleness {
         source: String,
         recorded: Sha256Digest,
         current: Sha256Digest,
+        /// Where the manifest names the input, when known.
+        at: Option<TextPos>,
     },
     /// An input used on other platforms than recorded (empty = all).
     PlatformsChanged {
@@ -126,7 +128,11 @@ impl Staleness {
                 source,
                 recorded,
                 current,
-            } => format!("{kind} `{source}`: {lock} pins {recorded}, the input is now {current}"),
+                at,
+            } => format!(
+                "{}{kind} `{source}`: {lock} pins {recorded}, the input is now {current}",
+                at.as_ref().map(|p| format!("{p}: ")).unwrap_or_default()
+            ),
             Staleness::PlatformsChanged {
                 kind,
                 source,
