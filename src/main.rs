@@ -80,10 +80,12 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
             blobs,
             all,
             file,
+            lockfile,
             cache_dir,
         }) => {
             let g = SessionArgs {
                 file,
+                lockfile,
                 cache_dir,
                 ..Default::default()
             }

@@ -224,6 +224,9 @@ pub enum CacheCommand {
         /// [default: scratch.toml].
         #[arg(short = 'f', long = "file", value_name = "PATH")]
         file: Option<PathBuf>,
+        /// The lock that says what to keep [default: the manifest's name with .lock].
+        #[arg(long, value_name = "PATH", env = "SCRATCH_LOCKFILE")]
+        lockfile: Option<PathBuf>,
         /// The cache [default: $SCRATCH_CACHE_DIR, else ~/.cache/scratch-compose].
         #[arg(long, value_name = "DIR")]
         cache_dir: Option<PathBuf>,
