@@ -17,6 +17,7 @@ pub mod accounts;
 pub mod attest;
 pub mod base;
 pub mod cache;
+pub mod cleanup;
 pub mod cli;
 pub mod command;
 pub mod compat;

@@ -47,7 +47,7 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
             };
             let outcome = command::lock(&s, &LockOptions { check, update })?;
             if check && outcome.changed {
-                print!("{}", check_report(s.lock_path(), &outcome.findings));
+                print_out(&check_report(&s, &outcome.findings))?;
                 return Ok(ExitCode::from(1));
             }
             Ok(ExitCode::SUCCESS)
@@ -66,20 +66,26 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
                 },
             )?;
             if outcome.reproduced {
-                println!("{}", escape::message(&outcome.report));
+                print_out(&format!("{}\n", escape::message(&outcome.report)))?;
                 Ok(ExitCode::SUCCESS)
             } else {
-                println!("not reproduced:\n{}", escape::message(&outcome.report));
+                print_out(&format!(
+                    "not reproduced:\n{}\n",
+                    escape::message(&outcome.report)
+                ))?;
                 Ok(ExitCode::from(1))
             }
         }
         Command::Cache(CacheCommand::Prune {
             blobs,
+            all,
             file,
+            lockfile,
             cache_dir,
         }) => {
             let g = SessionArgs {
                 file,
+                lockfile,
                 cache_dir,
                 ..Default::default()
             }
@@ -91,14 +97,16 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
             let freed = command::prune(&PruneOptions {
                 cache_dir: cache_dir.clone(),
                 manifest: g.manifest(),
+                lockfile: g.lockfile.clone(),
                 blobs,
+                all,
             })?;
-            println!(
-                "freed {} bytes in {} files from {}",
-                freed.bytes,
+            print_out(&format!(
+                "freed {} in {} files from {}\n",
+                scratch_compose::disk::human(freed.bytes),
                 freed.files,
                 cache_dir.display()
-            );
+            ))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Diff(d) => {
@@ -120,16 +128,21 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
         }
         Command::Push(p) => push(&cli.global, p),
         Command::Completions { shell } => {
-            let mut out = std::io::stdout().lock();
-            scratch_compose::cli::docs::completions(shell, &mut out);
+            // Whole, then written: a closed stdout ends quietly instead of panicking.
+            let mut script = Vec::new();
+            scratch_compose::cli::docs::completions(shell, &mut script);
+            print_out(&String::from_utf8_lossy(&script))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Man { dir } => {
             let written =
                 scratch_compose::cli::docs::man_pages(&dir).map_err(|e| Error::io(&dir, e))?;
-            for p in written {
-                println!("{}", p.display());
-            }
+            print_out(
+                &written
+                    .iter()
+                    .map(|p| format!("{}\n", p.display()))
+                    .collect::<String>(),
+            )?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Tree(t) => {
@@ -198,7 +211,7 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
                 if to_stdout {
                     eprintln!("{line}");
                 } else {
-                    println!("{line}");
+                    print_out(&format!("{line}\n"))?;
                 }
             }
             Ok(ExitCode::SUCCESS)
@@ -294,9 +307,7 @@ fn push(before: &SessionArgs, mut p: PushArgs) -> Result<ExitCode, Error> {
             }
         }
     }
-    for l in &lines {
-        println!("{l}");
-    }
+    print_out(&lines.iter().map(|l| format!("{l}\n")).collect::<String>())?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -332,9 +343,11 @@ fn attach_cache(
 
 /// What `lock --check` found, as results with the fix: a missing lock is said to be
 /// missing (not stale); a stale one lists every difference.
-fn check_report(lock: &std::path::Path, findings: &[scratch_compose::lock::Staleness]) -> String {
+fn check_report(s: &Session, findings: &[scratch_compose::lock::Staleness]) -> String {
     use scratch_compose::lock::Staleness;
+    let lock = s.lock_path();
     let name = lock.strip_prefix(".").unwrap_or(lock).display();
+    let names = s.file_names();
     if findings.iter().any(|f| matches!(f, Staleness::NoLock)) {
         return format!(
             "no lock: {name} does not exist\nfix: run `compose lock` to create it, then commit it\n"
@@ -345,7 +358,7 @@ fn check_report(lock: &std::path::Path, findings: &[scratch_compose::lock::Stale
         out.push_str("  - its text differs from what `compose lock` writes (edited by hand?)\n");
     }
     for f in findings {
-        out.push_str(&format!("  - {f}\n"));
+        out.push_str(&format!("  - {}\n", f.describe(&names)));
     }
     out.push_str("fix: run `compose lock` to update it, then commit it\n");
     out
@@ -408,6 +421,17 @@ fn write_metadata(
     std::fs::write(path, format!("{doc}\n")).map_err(|e| Error::io(path, e))
 }
 
+/// Write results to stdout. A reader that has gone (`compose build | true`) is not an
+/// error: the `<stdout>` error ends the process quietly ([`is_broken_pipe`]), as `-o -`
+/// into a closed pipe does.
+fn print_out(text: &str) -> Result<(), Error> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .map_err(|e| Error::io("<stdout>", e))
+}
+
 /// True when the error is a write to stdout, a pipe whose reader has gone (`compose build
 /// -o - | head`). Only errors about stdout (named `<stdout>` or `<archive stream>`) count:
 /// a broken connection to a server is a real error.
@@ -455,7 +479,16 @@ fn main() -> ExitCode {
         }
         e.exit()
     });
-    match run(cli) {
+    if let Err(e) = scratch_compose::cleanup::install() {
+        eprintln!("warning: Ctrl-C will not remove temporary files: {e}");
+    }
+    let result = run(cli);
+    if scratch_compose::cleanup::interrupted() {
+        // The interrupt handler removes the temporary files and ends the process; what
+        // went wrong here since is its doing.
+        scratch_compose::cleanup::wait_for_exit();
+    }
+    match result {
         Ok(code) => code,
         Err(e) if is_broken_pipe(&e) => die_of_sigpipe(),
         Err(e) => {

@@ -102,7 +102,10 @@ fn each_command_help_lists_only_the_options_it_uses() {
         ),
         (vec!["tree"], with_session(&["long", "json", "platform"])),
         (vec!["cache"], own(&[])),
-        (vec!["cache", "prune"], own(&["blobs", "file", "cache-dir"])),
+        (
+            vec!["cache", "prune"],
+            own(&["blobs", "all", "file", "lockfile", "cache-dir"]),
+        ),
         (vec!["completions"], own(&[])),
         (vec!["man"], own(&[])),
     ];

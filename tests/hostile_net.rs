@@ -151,7 +151,7 @@ fn a_content_length_shorter_than_the_body_fails_the_pin() {
         &[],
         &["build"],
     );
-    assert_clean_failure(&sb, &o, &["checksum mismatch", "a.tar"]);
+    assert_clean_failure(&sb, &o, &["does not match", "a.tar"]);
 }
 
 #[test]

@@ -299,7 +299,7 @@ fn manifest_pin_disagreeing_with_lock_is_an_error() {
     assert_eq!(
         e.to_string(),
         format!(
-            "proj/scratch.toml:11:7: tar `https://example.com/arm.tar.gz` (layer 2): scratch.toml pins {} but scratch.lock pins {}",
+            "proj/scratch.toml:12:10: sha256 of tar `https://example.com/arm.tar.gz` (layer 2): scratch.toml pins {} but scratch.lock records {}",
             d(5),
             d(6)
         )
@@ -317,7 +317,7 @@ fn remote_input_pinned_nowhere_is_an_error() {
     );
     assert_eq!(
         e.hint().unwrap(),
-        "run `compose lock` to pin it, or add its `sha256` to scratch.toml"
+        "run `compose lock` to pin it in scratch.lock, or add its `sha256` to scratch.toml"
     );
 }
 
@@ -355,7 +355,7 @@ fn local_input_changes_make_the_lock_stale() {
     assert_eq!(
         changed.to_string(),
         format!(
-            "file `bin/app` changed: scratch.lock expects {}, the file now has {}",
+            "proj/scratch.toml:16:7: file `bin/app` changed: scratch.lock expects {}, the file now has {}",
             d(2),
             d(9)
         )
@@ -458,13 +458,16 @@ fn staleness_compares_recorded_and_current_locks() {
 
 #[test]
 fn stale_error_lists_every_reason() {
-    let e = LockError::Stale(vec![
-        Staleness::NoLock,
-        Staleness::Unused {
-            kind: InputKind::Tar,
-            source: "a".into(),
-        },
-    ]);
+    let e = LockError::Stale {
+        items: vec![
+            Staleness::NoLock,
+            Staleness::Unused {
+                kind: InputKind::Tar,
+                source: "a".into(),
+            },
+        ],
+        names: Default::default(),
+    };
     assert_eq!(
         e.to_string(),
         "scratch.lock is out of date:\n  - there is no scratch.lock\n  - scratch.lock pins tar `a`, which scratch.toml no longer uses"

@@ -206,20 +206,27 @@ pub enum Command {
 #[derive(Subcommand, Debug)]
 pub enum CacheCommand {
     /// Free space: remove what killed builds left behind, the derived data and the cached
-    /// layers (re-created when needed) except those of the image scratch.lock records; with
-    /// --blobs also every blob this manifest's scratch.lock does not pin.
+    /// layers (re-created when needed) except those of the image the lock records; with
+    /// --blobs also every blob this manifest's lock does not pin.
     #[command(
-        after_help = "Run it between builds, not during one.\n\nExamples:\n  compose cache prune\n  compose cache prune -f app/scratch.toml --blobs"
+        after_help = "Run it between builds, not during one.\n\nExamples:\n  compose cache prune\n  compose cache prune -f app/scratch.toml --blobs\n  compose cache prune --all   # empty the whole cache"
     )]
     Prune {
-        /// Also remove the downloaded inputs and kept outputs that scratch.lock does not
-        /// name (all of them when there is no manifest or lock).
+        /// Also remove the downloaded inputs and kept outputs that the manifest's lock does
+        /// not name (all of them when the manifest has no lock); refused where there is no
+        /// manifest.
         #[arg(long)]
         blobs: bool,
+        /// Also remove every downloaded input and kept output, whatever any lock names.
+        #[arg(long)]
+        all: bool,
         /// The manifest whose lock says what to keep, or a folder holding scratch.toml
         /// [default: scratch.toml].
         #[arg(short = 'f', long = "file", value_name = "PATH")]
         file: Option<PathBuf>,
+        /// The lock that says what to keep [default: the manifest's name with .lock].
+        #[arg(long, value_name = "PATH", env = "SCRATCH_LOCKFILE")]
+        lockfile: Option<PathBuf>,
         /// The cache [default: $SCRATCH_CACHE_DIR, else ~/.cache/scratch-compose].
         #[arg(long, value_name = "DIR")]
         cache_dir: Option<PathBuf>,

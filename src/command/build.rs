@@ -361,10 +361,15 @@ fn report(s: &Session, o: &BuildOptions, stale: &[Staleness]) -> Result<()> {
         return Ok(());
     }
     if o.locked {
-        return Err(lock::LockError::Stale(stale.to_vec()).into());
+        return Err(lock::LockError::Stale {
+            items: stale.to_vec(),
+            names: s.file_names(),
+        }
+        .into());
     }
+    let names = s.file_names();
     for st in stale {
-        s.ui().warn(format!("stale lock: {st}"));
+        s.ui().warn(format!("stale lock: {}", st.describe(&names)));
     }
     Ok(())
 }

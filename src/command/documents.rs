@@ -69,7 +69,15 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let mut tmp = tempfile::NamedTempFile::new_in(&dir).map_err(|e| Error::io(&dir, e))?;
+    let base = path
+        .file_name()
+        .map(|n| format!(".{}.tmp-", n.to_string_lossy()))
+        .unwrap_or_else(|| ".document.tmp-".into());
+    crate::cleanup::remove_dead(&dir, &base);
+    let mut tmp = tempfile::Builder::new()
+        .prefix(&crate::cleanup::temp_prefix(&dir, &base))
+        .tempfile_in(&dir)
+        .map_err(|e| Error::io(&dir, e))?;
     std::io::Write::write_all(&mut tmp, bytes).map_err(|e| Error::io(path, e))?;
     set_mode_0644(tmp.as_file()).map_err(|e| Error::io(path, e))?;
     tmp.persist(path).map_err(|e| Error::io(path, e.error))?;

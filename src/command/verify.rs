@@ -59,7 +59,7 @@ pub fn verify_with(s: &Session, o: &VerifyOptions) -> Result<VerifyOutcome> {
     let platforms = &s.manifest().image.platforms;
     let mut inputs = match s.resolve(Some(&lock), platforms) {
         Ok(v) => v,
-        Err(Error::Fetch(e @ FetchError::Checksum { .. })) => {
+        Err(Error::Fetch(e @ (FetchError::Checksum { .. } | FetchError::WrongPin(_)))) => {
             differences.push(format!("input changed: {e}"));
             return Ok(VerifyOutcome {
                 reproduced: false,
@@ -71,8 +71,9 @@ pub fn verify_with(s: &Session, o: &VerifyOptions) -> Result<VerifyOutcome> {
     // The lock's judgement of the settings and inputs; the images are compared below,
     // rebuilt with the recorded settings, down to their entries.
     let now = staleness::current_lock(s, Some(&lock), current, &inputs, BTreeMap::new());
+    let names = s.file_names();
     for st in staleness::judge(s, Some(&lock), &now, None) {
-        differences.push(st.to_string());
+        differences.push(st.describe(&names));
     }
     let staging = s.store().temp_dir()?;
     let store = BlobStore::new(staging.path()).map_err(|e| Error::io(staging.path(), e))?;

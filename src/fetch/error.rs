@@ -39,6 +39,10 @@ pub enum FetchError {
         expected: Sha256Digest,
         actual: Sha256Digest,
     },
+    /// A [`FetchError::Checksum`] explained by the caller that knows where the pin is
+    /// written and how to fix it.
+    #[error("{0}")]
+    WrongPin(Box<crate::lock::WrongPin>),
     /// A redirect to a scheme other than http(s), or too many redirects.
     #[error("fetching {url}{}: refused redirect to {target}: {reason}", via(.original))]
     Redirect {
@@ -132,8 +136,9 @@ impl FetchError {
             FetchError::Network { .. } => {
                 "check the network, the proxy settings (HTTPS_PROXY, NO_PROXY), the system's CA certificates and the URL; try again later, use --mirror PREFIX=REPLACEMENT, or --offline with a warm cache".to_string()
             }
+            FetchError::WrongPin(w) => w.hint(),
             FetchError::Checksum { .. } => {
-                "the bytes differ from the pinned sha256: the file changed upstream or the download is corrupt; if the new bytes are expected, update the pin (run `compose lock` again)".to_string()
+                "the bytes differ from the pinned sha256: the file changed upstream or the download is corrupt; if the new bytes are expected, change the pin where it is written: the manifest's `sha256`, or `compose lock --update INPUT` for a pin only the lock holds".to_string()
             }
             FetchError::Redirect { .. } => {
                 "only redirects to http:// or https:// are followed (at most 10); point the input or a --mirror rule at the final URL".to_string()

@@ -40,8 +40,9 @@ pub(super) fn write_dir(
         return update_dir(store, a, out, known).map_err(|e| ImageError::io(out, e));
     }
     let parent = output_parent(out)?;
+    crate::cleanup::remove_dead(&parent, &temp_prefix(out));
     let tmp = tempfile::Builder::new()
-        .prefix(&temp_prefix(out))
+        .prefix(&crate::cleanup::temp_prefix(&parent, &temp_prefix(out)))
         .tempdir_in(&parent)
         .map_err(|e| ImageError::io(&parent, e))?;
     fill_dir(store, a, tmp.path()).map_err(|e| ImageError::io(out, e))?;
@@ -89,7 +90,7 @@ fn put_blob(store: &BlobStore, d: &Sha256Digest, size: u64, blobs: &Path) -> io:
         ));
     }
     let mut tmp = tempfile::Builder::new()
-        .prefix(".tmp-")
+        .prefix(&crate::cleanup::temp_prefix(blobs, ".tmp-"))
         .tempfile_in(blobs)
         .map_err(|e| with_path(blobs, e))?;
     copy_range(&src, 0, tmp.as_file_mut(), size).map_err(|e| with_path(&src_path, e))?;
@@ -163,7 +164,7 @@ fn replace_file(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<()> {
         return keep_readable(&p);
     }
     let mut tmp = tempfile::Builder::new()
-        .prefix(".tmp-")
+        .prefix(&crate::cleanup::temp_prefix(dir, ".tmp-"))
         .tempfile_in(dir)
         .map_err(|e| with_path(dir, e))?;
     tmp.write_all(bytes).map_err(|e| with_path(tmp.path(), e))?;
@@ -235,14 +236,21 @@ fn swap_into_place(staged: &Path, out: &Path) -> io::Result<()> {
     let _turn = lock_dir(out)?;
     let parent = parent_dir(out);
     let old = tempfile::Builder::new()
-        .prefix(&format!("{}old-", temp_prefix(out)))
+        .prefix(&crate::cleanup::temp_prefix(
+            &parent,
+            &format!("{}old-", temp_prefix(out)),
+        ))
         .tempdir_in(&parent)?
         .keep();
-    // `old` now names an empty directory; rename replaces an empty directory on Unix.
-    fs::rename(out, &old)?;
-    if let Err(e) = fs::rename(staged, out) {
-        let _ = fs::rename(&old, out);
-        return Err(e);
+    {
+        // An interrupt must not remove the old output while it is moved aside.
+        let _held = crate::cleanup::critical();
+        // `old` now names an empty directory; rename replaces an empty directory on Unix.
+        fs::rename(out, &old)?;
+        if let Err(e) = fs::rename(staged, out) {
+            let _ = fs::rename(&old, out);
+            return Err(e);
+        }
     }
     fs::remove_dir_all(&old)
 }

@@ -360,8 +360,9 @@ fn write_file_atomically(
     fill: impl FnOnce(fs::File) -> io::Result<bool>,
 ) -> Result<(), ImageError> {
     let dir = output_parent(out)?;
+    crate::cleanup::remove_dead(&dir, &temp_prefix(out));
     let tmp = tempfile::Builder::new()
-        .prefix(&temp_prefix(out))
+        .prefix(&crate::cleanup::temp_prefix(&dir, &temp_prefix(out)))
         .tempfile_in(&dir)
         .map_err(|e| ImageError::io(&dir, e))?;
     let file = tmp.reopen().map_err(|e| ImageError::io(tmp.path(), e))?;

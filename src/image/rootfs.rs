@@ -35,8 +35,9 @@ fn write_tar_file(entries: &[Entry], epoch: Epoch, out: &Path) -> Result<Sha256D
     }
     super::check_output_path(super::OutputFormat::Rootfs, out)?;
     let parent = super::output_parent(out)?;
+    crate::cleanup::remove_dead(&parent, ".compose-");
     let tmp = tempfile::Builder::new()
-        .prefix(".compose-")
+        .prefix(&crate::cleanup::temp_prefix(&parent, ".compose-"))
         .tempfile_in(&parent)
         .map_err(|e| ImageError::io(&parent, e))?;
     let mut w = HashingWriter::new(std::io::BufWriter::new(tmp));

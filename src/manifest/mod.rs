@@ -52,6 +52,10 @@ pub struct Manifest {
     /// Where each input's source is written, for messages about it (see
     /// [`InputRef::pos`]); may be empty for a manifest built in code.
     pub positions: BTreeMap<InputSite, TextPos>,
+    /// Where each source's `sha256` is written (every place, in text order), by lock key:
+    /// a pin that does not match its bytes is fixed there. May be empty for a manifest
+    /// built in code.
+    pub pin_positions: BTreeMap<String, Vec<TextPos>>,
     /// The `license` and `supplier` the manifest declares for inputs, for the SBOM.
     pub attributions: BTreeMap<InputSite, Attribution>,
     /// `[cache]`: the layer cache in a registry (empty when the table is absent).

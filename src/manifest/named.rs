@@ -1,14 +1,12 @@
 //! Validation of `[input.NAME]` and `[[layer.copy]]`.
 
-use std::collections::{BTreeMap, HashMap};
-use std::ops::Range;
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::error::{ManifestError, Problem};
 use super::raw::{RawInput, RawInputs, RawLayer, RawSymlinks};
 use super::validate::{closest, Ctx};
 use super::{CopySpec, InputVariant, LayerSpec, NamedInput, SourceSpec, SymlinkMode};
-use crate::digest::Sha256Digest;
 use crate::platform::Platform;
 use crate::select::glob::Pattern;
 
@@ -22,7 +20,7 @@ impl Ctx<'_> {
         raw: &BTreeMap<String, RawInputs>,
         dir: &Path,
         built: &[Platform],
-        pins: &mut HashMap<String, (Sha256Digest, Range<usize>)>,
+        pins: &mut super::validate::Pins,
     ) -> Result<BTreeMap<String, NamedInput>> {
         let mut out = BTreeMap::new();
         for (name, inputs) in raw {

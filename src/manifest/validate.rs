@@ -23,6 +23,9 @@ use toml::Spanned;
 
 type Result<T> = std::result::Result<T, ManifestError>;
 
+/// Each source's `sha256` as first written, with every span it is written at.
+pub(super) type Pins = HashMap<String, (Sha256Digest, Vec<Range<usize>>)>;
+
 /// Parse and validate manifest `text` read from `file`.
 pub(super) fn parse(text: &str, file: &Path) -> Result<Manifest> {
     let ctx = Ctx { file, text };
@@ -65,6 +68,10 @@ pub(super) fn parse(text: &str, file: &Path) -> Result<Manifest> {
         config,
         layers,
         positions: ctx.input_positions(&raw.layers),
+        pin_positions: pins
+            .into_iter()
+            .map(|(key, (_, spans))| (key, spans.into_iter().map(|s| ctx.pos(s)).collect()))
+            .collect(),
         attributions: ctx.input_attributions(&raw.layers)?,
         named_inputs,
         accounts,
@@ -458,7 +465,7 @@ impl Ctx<'_> {
         spanned: &Spanned<RawLayer>,
         dir: &Path,
         built: &[Platform],
-        pins: &mut HashMap<String, (Sha256Digest, Range<usize>)>,
+        pins: &mut Pins,
     ) -> Result<LayerSpec> {
         let raw = spanned.get_ref();
         let number = index + 1;
@@ -578,12 +585,7 @@ impl Ctx<'_> {
         })
     }
 
-    fn file(
-        &self,
-        raw: &RawFile,
-        dir: &Path,
-        pins: &mut HashMap<String, (Sha256Digest, Range<usize>)>,
-    ) -> Result<FileSpec> {
+    fn file(&self, raw: &RawFile, dir: &Path, pins: &mut Pins) -> Result<FileSpec> {
         let dest = self.dest(&raw.dest, "dest")?;
         let source = match (&raw.src, &raw.content, &raw.sha256) {
             (Some(_), Some(c), _) => {
@@ -806,7 +808,7 @@ impl Ctx<'_> {
         &self,
         raw: Option<&Spanned<String>>,
         location: &Location,
-        pins: &mut HashMap<String, (Sha256Digest, Range<usize>)>,
+        pins: &mut Pins,
     ) -> Result<Option<Sha256Digest>> {
         let Some(raw) = raw else { return Ok(None) };
         let digest: Sha256Digest = raw
@@ -814,9 +816,9 @@ impl Ctx<'_> {
             .parse()
             .map_err(|_| self.err(raw.span(), Problem::BadDigest(raw.get_ref().clone())))?;
         let key = location.key().to_string();
-        if let Some((first, first_span)) = pins.get(&key) {
+        if let Some((first, spans)) = pins.get_mut(&key) {
             if *first != digest {
-                let at = self.pos(first_span.clone());
+                let at = self.pos(spans[0].clone());
                 return Err(self.err(
                     raw.span(),
                     Problem::ConflictingPins {
@@ -826,8 +828,9 @@ impl Ctx<'_> {
                     },
                 ));
             }
+            spans.push(raw.span());
         } else {
-            pins.insert(key, (digest, raw.span()));
+            pins.insert(key, (digest, vec![raw.span()]));
         }
         Ok(Some(digest))
     }

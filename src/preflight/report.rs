@@ -73,7 +73,9 @@ pub fn store(cache_root: &Path, key: &Sha256Digest, findings: &[Finding]) -> std
     let path = record_path(cache_root, key);
     let dir = path.parent().unwrap_or(cache_root);
     std::fs::create_dir_all(dir)?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(&crate::cleanup::temp_prefix(dir, ".part-"))
+        .tempfile_in(dir)?;
     tmp.write_all(&serde_json::to_vec(findings).map_err(std::io::Error::other)?)?;
     tmp.persist(&path).map_err(|e| e.error)?;
     Ok(())

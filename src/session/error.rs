@@ -9,12 +9,8 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
     /// An input's bytes do not have the sha256 pinned for them.
-    #[error("{input}: sha256 mismatch: pinned {}, the input has {}", .pinned.hex(), .actual.hex())]
-    PinMismatch {
-        input: String,
-        pinned: Sha256Digest,
-        actual: Sha256Digest,
-    },
+    #[error("{0}")]
+    WrongPin(Box<crate::lock::WrongPin>),
     /// An input's bytes changed between identifying it and reading it.
     #[error("{input}: changed while compose was building: it had sha256 {}, now {}", .before.hex(), .now.hex())]
     InputChanged {
@@ -56,9 +52,7 @@ impl BuildError {
     /// What the user can do about it.
     pub fn hint(&self) -> Option<String> {
         let h = match self {
-            BuildError::PinMismatch { .. } => {
-                "restore the input, or re-pin it with `compose lock` if the change is intended"
-            }
+            BuildError::WrongPin(w) => return Some(w.hint()),
             BuildError::InputChanged { .. } | BuildError::ChangedWhileReading(_) => {
                 "build again once the input stays unchanged"
             }

@@ -164,7 +164,7 @@ impl Session {
         remember: bool,
         in_place: bool,
     ) -> Result<Inputs> {
-        let wanted = pins::wanted(self.manifest(), lock, platforms)?;
+        let wanted = pins::wanted(self.manifest(), lock, platforms, &self.file_names())?;
         for p in &wanted {
             if let (Some(d), Some(n)) = (p.sha256, p.size) {
                 self.fetcher().expect_size(d, n);
@@ -209,7 +209,7 @@ impl Session {
                         | LocalInput::Stored(blob) => (blob.sha256, blob.size),
                         LocalInput::Hashed(digest, size) => (*digest, *size),
                     };
-                    pins::check(&p.input, pin, &digest)?;
+                    self.check_pin(&p.input, pin, &digest)?;
                     let state = match found {
                         LocalInput::Known(blob, snapshot) if in_place => {
                             State::Remembered(blob, snapshot)
@@ -329,7 +329,7 @@ impl Session {
                 if let LocalInput::InPlace(blob, snapshot) =
                     found.next().expect("one result for each local file")?
                 {
-                    pins::check(input, *pin, &blob.sha256)?;
+                    self.check_pin(input, *pin, &blob.sha256)?;
                     out.push(Some((blob, Some(snapshot))));
                     continue;
                 }
@@ -359,7 +359,16 @@ impl Session {
                 });
             }
         }
-        let mut fetched = self.fetcher().fetch_all(&requests)?.into_iter();
+        let remote: Vec<&InputRef> = inputs
+            .iter()
+            .filter(|(i, _)| matches!(i.location, Location::Url(_)))
+            .map(|(i, _)| *i)
+            .collect();
+        let mut fetched = self
+            .fetcher()
+            .fetch_all(&requests)
+            .map_err(|e| self.explain_fetch(e, &remote))?
+            .into_iter();
         // Local directories are packed (and files copied) on up to `jobs` threads at once:
         // twenty small directories took a millisecond or more each, one after another.
         let locals: Vec<(&Path, &InputRef)> = inputs
@@ -381,7 +390,7 @@ impl Session {
                 Location::Url(_) => fetched.next().expect("one blob per request"),
                 Location::Local { .. } => packed.next().expect("one blob per local input")?,
             };
-            pins::check(input, pin, &blob.sha256)?;
+            self.check_pin(input, pin, &blob.sha256)?;
             in_order.push(blob);
         }
         Ok(in_order)

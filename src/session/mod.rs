@@ -158,6 +158,11 @@ impl Session {
         crate::lock::manifest_name(&self.lock_path, &self.manifest.file)
     }
 
+    /// The manifest's and the lock's file names, for messages.
+    pub fn file_names(&self) -> crate::lock::FileNames {
+        crate::lock::FileNames::of(&self.manifest.file, &self.lock_path)
+    }
+
     /// The store (the cache directory).
     pub fn store(&self) -> &Cache {
         self.fetcher.cache()

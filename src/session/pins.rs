@@ -2,9 +2,10 @@
 //! `compose lock` keeps, and the check that bytes have the digest pinned for them. The
 //! rules themselves (which side wins, what is stale) are `crate::lock`'s.
 
-use super::BuildError;
+use super::{BuildError, Session};
 use crate::digest::Sha256Digest;
-use crate::lock::{self, InputKind, Lock, PinnedInput};
+use crate::fetch::FetchError;
+use crate::lock::{self, InputKind, Lock, PinHolder, PinnedInput, WrongPin};
 use crate::manifest::{InputRef, Manifest};
 use crate::platform::Platform;
 use crate::Result;
@@ -38,8 +39,9 @@ pub fn wanted(
     manifest: &Manifest,
     lock: Option<&Lock>,
     platforms: &[Platform],
+    names: &lock::FileNames,
 ) -> Result<Vec<PinnedInput>> {
-    let pins = lock::resolve_pins(manifest, lock)?;
+    let pins = lock::resolve_pins(manifest, lock).map_err(|e| e.named(names))?;
     let mut wanted: Vec<PinnedInput> = Vec::new();
     for p in pins {
         let used = p
@@ -83,15 +85,95 @@ pub fn for_lock(
     inputs
 }
 
-/// An error when `actual` is not the `pin` (when there is one).
-pub fn check(input: &InputRef, pin: Option<Sha256Digest>, actual: &Sha256Digest) -> Result<()> {
-    match pin {
-        Some(pin) if pin != *actual => Err(BuildError::PinMismatch {
-            input: input.describe(),
-            pinned: pin,
-            actual: *actual,
+impl Session {
+    /// The explanation of `input`'s bytes having `actual` instead of `pinned`: the
+    /// manifest's pin when it is the manifest's, else the lock's.
+    pub fn wrong_pin(
+        &self,
+        input: &InputRef,
+        pinned: Sha256Digest,
+        actual: Sha256Digest,
+        via: Option<String>,
+    ) -> WrongPin {
+        let holder = match input.pin {
+            Some(p) if p == pinned => PinHolder::Manifest {
+                at: self
+                    .manifest()
+                    .pin_positions
+                    .get(&input.key)
+                    .cloned()
+                    .unwrap_or_default(),
+            },
+            _ => PinHolder::Lock,
+        };
+        WrongPin {
+            kind: input.kind,
+            key: input.key.clone(),
+            layer: input.layer,
+            source_at: input.pos.clone(),
+            remote: input.location.is_remote(),
+            via,
+            pinned,
+            actual,
+            holder,
+            names: self.file_names(),
         }
-        .into()),
-        _ => Ok(()),
+    }
+
+    /// An error when `actual` is not the `pin` (when there is one), saying where the pin
+    /// is written and how to fix it.
+    pub fn check_pin(
+        &self,
+        input: &InputRef,
+        pin: Option<Sha256Digest>,
+        actual: &Sha256Digest,
+    ) -> Result<()> {
+        match pin {
+            Some(pin) if pin != *actual => Err(BuildError::WrongPin(Box::new(
+                self.wrong_pin(input, pin, *actual, None),
+            ))
+            .into()),
+            _ => Ok(()),
+        }
+    }
+
+    /// `e` with each checksum error of one of `inputs` explained ([`Session::wrong_pin`]).
+    pub fn explain_fetch(&self, e: FetchError, inputs: &[&InputRef]) -> FetchError {
+        match e {
+            FetchError::Checksum {
+                url,
+                original,
+                expected,
+                actual,
+            } => {
+                let written = original.clone().unwrap_or_else(|| url.clone());
+                let input = inputs.iter().find(|i| {
+                    i.key == written
+                        || reqwest::Url::parse(&i.key)
+                            .ok()
+                            .and_then(|u| u.to_file_path().ok())
+                            .is_some_and(|p| p.display().to_string() == written)
+                });
+                match input {
+                    Some(i) => {
+                        let via = original.is_some().then(|| url.clone());
+                        FetchError::WrongPin(Box::new(self.wrong_pin(i, expected, actual, via)))
+                    }
+                    None => FetchError::Checksum {
+                        url,
+                        original,
+                        expected,
+                        actual,
+                    },
+                }
+            }
+            FetchError::Several(errors) => FetchError::Several(
+                errors
+                    .into_iter()
+                    .map(|e| self.explain_fetch(e, inputs))
+                    .collect(),
+            ),
+            other => other,
+        }
     }
 }

@@ -98,7 +98,18 @@ pub fn judge(
             });
         }
     }
+    let inputs = s.manifest().inputs();
     for st in &mut out {
+        if let Staleness::InputChanged {
+            kind, source, at, ..
+        } = st
+        {
+            // Where the manifest names it, so the finding points at the line.
+            *at = inputs
+                .iter()
+                .find(|i| i.kind == *kind && i.key == *source)
+                .and_then(|i| i.pos.clone());
+        }
         if let Staleness::OutputChanged { platform, details } = st {
             if let (Some(rec), Some(cur)) = (
                 recorded.outputs.get(platform),

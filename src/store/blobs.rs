@@ -7,6 +7,7 @@
 //! one shortcut, remembered digests, lives in `memo.rs`).
 
 use super::StoreError;
+use crate::cleanup::{remove_any, usage};
 use crate::digest::{hash_in_background, HashingWriter, Sha256Digest};
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Read, Write};
@@ -75,8 +76,18 @@ pub struct Cache {
 }
 
 impl Cache {
-    /// Opens (creating as needed) the cache at `root`.
+    /// Opens (creating as needed) the cache at `root`, removing what killed processes
+    /// left in `tmp/`: at once when their owner is gone, after a day when it cannot be
+    /// told.
     pub fn open(root: &Path) -> Result<Cache, StoreError> {
+        let cache = Cache::open_unswept(root)?;
+        cache.remove_stale_temps(STALE_TEMP_AGE);
+        Ok(cache)
+    }
+
+    /// Like [`Cache::open`], leaving `tmp/` as it is: for `compose cache prune`, which
+    /// removes (and counts) the leftovers itself.
+    pub fn open_unswept(root: &Path) -> Result<Cache, StoreError> {
         let cache = Cache {
             root: root.to_path_buf(),
         };
@@ -87,50 +98,63 @@ impl Cache {
         ] {
             fs::create_dir_all(&dir).map_err(|e| StoreError::cache(&dir, e))?;
         }
-        cache.remove_stale_temps(STALE_TEMP_AGE);
         Ok(cache)
     }
 
-    /// Removes temporary files and staging directories older than `age`, left by
-    /// processes that were killed. Best effort: another process may be removing them too.
-    fn remove_stale_temps(&self, age: Duration) {
+    /// Removes what killed processes left in `tmp/`: temporary files and staging
+    /// directories whose owner is gone ([`crate::cleanup::Owner::Gone`]), and those whose
+    /// owner cannot be told (no owner tag, another pid namespace) once older than `age`.
+    /// Best effort: another process may be removing them too. Returns the files and
+    /// bytes removed.
+    fn remove_stale_temps(&self, age: Duration) -> (u64, u64) {
+        use crate::cleanup::{owner_of, Owner};
+        let mut freed = (0, 0);
         let Ok(rd) = fs::read_dir(self.tmp_dir()) else {
-            return;
+            return freed;
         };
         let now = SystemTime::now();
         for e in rd.flatten() {
-            let old = e
-                .metadata()
-                .and_then(|m| m.modified())
-                .ok()
-                .and_then(|m| now.duration_since(m).ok())
-                .is_some_and(|d| d > age);
-            if old {
+            let stale = match owner_of(&e.file_name().to_string_lossy()) {
+                Owner::Gone => true,
+                Owner::Me | Owner::Alive => false,
+                Owner::Unknown => e
+                    .metadata()
+                    .and_then(|m| m.modified())
+                    .ok()
+                    .and_then(|m| now.duration_since(m).ok())
+                    .is_some_and(|d| d > age),
+            };
+            if stale {
                 // A killed `compose build` leaves its `.stage-*` directory behind.
-                let _ = remove_any(&e.path());
+                let (files, bytes) = usage(&e.path());
+                if remove_any(&e.path()).is_ok() {
+                    freed.0 += files;
+                    freed.1 += bytes;
+                }
             }
         }
+        freed
     }
 
-    /// `compose cache prune`: remove what killed builds left in `tmp/` (older than an
-    /// hour, so running builds keep theirs), all derived data (re-created when needed) and
-    /// the record of blob origins (a hint for mounts, learnt again by the next pushes),
-    /// and, with `blobs`, every blob not in `keep`. Returns the files and bytes freed.
-    /// Derived data may be in use by a running build: prune between builds.
+    /// `compose cache prune`: remove what killed builds left in `tmp/` (at once when
+    /// their process is gone; an hour after when it cannot be told, so running builds
+    /// keep theirs), all derived data (re-created when needed) and the record of blob
+    /// origins (a hint for mounts, learnt again by the next pushes), and, with `blobs`,
+    /// every blob not in `keep`. Returns the files and bytes freed. Derived data may be in
+    /// use by a running build: prune between builds.
     pub fn prune(
         &self,
         keep: &std::collections::BTreeSet<Sha256Digest>,
         blobs: bool,
     ) -> Result<(u64, u64), StoreError> {
-        let mut freed = (0u64, 0u64);
+        let mut freed = self.remove_stale_temps(Duration::from_secs(3600));
         let mut count = |p: &Path| {
             let (files, bytes) = usage(p);
             freed.0 += files;
             freed.1 += bytes;
         };
-        let hour_ago = SystemTime::now() - Duration::from_secs(3600);
         let origins = self.origins_dir();
-        for dir in [self.tmp_dir(), self.root.join("derived"), origins.clone()] {
+        for dir in [self.root.join("derived"), origins.clone()] {
             if dir == origins && !dir.exists() {
                 continue;
             }
@@ -138,13 +162,6 @@ impl Cache {
                 .map_err(|e| StoreError::cache(&dir, e))?
                 .flatten()
             {
-                let recent = e
-                    .metadata()
-                    .and_then(|m| m.modified())
-                    .is_ok_and(|t| t > hour_ago);
-                if dir == self.tmp_dir() && recent {
-                    continue;
-                }
                 count(&e.path());
                 remove_any(&e.path()).map_err(|err| StoreError::cache(e.path(), err))?;
             }
@@ -240,7 +257,7 @@ impl Cache {
     pub fn temp_file(&self) -> Result<NamedTempFile, StoreError> {
         let dir = self.tmp_dir();
         tempfile::Builder::new()
-            .prefix(".part-")
+            .prefix(&crate::cleanup::temp_prefix(&dir, ".part-"))
             .tempfile_in(&dir)
             .map_err(|e| StoreError::cache(&dir, e))
     }
@@ -250,7 +267,7 @@ impl Cache {
     pub fn temp_dir(&self) -> Result<tempfile::TempDir, StoreError> {
         let dir = self.tmp_dir();
         tempfile::Builder::new()
-            .prefix(".stage-")
+            .prefix(&crate::cleanup::temp_prefix(&dir, ".stage-"))
             .tempdir_in(&dir)
             .map_err(|e| StoreError::cache(&dir, e))
     }
@@ -455,29 +472,6 @@ pub(crate) fn remove_if_present(path: &Path) -> Result<(), StoreError> {
     }
 }
 
-/// Remove a file or a whole directory.
-fn remove_any(p: &Path) -> io::Result<()> {
-    if fs::symlink_metadata(p)?.is_dir() {
-        fs::remove_dir_all(p)
-    } else {
-        fs::remove_file(p)
-    }
-}
-
-/// The number of files below `p` (or 1 for a file) and their bytes.
-fn usage(p: &Path) -> (u64, u64) {
-    match fs::symlink_metadata(p) {
-        Ok(m) if m.is_dir() => fs::read_dir(p)
-            .into_iter()
-            .flatten()
-            .flatten()
-            .map(|e| usage(&e.path()))
-            .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1)),
-        Ok(m) => (1, m.len()),
-        Err(_) => (0, 0),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -607,8 +601,13 @@ mod tests {
     fn stale_temporary_files_are_removed_on_open() {
         let dir = tempfile::tempdir().unwrap();
         let cache = Cache::open(dir.path()).unwrap();
-        let fresh = cache.temp_file().unwrap().keep().unwrap().1;
-        let stale = cache.temp_file().unwrap().keep().unwrap().1;
+        // Ours (this process runs) and an untagged one (an older compose's) stay while
+        // fresh; the untagged one goes once old.
+        let mine = cache.temp_file().unwrap().keep().unwrap().1;
+        let fresh = cache.tmp_dir().join(".part-fresh1");
+        let stale = cache.tmp_dir().join(".part-stale1");
+        fs::write(&fresh, b"").unwrap();
+        fs::write(&stale, b"").unwrap();
         let two_days = SystemTime::now() - Duration::from_secs(2 * 24 * 3600);
         File::options()
             .write(true)
@@ -616,8 +615,14 @@ mod tests {
             .unwrap()
             .set_modified(two_days)
             .unwrap();
+        File::options()
+            .write(true)
+            .open(&mine)
+            .unwrap()
+            .set_modified(two_days)
+            .unwrap();
         Cache::open(dir.path()).unwrap();
-        assert!(fresh.exists());
+        assert!(fresh.exists() && mine.exists());
         assert!(!stale.exists());
     }
 

@@ -164,9 +164,10 @@ impl Cache {
         if let Some(dir) = dest.parent() {
             fs::create_dir_all(dir)?;
         }
+        let tmp_dir = self.tmp_dir();
         let mut tmp = tempfile::Builder::new()
-            .prefix(".part-")
-            .tempfile_in(self.tmp_dir())?;
+            .prefix(&crate::cleanup::temp_prefix(&tmp_dir, ".part-"))
+            .tempfile_in(&tmp_dir)?;
         tmp.write_all(text.as_bytes())?;
         tmp.persist(dest).map_err(|e| e.error)?;
         Ok(())

@@ -8,14 +8,19 @@
 
 use crate::compression::Compression;
 use crate::digest::Sha256Digest;
-use crate::manifest::{InputRef, Manifest};
+use crate::manifest::{InputRef, Manifest, TextPos};
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt::{self, Write as _};
+use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 pub use crate::manifest::InputKind;
+pub use stale::{FileNames, Staleness};
+pub use wrong_pin::{shell_word, PinHolder, WrongPin};
+
+mod stale;
+mod wrong_pin;
 
 /// The version of the lock file format this code reads and writes.
 pub const LOCK_VERSION: u32 = 1;
@@ -190,22 +195,31 @@ pub enum LockError {
         source: std::io::Error,
     },
     /// The manifest and the lock pin one source to different digests.
-    #[error("{input}: scratch.toml pins {manifest} but scratch.lock pins {lock}")]
+    #[error("{}{input}: {} pins {manifest} but {} records {lock}", .at.as_ref().map(|p| format!("{p}: sha256 of ")).unwrap_or_default(), .names.manifest, .names.lock)]
     PinMismatch {
         input: String,
         manifest: Sha256Digest,
         lock: Sha256Digest,
+        /// Where the manifest's `sha256` is written, when known.
+        at: Option<Box<TextPos>>,
+        names: Box<FileNames>,
     },
     /// A remote input without any pin.
-    #[error("{input} is a remote input pinned neither in scratch.toml nor in scratch.lock")]
-    Unpinned { input: String },
+    #[error("{input} is a remote input pinned neither in {} nor in {}", .names.manifest, .names.lock)]
+    Unpinned { input: String, names: FileNames },
     /// The lock is stale and staleness is an error (`--locked`).
-    #[error("scratch.lock is out of date:{}", list(.0))]
-    Stale(Vec<Staleness>),
+    #[error("{} is out of date:{}", .names.lock, list(.items, .names))]
+    Stale {
+        items: Vec<Staleness>,
+        names: FileNames,
+    },
 }
 
-fn list(items: &[Staleness]) -> String {
-    items.iter().map(|s| format!("\n  - {s}")).collect()
+fn list(items: &[Staleness], names: &FileNames) -> String {
+    items
+        .iter()
+        .map(|s| format!("\n  - {}", s.describe(names)))
+        .collect()
 }
 
 impl LockError {
@@ -226,140 +240,50 @@ impl LockError {
                 "run `compose lock` to re-pin for this compose (image digests will change), or build with the compose release that wrote the lock"
                     .to_string()
             }
-            LockError::PinMismatch { .. } => {
-                "if scratch.toml is right, run `compose lock` to update scratch.lock; otherwise fix the sha256 in scratch.toml"
-                    .to_string()
+            LockError::PinMismatch { at, names, .. } => {
+                format!(
+                    "if the manifest's pin is right, run `compose lock` to record it in {}; otherwise correct `sha256`{} in {}",
+                    names.lock,
+                    at.as_ref().map(|p| format!(" at {p}")).unwrap_or_default(),
+                    names.manifest
+                )
             }
-            LockError::Unpinned { .. } => {
-                "run `compose lock` to pin it, or add its `sha256` to scratch.toml".to_string()
+            LockError::Unpinned { names, .. } => format!(
+                "run `compose lock` to pin it in {}, or add its `sha256` to {}",
+                names.lock, names.manifest
+            ),
+            LockError::Stale { names, .. } => {
+                format!("run `compose lock` and commit {}", names.lock)
             }
-            LockError::Stale(_) => "run `compose lock` and commit scratch.lock".to_string(),
         })
     }
-}
 
-/// One way a recorded lock differs from what the manifest, the inputs or the settings
-/// now give. Staleness is a warning, or an error with `--locked` / `lock --check`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Staleness {
-    /// There is no lock at all.
-    NoLock,
-    /// A manifest input the lock does not pin.
-    NotInLock { kind: InputKind, source: String },
-    /// A local input whose bytes differ from the lock's pin.
-    LocalChanged {
-        kind: InputKind,
-        source: String,
-        expected: Sha256Digest,
-        actual: Sha256Digest,
-    },
-    /// A lock entry the manifest no longer uses.
-    Unused { kind: InputKind, source: String },
-    /// An input whose digest differs between the recorded and the current lock.
-    InputChanged {
-        kind: InputKind,
-        source: String,
-        recorded: Sha256Digest,
-        current: Sha256Digest,
-    },
-    /// An input used on other platforms than recorded (empty = all).
-    PlatformsChanged {
-        kind: InputKind,
-        source: String,
-        recorded: Vec<String>,
-        current: Vec<String>,
-    },
-    /// A setting (`source_date_epoch`, `compression`) that differs from the recorded one.
-    Setting {
-        name: &'static str,
-        recorded: String,
-        current: String,
-    },
-    /// A platform whose recorded output digests differ from the current ones, with what
-    /// differs (config fields, layers, annotations) when it could be told.
-    OutputChanged {
-        platform: String,
-        details: Vec<String>,
-    },
-    /// A platform of the manifest the lock records no image for.
-    NoOutput { platform: String },
-    /// A platform the lock records an image for, which the manifest no longer builds.
-    PlatformRemoved { platform: String },
-}
-
-fn platforms_text(p: &[String]) -> String {
-    if p.is_empty() {
-        "all platforms".to_string()
-    } else {
-        p.join(", ")
-    }
-}
-
-impl fmt::Display for Staleness {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    /// The same error, naming the manifest and the lock as `names` says (errors of
+    /// [`resolve_pins`], which knows neither file).
+    pub fn named(self, names: &FileNames) -> LockError {
         match self {
-            Staleness::NoLock => write!(f, "there is no {LOCK_FILE}"),
-            Staleness::NotInLock { kind, source } => {
-                write!(f, "{kind} `{source}` is not pinned in {LOCK_FILE}")
-            }
-            Staleness::LocalChanged {
-                kind,
-                source,
-                expected,
-                actual,
-            } => write!(
-                f,
-                "{kind} `{source}` changed: {LOCK_FILE} expects {expected}, the file now has {actual}"
-            ),
-            Staleness::Unused { kind, source } => write!(
-                f,
-                "{LOCK_FILE} pins {kind} `{source}`, which scratch.toml no longer uses"
-            ),
-            Staleness::InputChanged {
-                kind,
-                source,
-                recorded,
-                current,
-            } => write!(
-                f,
-                "{kind} `{source}`: {LOCK_FILE} pins {recorded}, the input is now {current}"
-            ),
-            Staleness::PlatformsChanged {
-                kind,
-                source,
-                recorded,
-                current,
-            } => write!(
-                f,
-                "{kind} `{source}`: {LOCK_FILE} records it for {}, scratch.toml uses it for {}",
-                platforms_text(recorded),
-                platforms_text(current)
-            ),
-            Staleness::Setting {
-                name,
-                recorded,
-                current,
-            } => write!(
-                f,
-                "{name}: {LOCK_FILE} records {recorded}, this build uses {current}"
-            ),
-            Staleness::OutputChanged { platform, details } => {
-                write!(
-                    f,
-                    "the image for {platform} no longer has the digests {LOCK_FILE} records"
-                )?;
-                for d in details {
-                    write!(f, "\n      {d}")?;
-                }
-                Ok(())
-            }
-            Staleness::NoOutput { platform } => {
-                write!(f, "{LOCK_FILE} records no image for {platform}")
-            }
-            Staleness::PlatformRemoved { platform } => write!(
-                f,
-                "{LOCK_FILE} records an image for {platform}, which scratch.toml no longer builds"
-            ),
+            LockError::PinMismatch {
+                input,
+                manifest,
+                lock,
+                at,
+                ..
+            } => LockError::PinMismatch {
+                input,
+                manifest,
+                lock,
+                at,
+                names: Box::new(names.clone()),
+            },
+            LockError::Unpinned { input, .. } => LockError::Unpinned {
+                input,
+                names: names.clone(),
+            },
+            LockError::Stale { items, .. } => LockError::Stale {
+                items,
+                names: names.clone(),
+            },
+            other => other,
         }
     }
 }
@@ -592,8 +516,9 @@ impl Lock {
             Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
             _ => PathBuf::from("."),
         };
+        crate::cleanup::remove_dead(&dir, ".scratch.lock.");
         let mut tmp = tempfile::Builder::new()
-            .prefix(".scratch.lock.")
+            .prefix(&crate::cleanup::temp_prefix(&dir, ".scratch.lock."))
             .tempfile_in(&dir)
             .map_err(werr)?;
         tmp.write_all(text.as_bytes()).map_err(werr)?;
@@ -697,6 +622,7 @@ impl PinnedInput {
                     source: self.input.key.clone(),
                     expected,
                     actual: *actual,
+                    at: self.input.pos.clone(),
                 })
             }
             _ => None,
@@ -721,9 +647,16 @@ pub fn resolve_pins(
         let (sha256, size, from, stale) = match (input.pin, entry) {
             (Some(m), Some(e)) if m != e.sha256 => {
                 return Err(LockError::PinMismatch {
-                    input: input.describe(),
+                    input: format!("{} `{}` (layer {})", input.kind, input.key, input.layer + 1),
                     manifest: m,
                     lock: e.sha256,
+                    at: manifest
+                        .pin_positions
+                        .get(&input.key)
+                        .and_then(|at| at.first().cloned())
+                        .or_else(|| input.pos.clone())
+                        .map(Box::new),
+                    names: Box::default(),
                 })
             }
             (Some(m), Some(e)) => (Some(m), Some(e.size), PinSource::Both, None),
@@ -732,6 +665,7 @@ pub fn resolve_pins(
             (None, None) if input.location.is_remote() => {
                 return Err(LockError::Unpinned {
                     input: input.describe(),
+                    names: FileNames::default(),
                 })
             }
             (None, None) => (None, None, PinSource::Unpinned, Some(not_in_lock())),
@@ -882,6 +816,7 @@ pub fn staleness(recorded: &Lock, current: &Lock) -> Vec<Staleness> {
                         source: source.to_string(),
                         recorded: o.sha256,
                         current: n.sha256,
+                        at: None,
                     });
                 }
                 if o.platforms != n.platforms {
