@@ -89,6 +89,9 @@ pub struct Lock {
     pub inputs: Vec<LockedInput>,
     /// Per platform string, the digests of the image built from these pins.
     pub outputs: BTreeMap<String, OutputRecord>,
+    /// `[image] base` resolved: its digest and every blob per platform
+    /// ([`crate::base::lock`]).
+    pub base: Option<crate::base::LockedBase>,
 }
 
 /// One pinned input.
@@ -285,6 +288,9 @@ pub enum Staleness {
     NoOutput { platform: String },
     /// A platform the lock records an image for, which the manifest no longer builds.
     PlatformRemoved { platform: String },
+    /// `[image] base` differs from what the lock records for it
+    /// ([`crate::base::lock::staleness`]).
+    Base(String),
 }
 
 fn platforms_text(p: &[String]) -> String {
@@ -360,6 +366,7 @@ impl fmt::Display for Staleness {
                 f,
                 "{LOCK_FILE} records an image for {platform}, which scratch.toml no longer builds"
             ),
+            Staleness::Base(what) => f.write_str(what),
         }
     }
 }
@@ -378,6 +385,8 @@ struct RawLock {
     inputs: Vec<RawInput>,
     #[serde(default, rename = "output")]
     outputs: BTreeMap<String, OutputRecord>,
+    #[serde(default)]
+    base: Option<crate::base::LockedBase>,
 }
 
 #[derive(Deserialize)]
@@ -402,6 +411,7 @@ impl Lock {
             manifest: None,
             inputs,
             outputs: BTreeMap::new(),
+            base: None,
         };
         lock.normalise();
         lock
@@ -527,6 +537,7 @@ impl Lock {
             manifest: raw.manifest,
             inputs,
             outputs: raw.outputs,
+            base: raw.base,
         };
         lock.normalise();
         Ok(lock)
@@ -555,6 +566,10 @@ impl Lock {
             }
             let _ = writeln!(s, "sha256 = {}", quote(&i.sha256.hex()));
             let _ = writeln!(s, "size = {}", i.size);
+        }
+        if let Some(b) = &norm.base {
+            s.push('\n');
+            s.push_str(&b.to_toml());
         }
         for (platform, out) in &norm.outputs {
             let table = format!("output.{}", quote(platform));
@@ -903,6 +918,11 @@ pub fn staleness(recorded: &Lock, current: &Lock) -> Vec<Staleness> {
             });
         }
     }
+    out.extend(
+        crate::base::lock::staleness(rec.base.as_ref(), cur.base.as_ref())
+            .into_iter()
+            .map(Staleness::Base),
+    );
     for (platform, n) in &cur.outputs {
         if !rec.outputs.get(platform).is_some_and(|r| r.matches(n)) {
             out.push(Staleness::OutputChanged {

@@ -132,6 +132,20 @@ impl LockedBase {
     }
 }
 
+/// What makes a lock stale about its base: one line per difference between the base
+/// the lock records and the one the manifest now resolves to (none for both absent).
+pub fn staleness(recorded: Option<&LockedBase>, current: Option<&LockedBase>) -> Vec<String> {
+    match (recorded, current) {
+        (None, None) => Vec::new(),
+        (None, Some(c)) => vec![format!("base `{}` is not pinned in scratch.lock", c.source)],
+        (Some(r), None) => vec![format!(
+            "scratch.lock pins base `{}`, which scratch.toml no longer uses",
+            r.source
+        )],
+        (Some(r), Some(c)) => r.differences(c),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

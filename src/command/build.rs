@@ -7,7 +7,6 @@ use crate::digest::Sha256Digest;
 use crate::image::{self, BlobStore, OutputFormat};
 use crate::lock::{self, OutputRecord, Staleness};
 use crate::manifest::LayerSpec;
-use crate::merge::Tree;
 use crate::platform::Platform;
 use crate::preflight::{self, report as findings_report, Finding};
 use crate::sbom::SbomFormat;
@@ -148,12 +147,12 @@ fn run(s: &Session, o: &BuildOptions) -> Result<Outcome> {
     let mut inputs = s.identify(lock.as_ref(), &platforms, true, in_place)?;
     s.ui().debug("inputs identified");
     let judge = |inputs: &Inputs, outputs, built| {
-        let current = staleness::current_lock(s, lock.as_ref(), settings, inputs, outputs);
-        staleness::judge(s, lock.as_ref(), &current, built)
+        let current = staleness::current_lock(s, lock.as_ref(), settings, inputs, outputs)?;
+        Ok::<_, Error>(staleness::judge(s, lock.as_ref(), &current, built))
     };
     // Inputs and settings first: when they differ, so do the images, and building them
     // only to say so would be wasted.
-    let stale = judge(&inputs, BTreeMap::new(), None);
+    let stale = judge(&inputs, BTreeMap::new(), None)?;
     report(s, o, &stale)?;
     if let (Some(remote), Some(l), true) = (s.remote_cache(), &lock, stale.is_empty()) {
         // The lock's digests hold for this build: a cached layer must match them.
@@ -185,21 +184,20 @@ fn run(s: &Session, o: &BuildOptions) -> Result<Outcome> {
     let strict = o.strict || s.manifest().image.strict;
     if o.format == OutputFormat::Rootfs {
         if lock.is_some() && stale.is_empty() {
-            report(s, o, &judge(&inputs, outputs, Some(&store)))?;
+            report(s, o, &judge(&inputs, outputs, Some(&store))?)?;
         }
         s.ensure_blobs(&mut inputs)?;
         let p = &platforms[0];
         let specs: Vec<&LayerSpec> = s.manifest().layers_for(p).collect();
+        let bottom = s.bottom_tree(p)?;
         let tree = s
-            .merge_layers(&specs, &inputs, Tree::new(), true, p, None, |_, _, _, _| {
-                Ok(())
-            })?
+            .merge_layers(&specs, &inputs, bottom, true, p, None, |_, _, _, _| Ok(()))?
             .unwrap_or_default();
         let entries = tree.entries();
         drop(tree);
         let findings: BTreeMap<String, Vec<Finding>> = [(
             p.to_string(),
-            preflight::check(&entries, &s.manifest().config, p),
+            preflight::check(&entries, &s.image_config(p)?, p),
         )]
         .into();
         findings_report::enforce(&findings, strict, |w| s.ui().warn(w))?;
@@ -315,7 +313,7 @@ fn assemble(
     s.ui().debug("image assembled");
     if lock.is_some() && stale.is_empty() {
         outputs.extend(records.clone());
-        report(s, o, &judge(&inputs, outputs, Some(&store)))?;
+        report(s, o, &judge(&inputs, outputs, Some(&store))?)?;
     }
     let result = BuildResult {
         digest: built.assembled.top.digest,

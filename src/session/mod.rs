@@ -16,6 +16,7 @@
 //! The commands (`crate::command`) are small verbs over a [`Session`]; none reaches into
 //! another.
 
+pub mod base;
 pub mod check;
 mod error;
 pub mod inputs;
@@ -70,6 +71,9 @@ pub struct Session {
     names: Vec<ImageName>,
     /// The registry-backed layer cache `build` and `push` attach ([`Session::attach_remote_cache`]).
     remote_cache: std::sync::OnceLock<crate::cache::RemoteCache>,
+    offline: bool,
+    /// `[image] base`, once resolved ([`Session::base`]).
+    base: std::sync::Mutex<Option<std::sync::Arc<base::SessionBase>>>,
 }
 
 impl Session {
@@ -83,16 +87,14 @@ impl Session {
         if confine {
             manifest.check_confined()?;
         }
-        if let Some(base) = &manifest.image.base {
-            // Resolving, locking and pulling bases works (crate::base); building on one
-            // is not wired in yet: refuse rather than silently build without it.
-            return Err(crate::Error::Usage {
-                message: format!(
-                    "{}: [image] base `{base}`: building on a base image is not available in this version yet",
+        if let (Some(base), true) = (&manifest.image.base, manifest.image.squash) {
+            return Err(crate::Error::usage(
+                format!(
+                    "{}: [image] squash cannot be used with [image] base `{base}`: the base's layers are kept as they are",
                     manifest.file.display()
                 ),
-                hint: Some("remove [image] base, or take the base's root filesystem as a `tar` layer".into()),
-            });
+                Some("remove `squash = true`, or take the base's root filesystem as a `tar` layer and squash that"),
+            ));
         }
         let lock_path = o
             .lockfile
@@ -107,6 +109,7 @@ impl Session {
             FetchOptions::new(o.cache_dir.unwrap_or_else(crate::store::default_cache_dir));
         fetch_options.mirrors = mirrors;
         fetch_options.offline = o.offline;
+        let offline = o.offline;
         fetch_options.jobs = jobs;
         fetch_options.ui = ui.clone();
         let fetcher = Fetcher::new(fetch_options)?;
@@ -130,6 +133,8 @@ impl Session {
             jobs,
             names,
             remote_cache: std::sync::OnceLock::new(),
+            offline,
+            base: Default::default(),
         })
     }
 

@@ -95,3 +95,48 @@ pub fn check(input: &InputRef, pin: Option<Sha256Digest>, actual: &Sha256Digest)
         _ => Ok(()),
     }
 }
+
+impl Update {
+    /// True when `compose lock` should resolve the base's tag again: `--update` alone,
+    /// `--update base`, or `--update` with (the end of) the base's reference.
+    pub fn covers_base(&self, spec: &crate::manifest::BaseSpec) -> bool {
+        match self {
+            Update::Nothing => false,
+            Update::All => true,
+            Update::Input(s) => {
+                s == "base" || spec.written == *s || spec.lock_key().ends_with(s.as_str())
+            }
+        }
+    }
+}
+
+/// The digest `[image] base` resolves from, if any: the reference's own `@sha256:`, else
+/// (for a registry) the digest the lock records for the same reference, unless
+/// `compose lock --update` moves it. A manifest pin that disagrees with the lock is an
+/// error. A local base without a pin is read as it is now (the lock then only says
+/// whether it changed, like a local input).
+pub fn base_pin(
+    spec: &crate::manifest::BaseSpec,
+    lock: Option<&Lock>,
+    pinning: super::base::BasePinning,
+) -> Result<Option<Sha256Digest>> {
+    let locked = lock
+        .and_then(|l| l.base.as_ref())
+        .filter(|b| b.source == spec.lock_key())
+        .map(|b| b.digest);
+    if let Some(d) = spec.digest {
+        return match locked {
+            Some(l) if l != d && pinning == super::base::BasePinning::Locked => {
+                Err(super::base::pin_mismatch(spec, d, l))
+            }
+            _ => Ok(Some(d)),
+        };
+    }
+    if !spec.is_remote() {
+        return Ok(None);
+    }
+    Ok(match pinning {
+        super::base::BasePinning::Lock { update: true } => None,
+        _ => locked,
+    })
+}

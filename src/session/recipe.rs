@@ -4,7 +4,7 @@
 //! [`describe_layer`] leaves out would make the layer cache serve stale layers.
 
 use super::inputs::Inputs;
-use super::Session;
+use super::{OutputSettings, Session};
 use crate::digest::Sha256Digest;
 use crate::entry::{Content, Entry, ImagePath, Kind};
 use crate::layer;
@@ -14,7 +14,7 @@ use crate::manifest::{
 };
 use crate::merge::Tree;
 use crate::platform::Platform;
-use crate::store::KeyBuilder;
+use crate::store::{KeyBuilder, LayerKey};
 use crate::{Error, Result};
 
 impl Session {
@@ -127,6 +127,45 @@ impl Session {
             entries.push(e);
         }
         Ok(entries)
+    }
+}
+
+/// The keys of the layers of one platform in the layer cache, and of the base below them.
+pub struct LayerKeys {
+    /// The key of the base's tree (`[image] base`): its image manifest digest for this
+    /// platform and the output settings. Our first layer's key is made over it, so every
+    /// key changes with the base; the base's tree snapshot is kept under it.
+    pub base: Option<LayerKey>,
+    /// One key per layer, bottom first.
+    pub layers: Vec<LayerKey>,
+}
+
+impl Session {
+    /// The layer-cache key of each of `specs` (the layers of platform `p`, in order), each
+    /// made over the one below, the first over the base's.
+    pub fn layer_keys(
+        &self,
+        p: &Platform,
+        s: OutputSettings,
+        specs: &[&LayerSpec],
+        inputs: &Inputs,
+    ) -> Result<LayerKeys> {
+        let base = self.base_manifest(p)?.map(|d| {
+            let mut k = KeyBuilder::layer(None, s.compression, s.epoch, p);
+            k.digest("base-image", &d);
+            k.finish()
+        });
+        let mut layers: Vec<LayerKey> = Vec::with_capacity(specs.len());
+        for layer in specs {
+            let below = layers.last().or(base.as_ref());
+            let mut k = KeyBuilder::layer(below, s.compression, s.epoch, p);
+            if self.manifest().image.usrmerge {
+                k.field("usrmerge", b"true");
+            }
+            describe_layer(&mut k, layer, inputs, self.manifest(), p);
+            layers.push(k.finish());
+        }
+        Ok(LayerKeys { base, layers })
     }
 }
 
