@@ -77,7 +77,7 @@ fn our_layers_merge_over_an_oci_layout_base_whose_layers_and_config_are_kept() {
     let manifest = app(dir.path(), "base = \"oci:../base\"");
     let out = dir.path().join("out");
     let cache = dir.path().join("cache");
-    let digest = run_ok(&mut cmd(&cache, &manifest, &["-q", "build", "-o"]).arg(&out));
+    let digest = run_ok(cmd(&cache, &manifest, &["-q", "build", "-o"]).arg(&out));
 
     let ours = manifest_of(&out);
     let theirs = manifest_of(&base);
@@ -120,7 +120,7 @@ fn our_layers_merge_over_an_oci_layout_base_whose_layers_and_config_are_kept() {
     assert!(!tree.contains("/sbin/apk"), "{tree}");
     let rootfs = dir.path().join("rootfs.tar");
     run_ok(
-        &mut cmd(
+        cmd(
             &cache,
             &manifest,
             &["-q", "build", "--format", "rootfs", "-o"],
@@ -134,7 +134,7 @@ fn our_layers_merge_over_an_oci_layout_base_whose_layers_and_config_are_kept() {
     // Another cache, another output folder: the same bytes.
     let again = dir.path().join("again");
     let digest2 = run_ok(
-        &mut cmd(
+        cmd(
             &dir.path().join("cache2"),
             &manifest,
             &["-q", "build", "-o"],
@@ -181,9 +181,9 @@ fn the_lock_records_the_base_and_verify_and_offline_builds_use_it() {
     );
 
     let out = dir.path().join("out");
-    let digest = run_ok(&mut cmd(&cache, &manifest, &["-q", "build", "--locked", "-o"]).arg(&out));
+    let digest = run_ok(cmd(&cache, &manifest, &["-q", "build", "--locked", "-o"]).arg(&out));
     let offline = run_ok(
-        &mut cmd(
+        cmd(
             &cache,
             &manifest,
             &["-q", "--offline", "build", "--locked", "-o"],
@@ -222,7 +222,7 @@ fn the_lock_records_the_base_and_verify_and_offline_builds_use_it() {
     let report = String::from_utf8_lossy(&o.stdout);
     assert_eq!(o.status.code(), Some(1), "{report}");
     assert!(report.contains("base `oci:../base`"), "{report}");
-    let o = run(&mut cmd(&cache, &manifest, &["-q", "build", "--locked", "-o"]).arg(&out));
+    let o = run(cmd(&cache, &manifest, &["-q", "build", "--locked", "-o"]).arg(&out));
     assert_eq!(o.status.code(), Some(2));
 }
 
@@ -237,14 +237,14 @@ fn a_rebuild_after_an_edit_reads_the_base_tree_from_the_layer_cache() {
     let manifest = app(dir.path(), "base = \"oci:../base\"");
     let cache = dir.path().join("cache");
     let out = dir.path().join("out");
-    let o = run(&mut cmd(&cache, &manifest, &["-v", "build", "-o"]).arg(&out));
+    let o = run(cmd(&cache, &manifest, &["-v", "build", "-o"]).arg(&out));
     let first = String::from_utf8_lossy(&o.stderr).to_string();
     assert!(first.contains("reading its layers"), "{first}");
     let text = std::fs::read_to_string(&manifest)
         .unwrap()
         .replace("hello from app", "hello again");
     std::fs::write(&manifest, text).unwrap();
-    let o = run(&mut cmd(&cache, &manifest, &["-v", "build", "-o"]).arg(&out));
+    let o = run(cmd(&cache, &manifest, &["-v", "build", "-o"]).arg(&out));
     let second = String::from_utf8_lossy(&o.stderr).to_string();
     assert!(o.status.success(), "{second}");
     assert!(
@@ -254,9 +254,9 @@ fn a_rebuild_after_an_edit_reads_the_base_tree_from_the_layer_cache() {
     assert!(!second.contains("reading its layers"), "{second}");
     // The result is what a build from nothing gives.
     let cold = dir.path().join("cold");
-    let a = run_ok(&mut cmd(&cache, &manifest, &["-q", "build", "-o"]).arg(&out));
+    let a = run_ok(cmd(&cache, &manifest, &["-q", "build", "-o"]).arg(&out));
     let b = run_ok(
-        &mut cmd(
+        cmd(
             &dir.path().join("cold-cache"),
             &manifest,
             &["-q", "build", "-o"],
@@ -276,7 +276,7 @@ fn a_docker_archive_base_works_like_an_oci_one() {
     alpine_base(dir.path(), "docker-archive", &archive);
     let manifest = app(dir.path(), "base = \"docker-archive:../base.tar\"");
     let out = dir.path().join("out");
-    run_ok(&mut cmd(&dir.path().join("cache"), &manifest, &["-q", "build", "-o"]).arg(&out));
+    run_ok(cmd(&dir.path().join("cache"), &manifest, &["-q", "build", "-o"]).arg(&out));
     let m = manifest_of(&out);
     assert_eq!(m["layers"].as_array().unwrap().len(), 2);
 }
@@ -287,7 +287,7 @@ fn base_mistakes_are_explained() {
     let cache = dir.path().join("cache");
     // A registry tag that nothing pins: refused before any request.
     let manifest = app(dir.path(), "base = \"registry.invalid/team/base:1\"");
-    let o = run(&mut cmd(&cache, &manifest, &["-q", "build", "-o"]).arg(dir.path().join("o")));
+    let o = run(cmd(&cache, &manifest, &["-q", "build", "-o"]).arg(dir.path().join("o")));
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(err.contains("is not pinned"), "{err}");
