@@ -449,6 +449,12 @@ fn an_app_on_a_private_multi_platform_base_is_locked_built_run_and_rebuilt_offli
         .args(["--offline", "build", "--locked", "-o"])
         .arg(dir.path().join("offline")));
     assert_eq!(offline, digest);
+    // `cache prune --blobs` keeps what the lock names, the base's blobs included.
+    ok(compose("cache").args(["cache", "prune", "--blobs"]));
+    let (pruned, _) = ok(compose("cache")
+        .args(["--offline", "build", "--locked", "-o"])
+        .arg(dir.path().join("pruned")));
+    assert_eq!(pruned, digest);
     let (_, err) = fails(
         compose("fresh")
             .args(["--offline", "build", "-o"])

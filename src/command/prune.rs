@@ -49,7 +49,7 @@ pub fn prune(o: &PruneOptions) -> Result<Pruned> {
     })
 }
 
-/// Every digest the lock of `manifest` names: inputs and recorded outputs.
+/// Every digest the lock of `manifest` names: inputs, the base's blobs and recorded outputs.
 fn kept_by_lock(manifest: &std::path::Path) -> Result<BTreeSet<Sha256Digest>> {
     let m = Manifest::load(manifest)?;
     let mut keep = BTreeSet::new();
@@ -58,6 +58,14 @@ fn kept_by_lock(manifest: &std::path::Path) -> Result<BTreeSet<Sha256Digest>> {
         for o in l.outputs.values() {
             keep.extend([o.manifest, o.config]);
             keep.extend(o.layers.iter().map(|x| x.digest));
+        }
+        // The base's documents and blobs, so that it still resolves offline.
+        if let Some(b) = &l.base {
+            keep.insert(b.digest);
+            for p in b.platforms.values() {
+                keep.extend([p.manifest, p.config]);
+                keep.extend(p.layers.iter().map(|x| x.digest));
+            }
         }
     }
     Ok(keep)
