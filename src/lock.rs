@@ -92,6 +92,8 @@ pub struct Lock {
     /// `[image] base` resolved: its digest and every blob per platform
     /// ([`crate::base::lock`]).
     pub base: Option<crate::base::LockedBase>,
+    /// The images of `[[layer]] image`, each recorded as a base is, sorted by source.
+    pub images: Vec<crate::base::LockedBase>,
 }
 
 /// One pinned input.
@@ -387,6 +389,8 @@ struct RawLock {
     outputs: BTreeMap<String, OutputRecord>,
     #[serde(default)]
     base: Option<crate::base::LockedBase>,
+    #[serde(default, rename = "image")]
+    images: Vec<crate::base::LockedBase>,
 }
 
 #[derive(Deserialize)]
@@ -412,6 +416,7 @@ impl Lock {
             inputs,
             outputs: BTreeMap::new(),
             base: None,
+            images: Vec::new(),
         };
         lock.normalise();
         lock
@@ -441,6 +446,8 @@ impl Lock {
             }
         }
         self.inputs = merged.into_values().collect();
+        self.images.sort_by(|a, b| a.source.cmp(&b.source));
+        self.images.dedup_by(|a, b| a.source == b.source);
     }
 
     /// Refuse this lock (read from `path`) when it records another manifest than
@@ -538,6 +545,7 @@ impl Lock {
             inputs,
             outputs: raw.outputs,
             base: raw.base,
+            images: raw.images,
         };
         lock.normalise();
         Ok(lock)
@@ -570,6 +578,10 @@ impl Lock {
         if let Some(b) = &norm.base {
             s.push('\n');
             s.push_str(&b.to_toml());
+        }
+        if !norm.images.is_empty() {
+            s.push('\n');
+            s.push_str(&crate::base::lock::images_toml(&norm.images));
         }
         for (platform, out) in &norm.outputs {
             let table = format!("output.{}", quote(platform));
@@ -920,6 +932,11 @@ pub fn staleness(recorded: &Lock, current: &Lock) -> Vec<Staleness> {
     }
     out.extend(
         crate::base::lock::staleness(rec.base.as_ref(), cur.base.as_ref())
+            .into_iter()
+            .map(Staleness::Base),
+    );
+    out.extend(
+        crate::base::lock::images_staleness(&rec.images, &cur.images)
             .into_iter()
             .map(Staleness::Base),
     );

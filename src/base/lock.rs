@@ -132,6 +132,42 @@ impl LockedBase {
     }
 }
 
+/// The `[[image]]` tables of the lock (the images of `[[layer]] image`), in order.
+pub fn images_toml(images: &[LockedBase]) -> String {
+    #[derive(Serialize)]
+    struct Wrapper<'a> {
+        image: &'a [LockedBase],
+    }
+    toml::to_string(&Wrapper { image: images }).expect("a lock table always serializes")
+}
+
+/// What makes a lock stale about the images of `[[layer]] image`, matched by source.
+pub fn images_staleness(recorded: &[LockedBase], current: &[LockedBase]) -> Vec<String> {
+    let mut out = Vec::new();
+    for c in current {
+        match recorded.iter().find(|r| r.source == c.source) {
+            None => out.push(format!(
+                "image `{}` is not pinned in scratch.lock",
+                c.source
+            )),
+            Some(r) => out.extend(
+                r.differences(c)
+                    .into_iter()
+                    .map(|d| d.replacen("base `", "image `", 1)),
+            ),
+        }
+    }
+    for r in recorded {
+        if !current.iter().any(|c| c.source == r.source) {
+            out.push(format!(
+                "scratch.lock pins image `{}`, which scratch.toml no longer uses",
+                r.source
+            ));
+        }
+    }
+    out
+}
+
 /// What makes a lock stale about its base: one line per difference between the base
 /// the lock records and the one the manifest now resolves to (none for both absent).
 pub fn staleness(recorded: Option<&LockedBase>, current: Option<&LockedBase>) -> Vec<String> {

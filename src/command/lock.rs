@@ -50,8 +50,15 @@ pub fn lock(s: &Session, o: &LockOptions) -> Result<LockOutcome> {
     }
     let base_spec = s.manifest().image.base.as_ref();
     let update_base = base_spec.is_some_and(|b| o.update.covers_base(b));
+    let update_image = |spec: &crate::manifest::BaseSpec| {
+        !matches!(o.update, Update::Input(ref n) if n == "base") && o.update.covers_base(spec)
+    };
+    let images = s.image_layer_specs();
     if let Update::Input(name) = &o.update {
-        if !wanted.iter().any(|(i, _)| o.update.covers(i)) && !update_base {
+        if !wanted.iter().any(|(i, _)| o.update.covers(i))
+            && !update_base
+            && !images.iter().any(|i| update_image(i))
+        {
             return Err(Error::usage(
                 format!("--update {name}: no input of the manifest has that source"),
                 Some("name an input by its URL or path as written in scratch.toml"),
@@ -65,6 +72,13 @@ pub fn lock(s: &Session, o: &LockOptions) -> Result<LockOutcome> {
             update: update_base || o.refresh,
         },
     )?;
+    let mut locked_images = Vec::new();
+    for spec in images {
+        let pinning = BasePinning::Lock {
+            update: update_image(spec) || o.refresh,
+        };
+        locked_images.push(s.resolve_layer_image(spec, old.as_ref(), pinning)?.locked());
+    }
     // Local files are read in place, never copied into the store.
     let blobs = s.materialise_in_place(&wanted)?;
     let mut resolved = Inputs::complete(&wanted, &blobs);
@@ -73,6 +87,7 @@ pub fn lock(s: &Session, o: &LockOptions) -> Result<LockOutcome> {
     let mut new = Lock::new(settings.epoch.0, settings.compression, locked);
     new.manifest = Some(s.manifest_name());
     new.base = base.map(|b| b.locked());
+    new.images = locked_images;
     let staging = s.store().temp_dir()?;
     let store = BlobStore::new(staging.path()).map_err(|e| Error::io(staging.path(), e))?;
     let built = s.produce(

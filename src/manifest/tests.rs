@@ -264,6 +264,7 @@ fn full_manifest_uses_every_key() {
                 },
                 sha256: Some(digest(1)),
             }),
+            image: None,
             remove: vec![],
             files: vec![],
             dirs: vec![],
@@ -285,6 +286,7 @@ fn full_manifest_uses_every_key() {
             comment: None,
             platforms: None,
             tar: None,
+            image: None,
             remove: vec![Removal {
                 path: ImagePath::parse_str("var/cache").unwrap(),
                 optional: false,

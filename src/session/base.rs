@@ -152,19 +152,32 @@ impl Session {
             return Ok(None);
         };
         let pin = super::pins::base_pin(spec, recorded, pinning)?;
+        let platforms = &self.manifest().image.platforms;
+        let b = Arc::new(self.open_image(spec, pin, pinning, platforms)?);
+        *lock(&self.base) = Some(b.clone());
+        Ok(Some(b))
+    }
+
+    /// Resolve `spec` from `pin` (a tag too when `pinning` allows) for `platforms`.
+    fn open_image(
+        &self,
+        spec: &BaseSpec,
+        pin: Option<Sha256Digest>,
+        pinning: BasePinning,
+        platforms: &[Platform],
+    ) -> Result<SessionBase> {
         let source = Source::open(spec, &client_options(self))?;
         let cache = BlobCache::new(self.store().clone());
         let options = ResolveOptions {
             offline: self.offline,
             allow_tag: matches!(pinning, BasePinning::Lock { .. }),
         };
-        let platforms = &self.manifest().image.platforms;
         let resolved = base::resolve(spec, pin, platforms, &source, &cache, options)?;
         self.ui().debug(format!(
-            "base `{}` resolved to {}",
+            "`{}` resolved to {}",
             spec.written, resolved.digest
         ));
-        let b = Arc::new(SessionBase {
+        Ok(SessionBase {
             resolved,
             source,
             cache,
@@ -172,9 +185,66 @@ impl Session {
             paths: Mutex::default(),
             trees: Mutex::default(),
             scratch: self.store().temp_dir()?,
-        });
-        *lock(&self.base) = Some(b.clone());
-        Ok(Some(b))
+        })
+    }
+
+    /// The image of a `[[layer]] image`, resolved with the lock's pins on first use, for
+    /// every platform a layer takes it on.
+    pub fn layer_image(&self, spec: &BaseSpec) -> Result<Arc<SessionBase>> {
+        if let Some(b) = lock(&self.images).get(&spec.lock_key()) {
+            return Ok(b.clone());
+        }
+        let recorded = self.read_lock()?;
+        self.resolve_layer_image(spec, recorded.as_ref(), BasePinning::Locked)
+    }
+
+    /// Resolve the image of a `[[layer]] image` with `pinning` against the lock `recorded`.
+    pub fn resolve_layer_image(
+        &self,
+        spec: &BaseSpec,
+        recorded: Option<&Lock>,
+        pinning: BasePinning,
+    ) -> Result<Arc<SessionBase>> {
+        let key = spec.lock_key();
+        let mut platforms: Vec<Platform> = Vec::new();
+        for layer in &self.manifest().layers {
+            if layer
+                .image
+                .as_ref()
+                .is_some_and(|i| i.source.lock_key() == key)
+            {
+                for p in &self.manifest().image.platforms {
+                    if layer.applies_to(p) && !platforms.contains(p) {
+                        platforms.push(p.clone());
+                    }
+                }
+            }
+        }
+        let pin = super::pins::layer_image_pin(spec, recorded, pinning)?;
+        let b = Arc::new(self.open_image(spec, pin, pinning, &platforms)?);
+        lock(&self.images).insert(key, b.clone());
+        Ok(b)
+    }
+
+    /// Every `[[layer]] image` of the manifest, once each by its lock key.
+    pub fn image_layer_specs(&self) -> Vec<&BaseSpec> {
+        let mut out: Vec<&BaseSpec> = Vec::new();
+        for l in &self.manifest().layers {
+            if let Some(i) = &l.image {
+                if !out.iter().any(|s| s.lock_key() == i.source.lock_key()) {
+                    out.push(&i.source);
+                }
+            }
+        }
+        out
+    }
+
+    /// What the lock records for the images of `[[layer]] image` (each resolved).
+    pub fn locked_images(&self) -> Result<Vec<LockedBase>> {
+        self.image_layer_specs()
+            .into_iter()
+            .map(|spec| Ok(self.layer_image(spec)?.locked()))
+            .collect()
     }
 
     /// The tree a platform's first layer merges over: the base's, else an empty one.

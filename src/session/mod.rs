@@ -74,6 +74,8 @@ pub struct Session {
     offline: bool,
     /// `[image] base`, once resolved ([`Session::base`]).
     base: std::sync::Mutex<Option<std::sync::Arc<base::SessionBase>>>,
+    /// The images of `[[layer]] image`, by lock key, once resolved.
+    images: std::sync::Mutex<std::collections::BTreeMap<String, std::sync::Arc<base::SessionBase>>>,
 }
 
 impl Session {
@@ -135,6 +137,7 @@ impl Session {
             remote_cache: std::sync::OnceLock::new(),
             offline,
             base: Default::default(),
+            images: Default::default(),
         })
     }
 

@@ -124,6 +124,28 @@ pub fn base_pin(
         .and_then(|l| l.base.as_ref())
         .filter(|b| b.source == spec.lock_key())
         .map(|b| b.digest);
+    image_pin(spec, locked, pinning)
+}
+
+/// [`base_pin`] for the image of a `[[layer]] image`, which the lock records under
+/// `[[image]]` by the same key.
+pub fn layer_image_pin(
+    spec: &crate::manifest::BaseSpec,
+    lock: Option<&Lock>,
+    pinning: super::base::BasePinning,
+) -> Result<Option<Sha256Digest>> {
+    let locked = lock
+        .and_then(|l| l.images.iter().find(|b| b.source == spec.lock_key()))
+        .map(|b| b.digest);
+    image_pin(spec, locked, pinning)
+}
+
+/// The pin of an image reference given what the lock records for it (`locked`).
+fn image_pin(
+    spec: &crate::manifest::BaseSpec,
+    locked: Option<Sha256Digest>,
+    pinning: super::base::BasePinning,
+) -> Result<Option<Sha256Digest>> {
     if let Some(d) = spec.digest {
         return match locked {
             Some(l) if l != d && pinning == super::base::BasePinning::Locked => {

@@ -70,6 +70,12 @@ impl Session {
             };
             entries.extend(layer::read_tar(&plain, label)?);
         }
+        if let Some(i) = &layer.image {
+            // The image's merged tree for this platform, cut to `paths`; its entries are
+            // written canonically like a tar's.
+            let tree = self.layer_image(&i.source)?.tree(self, p)?;
+            entries.extend(crate::base::filter::filter_paths(tree.entries(), &i.paths));
+        }
         for c in &layer.copies {
             let tar = inputs.blob(InputKind::Tar, &self.copy_source(c, p)?.location);
             let plain = match inputs.plain.get(&tar.sha256) {
@@ -162,6 +168,10 @@ impl Session {
             if self.manifest().image.usrmerge {
                 k.field("usrmerge", b"true");
             }
+            if let Some(i) = &layer.image {
+                let image = self.layer_image(&i.source)?;
+                k.digest("image", &image.image(p)?.manifest.digest);
+            }
             describe_layer(&mut k, layer, inputs, self.manifest(), p);
             layers.push(k.finish());
         }
@@ -181,6 +191,13 @@ pub fn describe_layer(
     let path = |p: &ImagePath| p.as_bytes().to_vec();
     if let Some(t) = &layer.tar {
         k.digest("tar", &inputs.digest(InputKind::Tar, &t.location));
+    }
+    if let Some(i) = &layer.image {
+        // The image's manifest digest for the platform is keyed by the caller
+        // (`Session::layer_keys`), which resolves it.
+        for p in &i.paths {
+            k.field("image-path", p.as_bytes());
+        }
     }
     for c in &layer.copies {
         k.field("copy", c.from.as_bytes());
@@ -269,9 +286,10 @@ fn file_mode(f: &FileSpec, inputs: &Inputs) -> u32 {
 
 /// A layer's name in messages: its number and main source.
 pub fn layer_label(layer: &LayerSpec) -> String {
-    match &layer.tar {
-        Some(t) => format!("layer {} ({})", layer.index + 1, t.location.key()),
-        None => format!("layer {}", layer.index + 1),
+    match (&layer.tar, &layer.image) {
+        (Some(t), _) => format!("layer {} ({})", layer.index + 1, t.location.key()),
+        (None, Some(i)) => format!("layer {} (image {})", layer.index + 1, i.source),
+        (None, None) => format!("layer {}", layer.index + 1),
     }
 }
 
@@ -283,6 +301,13 @@ pub fn created_by(layer: &LayerSpec) -> String {
     let mut parts = Vec::new();
     if let Some(t) = &layer.tar {
         parts.push(format!("tar {}", t.location.key()));
+    }
+    if let Some(i) = &layer.image {
+        let paths: Vec<String> = i.paths.iter().map(|p| p.display()).collect();
+        match paths.is_empty() {
+            true => parts.push(format!("image {}", i.source.lock_key())),
+            false => parts.push(format!("image {} {}", i.source.lock_key(), paths.join(" "))),
+        }
     }
     if !layer.remove.is_empty() {
         let r: Vec<String> = layer.remove.iter().map(|r| r.path.display()).collect();

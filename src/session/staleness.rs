@@ -62,6 +62,7 @@ pub fn current_lock(
     );
     current.outputs = outputs;
     current.base = s.base()?.map(|b| b.locked());
+    current.images = s.locked_images()?;
     Ok(current)
 }
 
