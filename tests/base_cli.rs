@@ -465,3 +465,93 @@ fn image_layer_mistakes_are_explained() {
     fails_with("image = \"docker://alpine\"\n", "is not an image reference");
     fails_with("image = \"oci:x\"\npaths = [\"etc\"]\n", "paths entry");
 }
+
+#[test]
+fn compose_diff_finds_the_same_filesystem_and_config_as_podman_from_the_same_base() {
+    if fixtures().is_none() || !have_tool("podman") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path().join("base.tar");
+    alpine_base(dir.path(), "oci-archive", &base);
+    let ctx = dir.path().join("ctx");
+    std::fs::create_dir_all(&ctx).unwrap();
+    std::fs::write(ctx.join("hello"), "hello from app\n").unwrap();
+    std::fs::write(
+        ctx.join("Containerfile"),
+        format!(
+            "FROM oci-archive:{}\nCOPY hello /etc/hello\nENV APP=1\nCMD [\"/bin/cat\", \"/etc/hello\"]\n",
+            base.display()
+        ),
+    )
+    .unwrap();
+    let tag = "localhost/basewire-diff-test:1";
+    run_ok(
+        Command::new("podman")
+            .args(["build", "-q", "--network", "none", "-t", tag])
+            .arg(&ctx),
+    );
+    let saved = dir.path().join("podman.tar");
+    run_ok(
+        Command::new("podman")
+            .arg("save")
+            .arg("-o")
+            .arg(&saved)
+            .arg(tag),
+    );
+    let _ = Command::new("podman").args(["rmi", "-f", tag]).output();
+
+    let app = dir.path().join("app");
+    std::fs::create_dir_all(&app).unwrap();
+    let manifest = app.join("scratch.toml");
+    std::fs::write(
+        &manifest,
+        "[image]\nname = \"app\"\nbase = \"oci-archive:../base.tar\"\nsource_date_epoch = 1700000000\n\n\
+         [config]\nenv = [\"APP=1\"]\ncmd = [\"/bin/cat\", \"/etc/hello\"]\n\n\
+         [[layer]]\n[[layer.file]]\ndest = \"/etc/hello\"\ncontent = \"hello from app\\n\"\n",
+    )
+    .unwrap();
+    let cache = dir.path().join("cache");
+    let out = dir.path().join("out");
+    run_ok(cmd(&cache, &manifest, &["-q", "build", "-o"]).arg(&out));
+    let o = run(compose(&cache)
+        .args([
+            "diff",
+            "--ignore-mtime",
+            "--ignore-history",
+            "--ignore-label",
+            "io.buildah.version",
+        ])
+        .arg(&out)
+        .arg(&saved));
+    let report = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        report.contains("the merged filesystems are the same"),
+        "{report}"
+    );
+    // The configs agree (base config inherited as buildah does); the only differences are
+    // in how the upper layer is written: buildah repeats the parent directory `/etc`.
+    for line in report.lines() {
+        assert!(
+            !line.starts_with("config") && !line.starts_with("layers"),
+            "{report}"
+        );
+    }
+    // Two builds of ours, from different caches: no difference at all.
+    let again = dir.path().join("again");
+    run_ok(
+        cmd(
+            &dir.path().join("cache2"),
+            &manifest,
+            &["-q", "build", "-o"],
+        )
+        .arg(&again),
+    );
+    let o = run(compose(&cache).arg("diff").arg(&out).arg(&again));
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+}
