@@ -555,3 +555,36 @@ fn compose_diff_finds_the_same_filesystem_and_config_as_podman_from_the_same_bas
         String::from_utf8_lossy(&o.stdout)
     );
 }
+
+#[test]
+fn a_zstd_base_is_kept_as_it_is_and_refused_in_a_docker_archive() {
+    if fixtures().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path().join("base");
+    let example = repo_root().join("examples/alpine/scratch.toml");
+    run_ok(
+        build_cmd(&dir.path().join("base-cache"), &example, "oci", &base)
+            .args(["--compression", "zstd"]),
+    );
+    let manifest = app(dir.path(), "base = \"oci:../base\"");
+    let cache = dir.path().join("cache");
+    let out = dir.path().join("out");
+    run_ok(cmd(&cache, &manifest, &["-q", "build", "-o"]).arg(&out));
+    let ours = manifest_of(&out);
+    assert_eq!(ours["layers"][0], manifest_of(&base)["layers"][0]);
+    assert_eq!(
+        ours["layers"][1]["mediaType"], "application/vnd.oci.image.layer.v1.tar+gzip",
+        "our layers follow our compression, the base's keep theirs"
+    );
+    let o = run(cmd(
+        &cache,
+        &manifest,
+        &["-q", "build", "--format", "docker-archive", "-o"],
+    )
+    .arg(dir.path().join("d.tar")));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("zstd layer"), "{err}");
+}

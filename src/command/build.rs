@@ -139,6 +139,9 @@ fn run(s: &Session, o: &BuildOptions) -> Result<Outcome> {
     }
     check_load(o, settings.compression)?;
     let platforms = select_platforms(s, o)?;
+    if o.format == OutputFormat::DockerArchive {
+        refuse_zstd_base(s, &platforms)?;
+    }
     let request = request(s, o)?;
     let lock = s.read_lock()?;
     // Local inputs are read in place (and checked afterwards) except for a rootfs,
@@ -349,6 +352,32 @@ fn check_load(o: &BuildOptions, compression: Compression) -> Result<()> {
             "--load=docker loads a docker-archive, which cannot hold zstd layers: Docker 20.10 fails to load them",
             Some("use --compression gzip with --load, or --load=podman"),
         ));
+    }
+    Ok(())
+}
+
+/// A docker-archive cannot hold a base's zstd layers (Docker 20.10 fails to load them), and
+/// the base's blobs are never re-encoded.
+fn refuse_zstd_base(s: &Session, platforms: &[Platform]) -> Result<()> {
+    let Some(base) = s.base()? else {
+        return Ok(());
+    };
+    for p in platforms {
+        let image = base.image(p)?;
+        if let Some(l) = image
+            .layers
+            .iter()
+            .find(|l| l.compression == crate::base::oci::LayerCompression::Zstd)
+        {
+            return Err(Error::usage(
+                format!(
+                    "base `{}` has a zstd layer ({}) for {p}: docker-archive cannot hold zstd layers (Docker 20.10 fails to load them), and a base's layers are kept as they are",
+                    base.written(),
+                    l.blob.digest
+                ),
+                Some("use --format oci or oci-archive, or a base with gzip layers"),
+            ));
+        }
     }
     Ok(())
 }

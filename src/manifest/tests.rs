@@ -731,7 +731,7 @@ fn file_without_source() {
 fn empty_layer() {
     assert_eq!(
         err(&with_head("[[layer]]\ntar = \"a\"\n\n[[layer]]\ncomment = \"nothing\"\n")),
-        "6:1: layer 2 has no source: give it `tar`, `remove`, [[layer.file]], [[layer.dir]], [[layer.symlink]] or [[layer.copy]]"
+        "6:1: layer 2 has no source: give it `tar`, `image`, `remove`, [[layer.file]], [[layer.dir]], [[layer.symlink]] or [[layer.copy]]"
     );
 }
 

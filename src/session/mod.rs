@@ -4,6 +4,8 @@
 //! * [`settings`]: the epoch and compression, from the command line, manifest and
 //!   environment, or as a lock recorded them;
 //! * [`pins`]: the pins of each input, from the manifest and the lock;
+//! * [`base`]: `[image] base` and the images of `[[layer]] image`, resolved once per
+//!   command with their pins, fetched and merged per platform when an image needs them;
 //! * [`inputs`]: identifying each input (its digest, as cheaply as it can be known) and
 //!   bringing it into the store when a layer must be built: one map of input states;
 //! * [`recipe`]: a layer spec as entries, and its layer-cache description, side by side;
