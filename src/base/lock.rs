@@ -230,6 +230,29 @@ mod tests {
     }
 
     #[test]
+    fn a_lock_with_a_base_and_images_round_trips_and_tells_them_apart() {
+        let mut l = crate::lock::Lock::new(0, crate::compression::Compression::None, vec![]);
+        l.base = Some(sample());
+        let mut tools = sample();
+        tools.source = "oci:tools".into();
+        l.images = vec![tools.clone()];
+        let text = l.to_toml();
+        assert!(
+            text.contains("\n[[image]]\nsource = \"oci:tools\"\n"),
+            "{text}"
+        );
+        let back = crate::lock::Lock::parse(&text, std::path::Path::new("scratch.lock")).unwrap();
+        assert_eq!(back, l);
+        assert!(staleness(Some(&sample()), Some(&sample())).is_empty());
+        assert!(staleness(None, Some(&sample()))[0].contains("not pinned"));
+        assert!(staleness(Some(&sample()), None)[0].contains("no longer uses"));
+        let mut moved = tools.clone();
+        moved.digest = d(7);
+        let found = images_staleness(&[tools], &[moved]);
+        assert!(found[0].starts_with("image `oci:tools`"), "{found:?}");
+    }
+
+    #[test]
     fn differences_name_what_moved() {
         let a = sample();
         assert!(a.differences(&a).is_empty());
