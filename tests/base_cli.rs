@@ -588,3 +588,21 @@ fn a_zstd_base_is_kept_as_it_is_and_refused_in_a_docker_archive() {
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(err.contains("zstd layer"), "{err}");
 }
+
+#[test]
+fn locking_a_tag_offline_says_it_needs_the_registry() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = app(dir.path(), "base = \"registry.invalid/team/base:1\"");
+    let o = run(&mut cmd(
+        &dir.path().join("cache"),
+        &manifest,
+        &["-q", "--offline", "lock"],
+    ));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("the digest of tag 1 is not in the cache and --offline forbids fetching it"),
+        "{err}"
+    );
+    assert!(err.contains("without --offline"), "{err}");
+}
