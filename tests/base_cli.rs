@@ -606,3 +606,37 @@ fn locking_a_tag_offline_says_it_needs_the_registry() {
     );
     assert!(err.contains("without --offline"), "{err}");
 }
+
+#[test]
+fn preflight_checks_the_inherited_program_in_the_merged_tree_with_the_base() {
+    if fixtures().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path().join("base");
+    alpine_base(dir.path(), "oci", &base);
+    let app = dir.path().join("app");
+    std::fs::create_dir_all(&app).unwrap();
+    let manifest = app.join("scratch.toml");
+    // No [config]: the base's Cmd ["/bin/sh"] and PATH are inherited, and /bin/sh (a link
+    // to the base's busybox) is found in the base's tree.
+    let write = |remove: &str| {
+        std::fs::write(
+            &manifest,
+            format!(
+                "[image]\nname = \"app\"\nbase = \"oci:../base\"\n\n[[layer]]\nremove = [{remove}]\n[[layer.file]]\ndest = \"/etc/hello\"\ncontent = \"hi\\n\"\n"
+            ),
+        )
+        .unwrap();
+    };
+    write("\"/etc/motd\"");
+    let cache = dir.path().join("cache");
+    run_ok(cmd(&cache, &manifest, &["-q", "build", "--strict", "-o"]).arg(dir.path().join("o1")));
+    // Removing the base's busybox breaks the inherited program: a strict build says so.
+    write("\"/bin/busybox\"");
+    let o =
+        run(cmd(&cache, &manifest, &["-q", "build", "--strict", "-o"]).arg(dir.path().join("o2")));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("/bin/sh"), "{err}");
+}
