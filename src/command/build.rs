@@ -275,8 +275,8 @@ fn assemble(
     } = stage;
     let layer_cache = s.layer_cache();
     let judge = |inputs: &Inputs, outputs, built| {
-        let current = staleness::current_lock(s, lock, settings, inputs, outputs);
-        staleness::judge(s, lock, &current, built)
+        let current = staleness::current_lock(s, lock, settings, inputs, outputs)?;
+        Ok::<_, Error>(staleness::judge(s, lock, &current, built))
     };
     let built = s.produce(
         &platforms,
