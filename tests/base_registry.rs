@@ -530,4 +530,17 @@ fn lock_keeps_a_base_tag_until_update_base_and_check_refresh_reports_it_moved() 
         .args(["build", "--locked", "-o"])
         .arg(dir.path().join("o2")));
     assert_ne!(moved, built);
+    // Pushed to another repository of the same registry, the base's layer is mounted
+    // from the repository it was pulled from, and the pushed digest is the built one.
+    let mut push = compose_for(&dir.path().join("cache"), &home);
+    let (pushed, err) = ok(push
+        .arg("-f")
+        .arg(&manifest)
+        .args(["push", "--locked"])
+        .arg(format!("{}/team/app:1", reg.host)));
+    assert_eq!(
+        pushed.trim(),
+        format!("{}/team/app:1@{}", reg.host, moved.trim())
+    );
+    assert!(err.contains("mounted from lib/alpine"), "{err}");
 }
