@@ -351,7 +351,7 @@ fn an_image_layer_takes_paths_of_another_image_re_encoded_pinned_and_locked() {
     std::fs::write(
         &manifest,
         r#"[image]
-name = "tools"
+name = "basewire-test-tools"
 source_date_epoch = 1700000000
 
 [config]
@@ -434,6 +434,10 @@ content = "x\n"
             said.contains("Alpine Linux") && said.ends_with("x\n"),
             "{said}"
         );
+        // podman run of an archive loads it: remove the image again.
+        let _ = Command::new("podman")
+            .args(["rmi", "-f", "localhost/basewire-test-tools:latest"])
+            .output();
     }
 }
 

@@ -426,6 +426,10 @@ fn an_app_on_a_private_multi_platform_base_is_locked_built_run_and_rebuilt_offli
         .args(["run", "--rm", "--network", "none"])
         .arg(format!("docker-archive:{}", archive.display())));
     assert_eq!(said, expected_run);
+    // podman run of an archive loads it: remove the image again.
+    let _ = Command::new("podman")
+        .args(["rmi", "-f", "localhost/basewire-test-app:1"])
+        .output();
     let mut load = Command::new("docker");
     if have_tool("docker") && docker_env(&mut load) {
         ok(load.arg("load").arg("-i").arg(&archive));
