@@ -81,6 +81,7 @@ fn cmd(cache: &Path, manifest: &Path, args: &[&str]) -> Command {
 }
 
 #[test]
+#[ignore = "needs ../shared fixtures (cargo test -- --ignored runs it; CI does)"]
 fn our_layers_merge_over_an_oci_layout_base_whose_layers_and_config_are_kept() {
     if fixtures().is_none() {
         return;
@@ -160,6 +161,7 @@ fn our_layers_merge_over_an_oci_layout_base_whose_layers_and_config_are_kept() {
 }
 
 #[test]
+#[ignore = "needs ../shared fixtures (cargo test -- --ignored runs it; CI does)"]
 fn the_lock_records_the_base_and_verify_and_offline_builds_use_it() {
     if fixtures().is_none() {
         return;
@@ -241,6 +243,7 @@ fn the_lock_records_the_base_and_verify_and_offline_builds_use_it() {
 }
 
 #[test]
+#[ignore = "needs ../shared fixtures (cargo test -- --ignored runs it; CI does)"]
 fn a_rebuild_after_an_edit_reads_the_base_tree_from_the_layer_cache() {
     if fixtures().is_none() {
         return;
@@ -281,6 +284,7 @@ fn a_rebuild_after_an_edit_reads_the_base_tree_from_the_layer_cache() {
 }
 
 #[test]
+#[ignore = "needs ../shared fixtures (cargo test -- --ignored runs it; CI does)"]
 fn a_docker_archive_base_works_like_an_oci_one() {
     if fixtures().is_none() {
         return;
@@ -296,6 +300,7 @@ fn a_docker_archive_base_works_like_an_oci_one() {
 }
 
 #[test]
+#[ignore = "needs ../shared fixtures (cargo test -- --ignored runs it; CI does)"]
 fn base_mistakes_are_explained() {
     let dir = tempfile::tempdir().unwrap();
     let cache = dir.path().join("cache");
@@ -338,6 +343,7 @@ fn base_mistakes_are_explained() {
 }
 
 #[test]
+#[ignore = "needs ../shared fixtures, podman (cargo test -- --ignored runs it; CI does)"]
 fn an_image_layer_takes_paths_of_another_image_re_encoded_pinned_and_locked() {
     if fixtures().is_none() {
         return;
@@ -471,6 +477,7 @@ fn image_layer_mistakes_are_explained() {
 }
 
 #[test]
+#[ignore = "needs ../shared fixtures, podman (cargo test -- --ignored runs it; CI does)"]
 fn compose_diff_finds_the_same_filesystem_and_config_as_podman_from_the_same_base() {
     if fixtures().is_none() || !have_tool("podman") {
         return;
@@ -561,6 +568,7 @@ fn compose_diff_finds_the_same_filesystem_and_config_as_podman_from_the_same_bas
 }
 
 #[test]
+#[ignore = "needs ../shared fixtures (cargo test -- --ignored runs it; CI does)"]
 fn a_zstd_base_is_kept_as_it_is_and_refused_in_a_docker_archive() {
     if fixtures().is_none() {
         return;
@@ -612,6 +620,7 @@ fn locking_a_tag_offline_says_it_needs_the_registry() {
 }
 
 #[test]
+#[ignore = "needs ../shared fixtures (cargo test -- --ignored runs it; CI does)"]
 fn preflight_checks_the_inherited_program_in_the_merged_tree_with_the_base() {
     if fixtures().is_none() {
         return;
