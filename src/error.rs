@@ -40,6 +40,8 @@ pub enum Error {
     Load(#[from] crate::command::load::LoadError),
     #[error(transparent)]
     Cache(#[from] crate::cache::CacheError),
+    #[error(transparent)]
+    Base(#[from] crate::base::BaseError),
     /// An I/O failure on a named file.
     #[error("{}: {source}", path.display())]
     Io {
@@ -82,6 +84,7 @@ impl Error {
             Error::Accounts(e) => Some(e.hint()),
             Error::Load(e) => e.hint(),
             Error::Cache(e) => e.hint(),
+            Error::Base(e) => e.hint(),
             Error::Io { .. } => None,
             Error::DiskFull(d) => Some(d.hint()),
             Error::Usage { hint, .. } => hint.clone(),

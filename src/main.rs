@@ -37,6 +37,7 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
         Command::Lock {
             check,
             update,
+            refresh,
             session: args,
         } => {
             let s = session(args, &cli.global, Vec::new())?;
@@ -45,7 +46,14 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
                 Some(u) if u.is_empty() => Update::All,
                 Some(u) => Update::Input(u),
             };
-            let outcome = command::lock(&s, &LockOptions { check, update })?;
+            let outcome = command::lock(
+                &s,
+                &LockOptions {
+                    check,
+                    update,
+                    refresh,
+                },
+            )?;
             if check && outcome.changed {
                 print_out(&check_report(&s, &outcome.findings))?;
                 return Ok(ExitCode::from(1));

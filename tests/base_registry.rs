@@ -266,3 +266,287 @@ fn pulled_base_blobs_are_remembered_and_a_later_push_mounts_them_from_the_base_r
         "only the config is uploaded: {err}"
     );
 }
+
+/// DOCKER_HOST from the environment, else the private engine `start-dockerd` runs.
+fn docker_env(c: &mut Command) -> bool {
+    if std::env::var_os("DOCKER_HOST").is_none() {
+        let sock = Path::new("/tmp/scratch-dockerd/docker.sock");
+        if !sock.exists() {
+            if std::env::var_os("CI").is_some() {
+                panic!("no Docker engine: .ci/run must start one with start-dockerd");
+            }
+            eprintln!("skipping: no Docker engine");
+            return false;
+        }
+        c.env("DOCKER_HOST", format!("unix://{}", sock.display()));
+    }
+    true
+}
+
+/// An app over `base`: our file, a base path removed, env merged.
+fn app_manifest(dir: &Path, base: &str, platforms: &str) -> std::path::PathBuf {
+    let path = dir.join("scratch.toml");
+    std::fs::write(
+        &path,
+        format!(
+            r#"[image]
+name = "basewire-test-app"
+tag = "1"
+source_date_epoch = 1700000000
+base = "{base}"
+platforms = {platforms}
+
+[config]
+env = ["APP=1"]
+cmd = ["/bin/sh", "-c", "cat /etc/hello; test -e /sbin/apk || echo apk-removed; echo $APP"]
+
+[[layer]]
+remove = ["/sbin/apk"]
+[[layer.file]]
+dest = "/etc/hello"
+content = "hello from app\n"
+"#
+        ),
+    )
+    .unwrap();
+    path
+}
+
+fn blob_bytes(layout: &Path, digest: &str) -> Vec<u8> {
+    std::fs::read(
+        layout
+            .join("blobs/sha256")
+            .join(digest.trim_start_matches("sha256:")),
+    )
+    .unwrap()
+}
+
+fn layout_json(layout: &Path, digest: &str) -> serde_json::Value {
+    serde_json::from_slice(&blob_bytes(layout, digest)).unwrap()
+}
+
+#[test]
+#[ignore = "needs ../shared fixtures, a registry (../shared/tools), skopeo, podman, docker (cargo test -- --ignored runs it; CI does)"]
+fn an_app_on_a_private_multi_platform_base_is_locked_built_run_and_rebuilt_offline() {
+    if fixtures().is_none() || !have_tool("skopeo") || !have_tool("podman") {
+        return;
+    }
+    let Some(reg) = TestRegistry::start(true, Some("puller:s3cret")) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let layout = dir.path().join("layout");
+    build_ok(
+        &dir.path().join("base-cache"),
+        &example("alpine-multiarch"),
+        "oci",
+        &layout,
+        &[],
+    );
+    let reference = format!("{}/team/alpine:3.19", reg.host);
+    skopeo_push(&layout, &reference, Some("puller:s3cret"));
+    let expected = registry_digest(&reference, Some("puller:s3cret"));
+
+    let home = dir.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let auth = home.join("auth.json");
+    std::fs::write(
+        &auth,
+        format!(
+            r#"{{"auths":{{"{}":{{"auth":"{}"}}}}}}"#,
+            reg.host,
+            base64_encode("puller:s3cret")
+        ),
+    )
+    .unwrap();
+    let app_dir = dir.path().join("app");
+    std::fs::create_dir_all(&app_dir).unwrap();
+    let manifest = app_manifest(&app_dir, &reference, r#"["linux/amd64", "linux/arm64"]"#);
+    let host = reg.host.clone();
+    let compose = |cache: &str| {
+        let mut c = compose_for(&dir.path().join(cache), &home);
+        c.env("REGISTRY_AUTH_FILE", &auth)
+            .env("SCRATCH_INSECURE_REGISTRIES", &host)
+            .arg("-q")
+            .arg("-f")
+            .arg(&manifest);
+        c
+    };
+
+    // The tag is resolved once, by `compose lock`, and recorded with every blob.
+    ok(compose("cache").arg("lock"));
+    let lock = std::fs::read_to_string(app_dir.join("scratch.lock")).unwrap();
+    assert!(
+        lock.contains(&format!(
+            "[base]\nsource = \"{reference}\"\ndigest = \"{expected}\""
+        )),
+        "{lock}"
+    );
+    assert!(
+        lock.contains("[base.platform.\"linux/arm64/v8\"]"),
+        "{lock}"
+    );
+
+    let out = dir.path().join("out");
+    let (digest, _) = ok(compose("cache").args(["build", "--locked", "-o"]).arg(&out));
+    // Each platform's image starts with the base's layer, byte for byte the pushed blob.
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("index.json")).unwrap()).unwrap();
+    let nested = layout_json(&out, index["manifests"][0]["digest"].as_str().unwrap());
+    let base_index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
+    let base_nested = layout_json(
+        &layout,
+        base_index["manifests"][0]["digest"].as_str().unwrap(),
+    );
+    for i in 0..2 {
+        let ours = layout_json(&out, nested["manifests"][i]["digest"].as_str().unwrap());
+        let theirs = layout_json(
+            &layout,
+            base_nested["manifests"][i]["digest"].as_str().unwrap(),
+        );
+        assert_eq!(ours["layers"][0], theirs["layers"][0]);
+        let d = theirs["layers"][0]["digest"].as_str().unwrap();
+        assert!(blob_bytes(&out, d) == blob_bytes(&layout, d), "blob {d}");
+    }
+
+    // It runs in podman and Docker.
+    let archive = dir.path().join("app.tar");
+    ok(compose("cache")
+        .args([
+            "build",
+            "--platform",
+            "linux/amd64",
+            "--format",
+            "docker-archive",
+            "-o",
+        ])
+        .arg(&archive));
+    let expected_run = "hello from app\napk-removed\n1\n";
+    let (said, _) = ok(Command::new("podman")
+        .args(["run", "--rm", "--network", "none"])
+        .arg(format!("docker-archive:{}", archive.display())));
+    assert_eq!(said, expected_run);
+    // podman run of an archive loads it: remove the image again.
+    let _ = Command::new("podman")
+        .args(["rmi", "-f", "localhost/basewire-test-app:1"])
+        .output();
+    let mut load = Command::new("docker");
+    if have_tool("docker") && docker_env(&mut load) {
+        ok(load.arg("load").arg("-i").arg(&archive));
+        let mut run = Command::new("docker");
+        docker_env(&mut run);
+        let (said, _) = ok(run.args(["run", "--rm", "--network", "none", "basewire-test-app:1"]));
+        assert_eq!(said, expected_run);
+        let mut rmi = Command::new("docker");
+        docker_env(&mut rmi);
+        let _ = rmi.args(["rmi", "-f", "basewire-test-app:1"]).output();
+    }
+
+    // Another cache gives the same image; then, the registry gone, the first cache alone
+    // rebuilds it offline.
+    let (again, _) = ok(compose("cache2")
+        .args(["build", "--locked", "-o"])
+        .arg(dir.path().join("again")));
+    assert_eq!(again, digest);
+    drop(reg);
+    let (offline, _) = ok(compose("cache")
+        .args(["--offline", "build", "--locked", "-o"])
+        .arg(dir.path().join("offline")));
+    assert_eq!(offline, digest);
+    // `cache prune --blobs` keeps what the lock names, the base's blobs included.
+    ok(compose("cache").args(["cache", "prune", "--blobs"]));
+    let (pruned, _) = ok(compose("cache")
+        .args(["--offline", "build", "--locked", "-o"])
+        .arg(dir.path().join("pruned")));
+    assert_eq!(pruned, digest);
+    let (_, err) = fails(
+        compose("fresh")
+            .args(["--offline", "build", "-o"])
+            .arg(dir.path().join("nothing")),
+    );
+    assert!(err.contains("--offline"), "{err}");
+}
+
+#[test]
+#[ignore = "needs ../shared fixtures, a registry (../shared/tools), skopeo (cargo test -- --ignored runs it; CI does)"]
+fn lock_keeps_a_base_tag_until_update_base_and_check_refresh_reports_it_moved() {
+    if fixtures().is_none() || !have_tool("skopeo") {
+        return;
+    }
+    let Some(reg) = TestRegistry::start(false, None) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let first = dir.path().join("first");
+    build_ok(
+        &dir.path().join("bc"),
+        &example("alpine"),
+        "oci",
+        &first,
+        &[],
+    );
+    let reference = format!("{}/lib/alpine:3", reg.host);
+    skopeo_push(&first, &reference, None);
+    let d1 = registry_digest(&reference, None);
+    let home = dir.path().join("home");
+    let manifest = app_manifest(dir.path(), &reference, r#"["linux/amd64"]"#);
+    let compose = || {
+        let mut c = compose_for(&dir.path().join("cache"), &home);
+        c.arg("-q").arg("-f").arg(&manifest);
+        c
+    };
+    ok(compose().arg("lock"));
+    let lock = || std::fs::read_to_string(dir.path().join("scratch.lock")).unwrap();
+    assert!(lock().contains(&format!("digest = \"{d1}\"")));
+
+    // The tag moves.
+    let second = dir.path().join("second");
+    build_ok(
+        &dir.path().join("bc"),
+        &example("alpine"),
+        "oci",
+        &second,
+        &["--compression", "gzip:1"],
+    );
+    skopeo_push(&second, &reference, None);
+    let d2 = registry_digest(&reference, None);
+    assert_ne!(d1, d2);
+    // A lock is a lock: neither a check nor a build looks at the tag again.
+    ok(compose().args(["lock", "--check"]));
+    let (built, _) = ok(compose()
+        .args(["build", "--locked", "-o"])
+        .arg(dir.path().join("o1")));
+    // --refresh asks the registry and says the tag moved (exit 1), writing nothing.
+    let o = compose()
+        .args(["lock", "--check", "--refresh"])
+        .output()
+        .unwrap();
+    let (report, err) = texts(&o);
+    assert_eq!(o.status.code(), Some(1), "{report}{err}");
+    assert!(
+        report.contains(&format!("locked at {d1}, now resolves to {d2}")),
+        "{report}"
+    );
+    assert!(lock().contains(&format!("digest = \"{d1}\"")));
+    // `lock --update base` moves it; the build follows.
+    ok(compose().args(["lock", "--update", "base"]));
+    assert!(lock().contains(&format!("digest = \"{d2}\"")), "{}", lock());
+    let (moved, _) = ok(compose()
+        .args(["build", "--locked", "-o"])
+        .arg(dir.path().join("o2")));
+    assert_ne!(moved, built);
+    // Pushed to another repository of the same registry, the base's layer is mounted
+    // from the repository it was pulled from, and the pushed digest is the built one.
+    let mut push = compose_for(&dir.path().join("cache"), &home);
+    let (pushed, err) = ok(push
+        .arg("-f")
+        .arg(&manifest)
+        .args(["push", "--locked"])
+        .arg(format!("{}/team/app:1", reg.host)));
+    assert_eq!(
+        pushed.trim(),
+        format!("{}/team/app:1@{}", reg.host, moved.trim())
+    );
+    assert!(err.contains("mounted from lib/alpine"), "{err}");
+}

@@ -52,7 +52,7 @@ fn each_command_help_lists_only_the_options_it_uses() {
     let own = |own: &[&str]| -> Vec<String> { own.iter().map(|s| s.to_string()).collect() };
     let table: Vec<(Vec<&str>, Vec<String>)> = vec![
         (vec![], with_session(&["version"])),
-        (vec!["lock"], with_session(&["check", "update"])),
+        (vec!["lock"], with_session(&["check", "update", "refresh"])),
         (
             vec!["build"],
             with_session(&[

@@ -132,6 +132,56 @@ impl LockedBase {
     }
 }
 
+/// The `[[image]]` tables of the lock (the images of `[[layer]] image`), in order.
+pub fn images_toml(images: &[LockedBase]) -> String {
+    #[derive(Serialize)]
+    struct Wrapper<'a> {
+        image: &'a [LockedBase],
+    }
+    toml::to_string(&Wrapper { image: images }).expect("a lock table always serializes")
+}
+
+/// What makes a lock stale about the images of `[[layer]] image`, matched by source.
+pub fn images_staleness(recorded: &[LockedBase], current: &[LockedBase]) -> Vec<String> {
+    let mut out = Vec::new();
+    for c in current {
+        match recorded.iter().find(|r| r.source == c.source) {
+            None => out.push(format!(
+                "image `{}` is not pinned in scratch.lock",
+                c.source
+            )),
+            Some(r) => out.extend(
+                r.differences(c)
+                    .into_iter()
+                    .map(|d| d.replacen("base `", "image `", 1)),
+            ),
+        }
+    }
+    for r in recorded {
+        if !current.iter().any(|c| c.source == r.source) {
+            out.push(format!(
+                "scratch.lock pins image `{}`, which scratch.toml no longer uses",
+                r.source
+            ));
+        }
+    }
+    out
+}
+
+/// What makes a lock stale about its base: one line per difference between the base
+/// the lock records and the one the manifest now resolves to (none for both absent).
+pub fn staleness(recorded: Option<&LockedBase>, current: Option<&LockedBase>) -> Vec<String> {
+    match (recorded, current) {
+        (None, None) => Vec::new(),
+        (None, Some(c)) => vec![format!("base `{}` is not pinned in scratch.lock", c.source)],
+        (Some(r), None) => vec![format!(
+            "scratch.lock pins base `{}`, which scratch.toml no longer uses",
+            r.source
+        )],
+        (Some(r), Some(c)) => r.differences(c),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -177,6 +227,29 @@ mod tests {
         );
         assert_eq!(LockedBase::from_toml(&text).unwrap(), Some(l));
         assert_eq!(LockedBase::from_toml("version = 1\n").unwrap(), None);
+    }
+
+    #[test]
+    fn a_lock_with_a_base_and_images_round_trips_and_tells_them_apart() {
+        let mut l = crate::lock::Lock::new(0, crate::compression::Compression::None, vec![]);
+        l.base = Some(sample());
+        let mut tools = sample();
+        tools.source = "oci:tools".into();
+        l.images = vec![tools.clone()];
+        let text = l.to_toml();
+        assert!(
+            text.contains("\n[[image]]\nsource = \"oci:tools\"\n"),
+            "{text}"
+        );
+        let back = crate::lock::Lock::parse(&text, std::path::Path::new("scratch.lock")).unwrap();
+        assert_eq!(back, l);
+        assert!(staleness(Some(&sample()), Some(&sample())).is_empty());
+        assert!(staleness(None, Some(&sample()))[0].contains("not pinned"));
+        assert!(staleness(Some(&sample()), None)[0].contains("no longer uses"));
+        let mut moved = tools.clone();
+        moved.digest = d(7);
+        let found = images_staleness(&[tools], &[moved]);
+        assert!(found[0].starts_with("image `oci:tools`"), "{found:?}");
     }
 
     #[test]

@@ -199,9 +199,18 @@ pub fn resolve(
             })
         }
         None if source.is_remote() && options.offline => {
-            return Err(BaseError::NotPinned {
+            // `compose lock --offline`: resolving a tag needs the registry.
+            let tag = match &spec.source {
+                crate::manifest::BaseSource::Registry(r) => {
+                    r.tag.clone().unwrap_or_else(|| "latest".into())
+                }
+                _ => spec.written.clone(),
+            };
+            return Err(BaseError::Offline {
                 base: spec.written.clone(),
-            })
+                what: "the digest of tag".into(),
+                digest: tag,
+            });
         }
         None => {
             let served = source.top()?;

@@ -116,16 +116,22 @@ impl SessionArgs {
 pub enum Command {
     /// Pin every input of the manifest by sha256 in its lock (scratch.lock).
     #[command(
-        after_help = "Examples:\n  compose lock\n  compose lock --check   # exit 1 when scratch.lock is stale (CI)\n  compose lock --update https://example.com/app.tar.gz"
+        after_help = "Examples:\n  compose lock\n  compose lock --check   # exit 1 when scratch.lock is stale (CI)\n  compose lock --update https://example.com/app.tar.gz\n  compose lock --update base            # move [image] base to what its tag names now\n  compose lock --check --refresh        # also exit 1 when the base's tag has moved"
     )]
     Lock {
         /// Write nothing; exit 1 when the lock would change.
         #[arg(long)]
         check: bool,
         /// Download unpinned inputs again instead of keeping their old pins: all of them,
-        /// or the one whose URL or path is (or ends with) INPUT.
+        /// or the one whose URL or path is (or ends with) INPUT; `base` resolves
+        /// `[image] base`'s tag again.
         #[arg(long, value_name = "INPUT", num_args = 0..=1, default_missing_value = "")]
         update: Option<String>,
+        /// Resolve `[image] base`'s tag again (a registry request) even though the lock
+        /// pins it: with --check, report a tag that now names another image. Never done
+        /// by default: a lock is a lock.
+        #[arg(long)]
+        refresh: bool,
         #[command(flatten)]
         session: SessionArgs,
     },

@@ -7,7 +7,6 @@ use crate::digest::Sha256Digest;
 use crate::image::{self, BlobStore, OutputFormat};
 use crate::lock::{self, OutputRecord, Staleness};
 use crate::manifest::LayerSpec;
-use crate::merge::Tree;
 use crate::platform::Platform;
 use crate::preflight::{self, report as findings_report, Finding};
 use crate::sbom::SbomFormat;
@@ -140,6 +139,9 @@ fn run(s: &Session, o: &BuildOptions) -> Result<Outcome> {
     }
     check_load(o, settings.compression)?;
     let platforms = select_platforms(s, o)?;
+    if o.format == OutputFormat::DockerArchive {
+        refuse_zstd_base(s, &platforms)?;
+    }
     let request = request(s, o)?;
     let lock = s.read_lock()?;
     // Local inputs are read in place (and checked afterwards) except for a rootfs,
@@ -148,12 +150,12 @@ fn run(s: &Session, o: &BuildOptions) -> Result<Outcome> {
     let mut inputs = s.identify(lock.as_ref(), &platforms, true, in_place)?;
     s.ui().debug("inputs identified");
     let judge = |inputs: &Inputs, outputs, built| {
-        let current = staleness::current_lock(s, lock.as_ref(), settings, inputs, outputs);
-        staleness::judge(s, lock.as_ref(), &current, built)
+        let current = staleness::current_lock(s, lock.as_ref(), settings, inputs, outputs)?;
+        Ok::<_, Error>(staleness::judge(s, lock.as_ref(), &current, built))
     };
     // Inputs and settings first: when they differ, so do the images, and building them
     // only to say so would be wasted.
-    let stale = judge(&inputs, BTreeMap::new(), None);
+    let stale = judge(&inputs, BTreeMap::new(), None)?;
     report(s, o, &stale)?;
     if let (Some(remote), Some(l), true) = (s.remote_cache(), &lock, stale.is_empty()) {
         // The lock's digests hold for this build: a cached layer must match them.
@@ -185,21 +187,20 @@ fn run(s: &Session, o: &BuildOptions) -> Result<Outcome> {
     let strict = o.strict || s.manifest().image.strict;
     if o.format == OutputFormat::Rootfs {
         if lock.is_some() && stale.is_empty() {
-            report(s, o, &judge(&inputs, outputs, Some(&store)))?;
+            report(s, o, &judge(&inputs, outputs, Some(&store))?)?;
         }
         s.ensure_blobs(&mut inputs)?;
         let p = &platforms[0];
         let specs: Vec<&LayerSpec> = s.manifest().layers_for(p).collect();
+        let bottom = s.bottom_tree(p)?;
         let tree = s
-            .merge_layers(&specs, &inputs, Tree::new(), true, p, None, |_, _, _, _| {
-                Ok(())
-            })?
+            .merge_layers(&specs, &inputs, bottom, true, p, None, |_, _, _, _| Ok(()))?
             .unwrap_or_default();
         let entries = tree.entries();
         drop(tree);
         let findings: BTreeMap<String, Vec<Finding>> = [(
             p.to_string(),
-            preflight::check(&entries, &s.manifest().config, p),
+            preflight::check(&entries, &s.image_config(p)?, p),
         )]
         .into();
         findings_report::enforce(&findings, strict, |w| s.ui().warn(w))?;
@@ -274,8 +275,8 @@ fn assemble(
     } = stage;
     let layer_cache = s.layer_cache();
     let judge = |inputs: &Inputs, outputs, built| {
-        let current = staleness::current_lock(s, lock, settings, inputs, outputs);
-        staleness::judge(s, lock, &current, built)
+        let current = staleness::current_lock(s, lock, settings, inputs, outputs)?;
+        Ok::<_, Error>(staleness::judge(s, lock, &current, built))
     };
     let built = s.produce(
         &platforms,
@@ -315,7 +316,7 @@ fn assemble(
     s.ui().debug("image assembled");
     if lock.is_some() && stale.is_empty() {
         outputs.extend(records.clone());
-        report(s, o, &judge(&inputs, outputs, Some(&store)))?;
+        report(s, o, &judge(&inputs, outputs, Some(&store))?)?;
     }
     let result = BuildResult {
         digest: built.assembled.top.digest,
@@ -351,6 +352,32 @@ fn check_load(o: &BuildOptions, compression: Compression) -> Result<()> {
             "--load=docker loads a docker-archive, which cannot hold zstd layers: Docker 20.10 fails to load them",
             Some("use --compression gzip with --load, or --load=podman"),
         ));
+    }
+    Ok(())
+}
+
+/// A docker-archive cannot hold a base's zstd layers (Docker 20.10 fails to load them), and
+/// the base's blobs are never re-encoded.
+fn refuse_zstd_base(s: &Session, platforms: &[Platform]) -> Result<()> {
+    let Some(base) = s.base()? else {
+        return Ok(());
+    };
+    for p in platforms {
+        let image = base.image(p)?;
+        if let Some(l) = image
+            .layers
+            .iter()
+            .find(|l| l.compression == crate::base::oci::LayerCompression::Zstd)
+        {
+            return Err(Error::usage(
+                format!(
+                    "base `{}` has a zstd layer ({}) for {p}: docker-archive cannot hold zstd layers (Docker 20.10 fails to load them), and a base's layers are kept as they are",
+                    base.written(),
+                    l.blob.digest
+                ),
+                Some("use --format oci or oci-archive, or a base with gzip layers"),
+            ));
+        }
     }
     Ok(())
 }

@@ -4,6 +4,7 @@
 use crate::image::BlobStore;
 use crate::lock::{Lock, Staleness};
 use crate::sbom::SbomFormat;
+use crate::session::base::BasePinning;
 use crate::session::inputs::Inputs;
 use crate::session::pins::{self, Update};
 use crate::session::supply::Request;
@@ -16,6 +17,9 @@ pub struct LockOptions {
     /// Write nothing; report whether the lock would change.
     pub check: bool,
     pub update: Update,
+    /// Resolve `[image] base`'s tag again even when the lock pins it, so that `--check`
+    /// reports a tag that moved (never done by default: a lock is a lock).
+    pub refresh: bool,
 }
 
 /// What `compose lock` found.
@@ -44,13 +48,36 @@ pub fn lock(s: &Session, o: &LockOptions) -> Result<LockOutcome> {
     for e in old.iter().flat_map(|l| &l.inputs) {
         s.fetcher().expect_size(e.sha256, e.size);
     }
+    let base_spec = s.manifest().image.base.as_ref();
+    let update_base = base_spec.is_some_and(|b| o.update.covers_base(b));
+    let update_image = |spec: &crate::manifest::BaseSpec| {
+        !matches!(o.update, Update::Input(ref n) if n == "base") && o.update.covers_base(spec)
+    };
+    let images = s.image_layer_specs();
     if let Update::Input(name) = &o.update {
-        if !wanted.iter().any(|(i, _)| o.update.covers(i)) {
+        if !wanted.iter().any(|(i, _)| o.update.covers(i))
+            && !update_base
+            && !images.iter().any(|i| update_image(i))
+        {
             return Err(Error::usage(
                 format!("--update {name}: no input of the manifest has that source"),
                 Some("name an input by its URL or path as written in scratch.toml"),
             ));
         }
+    }
+    // The base: a tag pinned nowhere is resolved now, and again with --update/--refresh.
+    let base = s.resolve_base(
+        old.as_ref(),
+        BasePinning::Lock {
+            update: update_base || o.refresh,
+        },
+    )?;
+    let mut locked_images = Vec::new();
+    for spec in images {
+        let pinning = BasePinning::Lock {
+            update: update_image(spec) || o.refresh,
+        };
+        locked_images.push(s.resolve_layer_image(spec, old.as_ref(), pinning)?.locked());
     }
     // Local files are read in place, never copied into the store.
     let blobs = s.materialise_in_place(&wanted)?;
@@ -59,6 +86,8 @@ pub fn lock(s: &Session, o: &LockOptions) -> Result<LockOutcome> {
     let locked = staleness::locked_inputs(s.manifest(), None, |i| resolved.known(i.kind, &i.key));
     let mut new = Lock::new(settings.epoch.0, settings.compression, locked);
     new.manifest = Some(s.manifest_name());
+    new.base = base.map(|b| b.locked());
+    new.images = locked_images;
     let staging = s.store().temp_dir()?;
     let store = BlobStore::new(staging.path()).map_err(|e| Error::io(staging.path(), e))?;
     let built = s.produce(

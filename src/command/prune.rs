@@ -65,8 +65,8 @@ pub fn prune(o: &PruneOptions) -> Result<Pruned> {
     })
 }
 
-/// Every digest the lock of `manifest` (or `lockfile`) names: inputs and recorded
-/// outputs.
+/// Every digest the lock of `manifest` (or `lockfile`) names: inputs, the base's
+/// blobs and recorded outputs.
 fn kept_by_lock(manifest: &Path, lockfile: Option<&Path>) -> Result<BTreeSet<Sha256Digest>> {
     let m = Manifest::load(manifest)?;
     let path = lockfile
@@ -79,6 +79,15 @@ fn kept_by_lock(manifest: &Path, lockfile: Option<&Path>) -> Result<BTreeSet<Sha
         for o in l.outputs.values() {
             keep.extend([o.manifest, o.config]);
             keep.extend(o.layers.iter().map(|x| x.digest));
+        }
+        // The documents and blobs of the base and of `[[layer]] image`s, so that they
+        // still resolve offline.
+        for b in l.base.iter().chain(&l.images) {
+            keep.insert(b.digest);
+            for p in b.platforms.values() {
+                keep.extend([p.manifest, p.config]);
+                keep.extend(p.layers.iter().map(|x| x.digest));
+            }
         }
     }
     Ok(keep)

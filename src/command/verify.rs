@@ -4,6 +4,7 @@
 
 use super::documents;
 use crate::attest::{dsse, keys, IN_TOTO_MEDIA_TYPE};
+use crate::base::BaseError;
 use crate::diff::{self, DiffOptions};
 use crate::fetch::FetchError;
 use crate::image::{self, BlobStore, OutputFormat};
@@ -69,8 +70,18 @@ pub fn verify_with(s: &Session, o: &VerifyOptions) -> Result<VerifyOutcome> {
         Err(e) => return Err(e),
     };
     // The lock's judgement of the settings and inputs; the images are compared below,
-    // rebuilt with the recorded settings, down to their entries.
-    let now = staleness::current_lock(s, Some(&lock), current, &inputs, BTreeMap::new());
+    // rebuilt with the recorded settings, down to their entries. A base whose bytes no
+    // longer match the digests the lock records is a difference, named as the cause.
+    let now = match staleness::current_lock(s, Some(&lock), current, &inputs, BTreeMap::new()) {
+        Ok(now) => now,
+        Err(Error::Base(e @ BaseError::DigestMismatch { .. })) => {
+            return Ok(VerifyOutcome {
+                reproduced: false,
+                report: format!("base changed: {e}"),
+            })
+        }
+        Err(e) => return Err(e),
+    };
     let names = s.file_names();
     for st in staleness::judge(s, Some(&lock), &now, None) {
         differences.push(st.describe(&names));
@@ -78,7 +89,17 @@ pub fn verify_with(s: &Session, o: &VerifyOptions) -> Result<VerifyOutcome> {
     let staging = s.store().temp_dir()?;
     let store = BlobStore::new(staging.path()).map_err(|e| Error::io(staging.path(), e))?;
     // Never the layer cache: verify proves the digests from the inputs alone.
-    let built = s.produce(platforms, recorded, &mut inputs, &store, None)?;
+    let built = match s.produce(platforms, recorded, &mut inputs, &store, None) {
+        Ok(b) => b,
+        Err(Error::Base(e @ BaseError::DigestMismatch { .. })) => {
+            differences.push(format!("base changed: {e}"));
+            return Ok(VerifyOutcome {
+                reproduced: false,
+                report: differences.join("\n"),
+            });
+        }
+        Err(e) => return Err(e),
+    };
     let rebuilt = built.records();
     if let Some(first) = diff::first_mismatch(&digests_of(&lock.outputs), &digests_of(&rebuilt)) {
         differences.push(first);

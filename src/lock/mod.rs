@@ -94,6 +94,11 @@ pub struct Lock {
     pub inputs: Vec<LockedInput>,
     /// Per platform string, the digests of the image built from these pins.
     pub outputs: BTreeMap<String, OutputRecord>,
+    /// `[image] base` resolved: its digest and every blob per platform
+    /// ([`crate::base::lock`]).
+    pub base: Option<crate::base::LockedBase>,
+    /// The images of `[[layer]] image`, each recorded as a base is, sorted by source.
+    pub images: Vec<crate::base::LockedBase>,
 }
 
 /// One pinned input.
@@ -302,6 +307,10 @@ struct RawLock {
     inputs: Vec<RawInput>,
     #[serde(default, rename = "output")]
     outputs: BTreeMap<String, OutputRecord>,
+    #[serde(default)]
+    base: Option<crate::base::LockedBase>,
+    #[serde(default, rename = "image")]
+    images: Vec<crate::base::LockedBase>,
 }
 
 #[derive(Deserialize)]
@@ -326,6 +335,8 @@ impl Lock {
             manifest: None,
             inputs,
             outputs: BTreeMap::new(),
+            base: None,
+            images: Vec::new(),
         };
         lock.normalise();
         lock
@@ -355,6 +366,8 @@ impl Lock {
             }
         }
         self.inputs = merged.into_values().collect();
+        self.images.sort_by(|a, b| a.source.cmp(&b.source));
+        self.images.dedup_by(|a, b| a.source == b.source);
     }
 
     /// Refuse this lock (read from `path`) when it records another manifest than
@@ -451,6 +464,8 @@ impl Lock {
             manifest: raw.manifest,
             inputs,
             outputs: raw.outputs,
+            base: raw.base,
+            images: raw.images,
         };
         lock.normalise();
         Ok(lock)
@@ -479,6 +494,14 @@ impl Lock {
             }
             let _ = writeln!(s, "sha256 = {}", quote(&i.sha256.hex()));
             let _ = writeln!(s, "size = {}", i.size);
+        }
+        if let Some(b) = &norm.base {
+            s.push('\n');
+            s.push_str(&b.to_toml());
+        }
+        if !norm.images.is_empty() {
+            s.push('\n');
+            s.push_str(&crate::base::lock::images_toml(&norm.images));
         }
         for (platform, out) in &norm.outputs {
             let table = format!("output.{}", quote(platform));
@@ -838,6 +861,16 @@ pub fn staleness(recorded: &Lock, current: &Lock) -> Vec<Staleness> {
             });
         }
     }
+    out.extend(
+        crate::base::lock::staleness(rec.base.as_ref(), cur.base.as_ref())
+            .into_iter()
+            .map(Staleness::Base),
+    );
+    out.extend(
+        crate::base::lock::images_staleness(&rec.images, &cur.images)
+            .into_iter()
+            .map(Staleness::Base),
+    );
     for (platform, n) in &cur.outputs {
         if !rec.outputs.get(platform).is_some_and(|r| r.matches(n)) {
             out.push(Staleness::OutputChanged {

@@ -91,6 +91,9 @@ pub enum Staleness {
     NoOutput { platform: String },
     /// A platform the lock records an image for, which the manifest no longer builds.
     PlatformRemoved { platform: String },
+    /// `[image] base` or a `[[layer]] image` differs from what the lock records for it
+    /// ([`crate::base::lock::staleness`]), in words.
+    Base(String),
 }
 
 fn platforms_text(p: &[String]) -> String {
@@ -160,6 +163,10 @@ impl Staleness {
             Staleness::PlatformRemoved { platform } => {
                 format!("{lock} records an image for {platform}, which {manifest} no longer builds")
             }
+            // Worded with the default names by `base::lock`, which knows neither file.
+            Staleness::Base(what) => what
+                .replace("scratch.lock", lock)
+                .replace("scratch.toml", manifest),
         }
     }
 }

@@ -108,6 +108,16 @@ impl BaseSpec {
     }
 }
 
+/// `[[layer]] image = "REF"` with its `paths`: an image's merged tree (or the parts of it
+/// below `paths`, with their parents) as one layer of ours.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageLayerSpec {
+    /// The image, pinned and resolved as `[image] base` is.
+    pub source: BaseSpec,
+    /// The paths kept; empty keeps everything.
+    pub paths: Vec<crate::entry::ImagePath>,
+}
+
 impl fmt::Display for BaseSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.written)

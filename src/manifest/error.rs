@@ -183,11 +183,17 @@ pub enum Problem {
     /// An `[image] base` that is not a reference we can pull.
     #[error("[image] base `{value}` is not a base image reference: {why}")]
     BadBase { value: String, why: String },
+    /// A `[[layer]] image` that is not a reference we can pull.
+    #[error("[[layer]] image `{value}` is not an image reference: {why}")]
+    BadImageLayer { value: String, why: String },
+    /// `[[layer]] paths` without `image`.
+    #[error("layer {layer} has `paths` but no `image` to take them from")]
+    PathsWithoutImage { layer: usize },
     /// A `[[layer.file]]` with neither `src` nor `content`.
     #[error("[[layer.file]] `{dest}` has neither `src` nor `content`")]
     NoFileSource { dest: String },
     /// A layer that adds and removes nothing.
-    #[error("layer {layer} has no source: give it `tar`, `remove`, [[layer.file]], [[layer.dir]], [[layer.symlink]] or [[layer.copy]]")]
+    #[error("layer {layer} has no source: give it `tar`, `image`, `remove`, [[layer.file]], [[layer.dir]], [[layer.symlink]] or [[layer.copy]]")]
     EmptyLayer { layer: usize },
     /// Two sources of one layer writing the same path.
     #[error("`{dest}` is written twice in layer {layer}: by {first} at line {first_line}, column {first_column}, and by {second} here")]
@@ -345,6 +351,12 @@ impl Problem {
             Problem::BadCache { .. } => "write HOST[:PORT]/REPOSITORY[:TAG], and for `to` \
                 optionally ,max=SIZE, e.g. to = \"registry.example.com/team/app-cache,max=5G\""
                 .to_string(),
+            Problem::BadImageLayer { .. } => "write REGISTRY/REPOSITORY[:TAG][@sha256:…], oci:PATH, \
+                oci-archive:PATH or docker-archive:PATH"
+                .to_string(),
+            Problem::PathsWithoutImage { .. } => {
+                "add `image = \"REF\"` to the layer, or use [[layer.copy]] for paths of a named input".to_string()
+            }
             Problem::BadBase { .. } => "write REGISTRY/REPOSITORY[:TAG][@sha256:…], oci:PATH, \
                 oci-archive:PATH or docker-archive:PATH, e.g. \
                 base = \"docker.io/library/alpine:3.20@sha256:…\""

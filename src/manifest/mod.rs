@@ -19,7 +19,7 @@ mod tests;
 #[cfg(test)]
 mod tests_attribution;
 
-pub use base::{BaseSource, BaseSpec};
+pub use base::{BaseSource, BaseSpec, ImageLayerSpec};
 pub use error::{ManifestError, Problem, TextPos};
 pub use raw::json_schema;
 
@@ -130,6 +130,8 @@ pub struct LayerSpec {
     pub platforms: Option<Vec<Platform>>,
     /// A tar archive unpacked as the layer's base.
     pub tar: Option<SourceSpec>,
+    /// `image` (with `paths`): another image's merged tree as this layer.
+    pub image: Option<ImageLayerSpec>,
     /// Paths whited out from lower layers.
     pub remove: Vec<Removal>,
     pub files: Vec<FileSpec>,

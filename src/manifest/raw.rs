@@ -385,6 +385,18 @@ pub(crate) struct RawLayer {
     #[serde(default)]
     #[schemars(with = "String", extend("pattern" = SHA256_PATTERN))]
     pub sha256: Option<Spanned<String>>,
+    /// Another image whose merged tree (all its layers applied) becomes this layer,
+    /// re-encoded canonically like a `tar`: a registry reference (`REF@sha256:…`, or a tag
+    /// pinned by `scratch.lock`), `oci:PATH`, `oci-archive:PATH` or `docker-archive:PATH`.
+    /// Each platform takes that image's own platform. Not with `tar`.
+    #[serde(default)]
+    #[schemars(with = "String", extend("examples" = ["ghcr.io/acme/tools:1@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", "oci:tools-layout"]))]
+    pub image: Option<Spanned<String>>,
+    /// With `image`: only these absolute paths of the image (and what is below them), with
+    /// their parent directories. Default: the whole tree.
+    #[serde(default)]
+    #[schemars(with = "Vec<AbsoluteString>")]
+    pub paths: Vec<Spanned<String>>,
     /// The license of the `tar` archive as an SPDX expression, for the SBOM.
     #[serde(default)]
     #[schemars(with = "String", extend("examples" = ["MIT", "Apache-2.0 OR MIT"]))]

@@ -264,6 +264,7 @@ fn full_manifest_uses_every_key() {
                 },
                 sha256: Some(digest(1)),
             }),
+            image: None,
             remove: vec![],
             files: vec![],
             dirs: vec![],
@@ -285,6 +286,7 @@ fn full_manifest_uses_every_key() {
             comment: None,
             platforms: None,
             tar: None,
+            image: None,
             remove: vec![Removal {
                 path: ImagePath::parse_str("var/cache").unwrap(),
                 optional: false,
@@ -729,7 +731,7 @@ fn file_without_source() {
 fn empty_layer() {
     assert_eq!(
         err(&with_head("[[layer]]\ntar = \"a\"\n\n[[layer]]\ncomment = \"nothing\"\n")),
-        "6:1: layer 2 has no source: give it `tar`, `remove`, [[layer.file]], [[layer.dir]], [[layer.symlink]] or [[layer.copy]]"
+        "6:1: layer 2 has no source: give it `tar`, `image`, `remove`, [[layer.file]], [[layer.dir]], [[layer.symlink]] or [[layer.copy]]"
     );
 }
 

@@ -1,6 +1,6 @@
 //! From the raw TOML types to the validated manifest: every check that needs a position.
 
-use super::base::BaseSpec;
+use super::base::{BaseSpec, ImageLayerSpec};
 use super::error::{ManifestError, Problem, TextPos};
 use super::raw::{
     RawCache, RawConfig, RawDir, RawFile, RawImage, RawLayer, RawManifest, RawSymlink,
@@ -51,6 +51,7 @@ pub(super) fn parse(text: &str, file: &Path) -> Result<Manifest> {
             comment: Some(accounts.describe()),
             platforms: None,
             tar: None,
+            image: None,
             remove: Vec::new(),
             files: Vec::new(),
             dirs: Vec::new(),
@@ -518,6 +519,40 @@ impl Ctx<'_> {
             }
             (None, None) => None,
         };
+        let image = match &raw.image {
+            Some(i) => {
+                if let Some(t) = &raw.tar {
+                    return Err(self.err(
+                        t.span(),
+                        Problem::Conflict {
+                            a: "tar".to_string(),
+                            b: "image".to_string(),
+                            table: "[[layer]]".to_string(),
+                        },
+                    ));
+                }
+                let source = BaseSpec::parse(i.get_ref(), dir).map_err(|why| {
+                    self.err(
+                        i.span(),
+                        Problem::BadImageLayer {
+                            value: i.get_ref().clone(),
+                            why,
+                        },
+                    )
+                })?;
+                let mut paths = Vec::with_capacity(raw.paths.len());
+                for p in &raw.paths {
+                    paths.push(self.dest(p, "paths entry")?);
+                }
+                Some(ImageLayerSpec { source, paths })
+            }
+            None => {
+                if let Some(p) = raw.paths.first() {
+                    return Err(self.err(p.span(), Problem::PathsWithoutImage { layer: number }));
+                }
+                None
+            }
+        };
         let mut remove = Vec::new();
         for r in &raw.remove {
             // A trailing `?`: nothing to remove is fine.
@@ -568,7 +603,12 @@ impl Ctx<'_> {
             )?;
             symlinks.push(spec);
         }
-        if tar.is_none() && remove.is_empty() && written.is_empty() && raw.copy.is_empty() {
+        if tar.is_none()
+            && image.is_none()
+            && remove.is_empty()
+            && written.is_empty()
+            && raw.copy.is_empty()
+        {
             return Err(self.err(spanned.span(), Problem::EmptyLayer { layer: number }));
         }
         Ok(LayerSpec {
@@ -576,6 +616,7 @@ impl Ctx<'_> {
             comment: raw.comment.clone(),
             platforms: platforms.map(|(ps, _)| ps),
             tar,
+            image,
             remove,
             files,
             dirs,

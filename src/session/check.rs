@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use super::inputs::Inputs;
-use super::recipe::{describe_layer, layer_label};
+use super::recipe::layer_label;
 use super::{OutputSettings, Session};
 use crate::digest::Sha256Digest;
 use crate::entry::Entry;
@@ -13,7 +13,7 @@ use crate::manifest::LayerSpec;
 use crate::merge::{MergeOptions, Tree};
 use crate::platform::Platform;
 use crate::preflight::{self, report, Finding};
-use crate::store::{KeyBuilder, LayerKey};
+use crate::store::LayerKey;
 use crate::Result;
 
 impl Session {
@@ -30,8 +30,9 @@ impl Session {
         let mut out = BTreeMap::new();
         for p in platforms {
             let specs: Vec<&LayerSpec> = self.manifest().layers_for(p).collect();
-            let top = self.top_key(p, settings, &specs, inputs);
-            let key = report::record_key(&top, &self.manifest().config, p);
+            let top = self.top_key(p, settings, &specs, inputs)?;
+            let config = self.image_config(p)?;
+            let key = report::record_key(&top, &config, p);
             let remote = self.remote_cache();
             let remembered = report::load(&root, &key).or_else(|| {
                 // From the registry-backed cache, kept here too for the next build.
@@ -46,7 +47,7 @@ impl Session {
                         .debug(format!("{p}: merging the tree for preflight"));
                     self.ensure_blobs(inputs)?;
                     let tree = self.merge_quietly(&specs, inputs, p, None)?;
-                    let f = preflight::check(&tree.entries(), &self.manifest().config, p);
+                    let f = preflight::check(&tree.entries(), &config, p);
                     if let Err(e) = report::store(&root, &key, &f) {
                         self.ui()
                             .debug(format!("preflight findings not remembered: {e}"));
@@ -66,11 +67,14 @@ impl Session {
     /// (unless they are remembered already). A failure to store only costs a merge later.
     pub fn remember_preflight(&self, tree: &Tree, top: &LayerKey, p: &Platform) {
         let root = self.store().root();
-        let key = report::record_key(&top.0, &self.manifest().config, p);
+        let Ok(config) = self.image_config(p) else {
+            return;
+        };
+        let key = report::record_key(&top.0, &config, p);
         if report::load(root, &key).is_some() {
             return;
         }
-        let findings = preflight::check(&tree.entries(), &self.manifest().config, p);
+        let findings = preflight::check(&tree.entries(), &config, p);
         if let Err(e) = report::store(root, &key, &findings) {
             self.ui()
                 .debug(format!("preflight findings not remembered: {e}"));
@@ -84,18 +88,14 @@ impl Session {
         s: OutputSettings,
         specs: &[&LayerSpec],
         inputs: &Inputs,
-    ) -> Sha256Digest {
-        let mut below = None;
-        for layer in specs {
-            let mut k = KeyBuilder::layer(below.as_ref(), s.compression, s.epoch, p);
-            // As the producer describes them (session/produce.rs).
-            if self.manifest().image.usrmerge {
-                k.field("usrmerge", b"true");
-            }
-            describe_layer(&mut k, layer, inputs, self.manifest(), p);
-            below = Some(k.finish());
-        }
-        below.map_or_else(|| Sha256Digest::of(b""), |k| k.0)
+    ) -> Result<Sha256Digest> {
+        // As the producer keys them (session/produce.rs).
+        let keys = self.layer_keys(p, s, specs, inputs)?;
+        Ok(keys
+            .layers
+            .last()
+            .or(keys.base.as_ref())
+            .map_or_else(|| Sha256Digest::of(b""), |k| k.0))
     }
 
     /// Merge `specs` without showing their warnings again, recording in `origins` which
@@ -107,7 +107,10 @@ impl Session {
         p: &Platform,
         mut origins: Option<&mut Origins>,
     ) -> Result<Tree> {
-        let mut tree = Tree::new();
+        let mut tree = self.bottom_tree(p)?;
+        if let (Some(o), Some(b)) = (origins.as_deref_mut(), self.base()?) {
+            o.record(&format!("base {}", b.written()), &tree.entries());
+        }
         for layer in specs {
             let label = layer_label(layer);
             let (entries, _) = self.entries_over(&tree, layer, inputs, &label, p)?;

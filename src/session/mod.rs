@@ -4,6 +4,8 @@
 //! * [`settings`]: the epoch and compression, from the command line, manifest and
 //!   environment, or as a lock recorded them;
 //! * [`pins`]: the pins of each input, from the manifest and the lock;
+//! * [`base`]: `[image] base` and the images of `[[layer]] image`, resolved once per
+//!   command with their pins, fetched and merged per platform when an image needs them;
 //! * [`inputs`]: identifying each input (its digest, as cheaply as it can be known) and
 //!   bringing it into the store when a layer must be built: one map of input states;
 //! * [`recipe`]: a layer spec as entries, and its layer-cache description, side by side;
@@ -16,6 +18,7 @@
 //! The commands (`crate::command`) are small verbs over a [`Session`]; none reaches into
 //! another.
 
+pub mod base;
 pub mod check;
 mod error;
 pub mod inputs;
@@ -70,6 +73,11 @@ pub struct Session {
     names: Vec<ImageName>,
     /// The registry-backed layer cache `build` and `push` attach ([`Session::attach_remote_cache`]).
     remote_cache: std::sync::OnceLock<crate::cache::RemoteCache>,
+    offline: bool,
+    /// `[image] base`, once resolved ([`Session::base`]).
+    base: std::sync::Mutex<Option<std::sync::Arc<base::SessionBase>>>,
+    /// The images of `[[layer]] image`, by lock key, once resolved.
+    images: std::sync::Mutex<std::collections::BTreeMap<String, std::sync::Arc<base::SessionBase>>>,
 }
 
 impl Session {
@@ -83,16 +91,14 @@ impl Session {
         if confine {
             manifest.check_confined()?;
         }
-        if let Some(base) = &manifest.image.base {
-            // Resolving, locking and pulling bases works (crate::base); building on one
-            // is not wired in yet: refuse rather than silently build without it.
-            return Err(crate::Error::Usage {
-                message: format!(
-                    "{}: [image] base `{base}`: building on a base image is not available in this version yet",
+        if let (Some(base), true) = (&manifest.image.base, manifest.image.squash) {
+            return Err(crate::Error::usage(
+                format!(
+                    "{}: [image] squash cannot be used with [image] base `{base}`: the base's layers are kept as they are",
                     manifest.file.display()
                 ),
-                hint: Some("remove [image] base, or take the base's root filesystem as a `tar` layer".into()),
-            });
+                Some("remove `squash = true`, or take the base's root filesystem as a `tar` layer and squash that"),
+            ));
         }
         let lock_path = o
             .lockfile
@@ -107,6 +113,7 @@ impl Session {
             FetchOptions::new(o.cache_dir.unwrap_or_else(crate::store::default_cache_dir));
         fetch_options.mirrors = mirrors;
         fetch_options.offline = o.offline;
+        let offline = o.offline;
         fetch_options.jobs = jobs;
         fetch_options.ui = ui.clone();
         let fetcher = Fetcher::new(fetch_options)?;
@@ -130,6 +137,9 @@ impl Session {
             jobs,
             names,
             remote_cache: std::sync::OnceLock::new(),
+            offline,
+            base: Default::default(),
+            images: Default::default(),
         })
     }
 

@@ -3,7 +3,7 @@
 //! `build`, `lock` and `verify` all produce; they differ in what they do with the result.
 
 use super::inputs::Inputs;
-use super::recipe::{created_by, describe_layer, layer_label};
+use super::recipe::{created_by, layer_label};
 use super::removals;
 use super::{OutputSettings, Session};
 use crate::cache::{Origin, RemoteCache};
@@ -14,7 +14,7 @@ use crate::lock::{LayerRecord, OutputRecord};
 use crate::manifest::LayerSpec;
 use crate::merge::{MergeOptions, Tree};
 use crate::platform::Platform;
-use crate::store::{CachedLayer, KeyBuilder, LayerCache, LayerKey};
+use crate::store::{CachedLayer, LayerCache, LayerKey};
 use crate::Result;
 use std::collections::BTreeMap;
 
@@ -61,11 +61,13 @@ impl Built {
 struct Plan<'m> {
     specs: Vec<&'m LayerSpec>,
     keys: Vec<LayerKey>,
+    /// The key of the base's tree (`[image] base`), when there is a base and a layer cache.
+    base_key: Option<LayerKey>,
     found: Vec<Option<CachedLayer>>,
     /// The first layer to merge, and the tree of the layers below it rebuilt from the
-    /// layer cache's snapshot (0 and an empty tree when there is none).
+    /// layer cache's snapshot (0 and `None`, the bottom tree, when there is none).
     from: usize,
-    base: Tree,
+    base: Option<Tree>,
 }
 
 impl Plan<'_> {
@@ -210,18 +212,29 @@ impl Producer<'_> {
         Ok(Built { images, assembled })
     }
 
-    /// The cache key of each of `specs` (the layers of platform `p`, in order).
-    fn layer_keys(&self, p: &Platform, specs: &[&LayerSpec], inputs: &Inputs) -> Vec<LayerKey> {
-        let mut keys: Vec<LayerKey> = Vec::with_capacity(specs.len());
-        for layer in specs {
-            let mut k = KeyBuilder::layer(keys.last(), self.s.compression, self.s.epoch, p);
-            if self.session.manifest().image.usrmerge {
-                k.field("usrmerge", b"true");
+    /// The tree the first layer of `p` merges over: the base's, read from its layers
+    /// (with a layer cache, its snapshot is kept under `base_key` for later builds), or
+    /// an empty tree.
+    fn bottom(&self, p: &Platform, base_key: Option<&LayerKey>) -> Result<Tree> {
+        let tree = self.session.bottom_tree(p)?;
+        let (Some(c), Some(k), Some(b)) = (self.layer_cache, base_key, self.session.base()?) else {
+            return Ok(tree);
+        };
+        if c.tree(k)?.is_none() {
+            let image = b.image(p)?;
+            let paths = b.layer_paths(self.session, p)?;
+            if let (Some(top), Some(path)) = (image.layers.last(), paths.last()) {
+                let blob = LayerBlob {
+                    media_type: top.blob.media_type.clone(),
+                    digest: top.blob.digest,
+                    size: top.blob.size,
+                    diff_id: top.diff_id,
+                };
+                let snapshot = encode_snapshot(&tree.entries());
+                c.put(k, &blob, path, &[], Some(&snapshot))?;
             }
-            describe_layer(&mut k, layer, inputs, self.session.manifest(), p);
-            keys.push(k.finish());
         }
-        keys
+        Ok(tree)
     }
 
     /// The layer cached under `key` (platform `p`'s layer `from_top` places below its top
@@ -311,9 +324,12 @@ impl Producer<'_> {
     fn plan<'m>(&'m self, p: &'m Platform, inputs: &Inputs) -> Result<Plan<'m>> {
         let manifest = self.session.manifest();
         let specs: Vec<&LayerSpec> = manifest.layers_for(p).collect();
-        let keys = match self.layer_cache {
-            Some(_) => self.layer_keys(p, &specs, inputs),
-            None => Vec::new(),
+        let (keys, base_key) = match self.layer_cache {
+            Some(_) => {
+                let k = self.session.layer_keys(p, self.s, &specs, inputs)?;
+                (k.layers, k.base)
+            }
+            None => (Vec::new(), None),
         };
         let found = if manifest.image.squash {
             let key = keys.last().map(LayerKey::squashed);
@@ -329,14 +345,15 @@ impl Producer<'_> {
         let mut plan = Plan {
             specs,
             keys,
+            base_key,
             found,
             from: 0,
-            base: Tree::new(),
+            base: None,
         };
         if !manifest.image.squash {
             if let Some((from, base)) = self.cached_base(&plan)? {
                 plan.from = from;
-                plan.base = base;
+                plan.base = Some(base);
             }
         }
         Ok(plan)
@@ -352,10 +369,13 @@ impl Producer<'_> {
         ) else {
             return Ok(None);
         };
-        if first_miss == 0 {
+        let below = match first_miss {
+            0 => plan.base_key.as_ref(),
+            n => plan.keys.get(n - 1),
+        };
+        let Some(below) = below else {
             return Ok(None);
-        }
-        let below = &plan.keys[first_miss - 1];
+        };
         let bytes = match (c.tree(below)?, self.remote()) {
             (Some(bytes), _) => bytes,
             (None, Some(r)) => match r.tree(below, c)? {
@@ -368,7 +388,10 @@ impl Producer<'_> {
             return Ok(None);
         };
         let mut tree = Tree::new();
-        let label = format!("layers 1-{first_miss} (from the layer cache)");
+        let label = match first_miss {
+            0 => "the base's layers (from the layer cache)".to_string(),
+            n => format!("layers 1-{n} (from the layer cache)"),
+        };
         if tree.restore(&label, entries).is_err() {
             return Ok(None);
         }
@@ -386,16 +409,34 @@ impl Producer<'_> {
         plan: Plan,
         inputs: &mut Inputs,
     ) -> Result<PlatformImage> {
-        let (layers, history) = if self.session.manifest().image.squash {
+        let (ours, history) = if self.session.manifest().image.squash {
             self.squashed_layer(p, plan, inputs)?
         } else {
             self.layers_in_order(p, plan, inputs)?
         };
+        let (mut layers, base_history) = match self.session.base()? {
+            Some(b) => {
+                let image = b.image(p)?;
+                let paths = b.layer_paths(self.session, p)?;
+                let (history, note) = crate::base::apply::history(image);
+                if let Some(n) = note {
+                    self.session
+                        .ui()
+                        .warn(format!("base `{}`: {n}", b.written()));
+                }
+                (
+                    crate::base::apply::layer_blobs(image, &paths, self.store),
+                    history,
+                )
+            }
+            None => (Vec::new(), Vec::new()),
+        };
+        layers.extend(ours);
         Ok(PlatformImage {
             platform: p.clone(),
-            config: self.session.manifest().config.clone(),
+            config: self.session.image_config(p)?,
             layers,
-            base_history: Vec::new(),
+            base_history,
             history,
         })
     }
@@ -476,12 +517,17 @@ impl Producer<'_> {
         let Plan {
             specs,
             keys,
+            base_key,
             found,
             from,
             base,
         } = plan;
         let mut written: Vec<Option<LayerBlob>> = vec![None; specs.len()];
         if merged > 0 {
+            let base = match base {
+                Some(t) => t,
+                None => self.bottom(p, base_key.as_ref())?,
+            };
             let mut done = self.merge_and_write(
                 p,
                 &specs,
@@ -504,7 +550,7 @@ impl Producer<'_> {
                     &found,
                     0,
                     merged,
-                    Tree::new(),
+                    self.bottom(p, None)?,
                     inputs,
                     &mut written,
                 )?;

@@ -4,7 +4,7 @@
 //! [`describe_layer`] leaves out would make the layer cache serve stale layers.
 
 use super::inputs::Inputs;
-use super::Session;
+use super::{OutputSettings, Session};
 use crate::digest::Sha256Digest;
 use crate::entry::{Content, Entry, ImagePath, Kind};
 use crate::layer;
@@ -14,7 +14,7 @@ use crate::manifest::{
 };
 use crate::merge::Tree;
 use crate::platform::Platform;
-use crate::store::KeyBuilder;
+use crate::store::{KeyBuilder, LayerKey};
 use crate::{Error, Result};
 
 impl Session {
@@ -69,6 +69,12 @@ impl Session {
                 None => self.plain_tar(tar, label, inputs.remembered)?,
             };
             entries.extend(layer::read_tar(&plain, label)?);
+        }
+        if let Some(i) = &layer.image {
+            // The image's merged tree for this platform, cut to `paths`; its entries are
+            // written canonically like a tar's.
+            let tree = self.layer_image(&i.source)?.tree(self, p)?;
+            entries.extend(crate::base::filter::filter_paths(tree.entries(), &i.paths));
         }
         for c in &layer.copies {
             let tar = inputs.blob(InputKind::Tar, &self.copy_source(c, p)?.location);
@@ -130,6 +136,49 @@ impl Session {
     }
 }
 
+/// The keys of the layers of one platform in the layer cache, and of the base below them.
+pub struct LayerKeys {
+    /// The key of the base's tree (`[image] base`): its image manifest digest for this
+    /// platform and the output settings. Our first layer's key is made over it, so every
+    /// key changes with the base; the base's tree snapshot is kept under it.
+    pub base: Option<LayerKey>,
+    /// One key per layer, bottom first.
+    pub layers: Vec<LayerKey>,
+}
+
+impl Session {
+    /// The layer-cache key of each of `specs` (the layers of platform `p`, in order), each
+    /// made over the one below, the first over the base's.
+    pub fn layer_keys(
+        &self,
+        p: &Platform,
+        s: OutputSettings,
+        specs: &[&LayerSpec],
+        inputs: &Inputs,
+    ) -> Result<LayerKeys> {
+        let base = self.base_manifest(p)?.map(|d| {
+            let mut k = KeyBuilder::layer(None, s.compression, s.epoch, p);
+            k.digest("base-image", &d);
+            k.finish()
+        });
+        let mut layers: Vec<LayerKey> = Vec::with_capacity(specs.len());
+        for layer in specs {
+            let below = layers.last().or(base.as_ref());
+            let mut k = KeyBuilder::layer(below, s.compression, s.epoch, p);
+            if self.manifest().image.usrmerge {
+                k.field("usrmerge", b"true");
+            }
+            if let Some(i) = &layer.image {
+                let image = self.layer_image(&i.source)?;
+                k.digest("image", &image.image(p)?.manifest.digest);
+            }
+            describe_layer(&mut k, layer, inputs, self.manifest(), p);
+            layers.push(k.finish());
+        }
+        Ok(LayerKeys { base, layers })
+    }
+}
+
 /// Describe into `k` everything [`Session::layer_entries`] makes a layer's entries from;
 /// the two must stay in step, or the layer cache would serve stale layers.
 pub fn describe_layer(
@@ -142,6 +191,13 @@ pub fn describe_layer(
     let path = |p: &ImagePath| p.as_bytes().to_vec();
     if let Some(t) = &layer.tar {
         k.digest("tar", &inputs.digest(InputKind::Tar, &t.location));
+    }
+    if let Some(i) = &layer.image {
+        // The image's manifest digest for the platform is keyed by the caller
+        // (`Session::layer_keys`), which resolves it.
+        for p in &i.paths {
+            k.field("image-path", p.as_bytes());
+        }
     }
     for c in &layer.copies {
         k.field("copy", c.from.as_bytes());
@@ -230,9 +286,10 @@ fn file_mode(f: &FileSpec, inputs: &Inputs) -> u32 {
 
 /// A layer's name in messages: its number and main source.
 pub fn layer_label(layer: &LayerSpec) -> String {
-    match &layer.tar {
-        Some(t) => format!("layer {} ({})", layer.index + 1, t.location.key()),
-        None => format!("layer {}", layer.index + 1),
+    match (&layer.tar, &layer.image) {
+        (Some(t), _) => format!("layer {} ({})", layer.index + 1, t.location.key()),
+        (None, Some(i)) => format!("layer {} (image {})", layer.index + 1, i.source),
+        (None, None) => format!("layer {}", layer.index + 1),
     }
 }
 
@@ -244,6 +301,13 @@ pub fn created_by(layer: &LayerSpec) -> String {
     let mut parts = Vec::new();
     if let Some(t) = &layer.tar {
         parts.push(format!("tar {}", t.location.key()));
+    }
+    if let Some(i) = &layer.image {
+        let paths: Vec<String> = i.paths.iter().map(|p| p.display()).collect();
+        match paths.is_empty() {
+            true => parts.push(format!("image {}", i.source.lock_key())),
+            false => parts.push(format!("image {} {}", i.source.lock_key(), paths.join(" "))),
+        }
     }
     if !layer.remove.is_empty() {
         let r: Vec<String> = layer.remove.iter().map(|r| r.path.display()).collect();

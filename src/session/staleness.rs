@@ -45,14 +45,15 @@ pub fn locked_inputs(
 }
 
 /// The lock this command would write, as far as it knows: the settings, every input (read
-/// or recorded) and the outputs of the platforms it built.
+/// or recorded), the base as resolved (see [`Session::base`]) and the outputs of the
+/// platforms it built.
 pub fn current_lock(
     s: &Session,
     recorded: Option<&Lock>,
     settings: OutputSettings,
     inputs: &Inputs,
     outputs: BTreeMap<String, OutputRecord>,
-) -> Lock {
+) -> crate::Result<Lock> {
     let known = |i: &crate::manifest::InputRef| inputs.known(i.kind, &i.key);
     let mut current = Lock::new(
         settings.epoch.0,
@@ -60,7 +61,9 @@ pub fn current_lock(
         locked_inputs(s.manifest(), recorded, known),
     );
     current.outputs = outputs;
-    current
+    current.base = s.base()?.map(|b| b.locked());
+    current.images = s.locked_images()?;
+    Ok(current)
 }
 
 /// Everything stale about `recorded` given `current` (see [`current_lock`]): no lock,

@@ -178,7 +178,7 @@ impl Session {
         settings: OutputSettings,
     ) -> Result<Sbom> {
         let specs: Vec<&LayerSpec> = self.manifest().layers_for(platform).collect();
-        let mut tree = Tree::new();
+        let mut tree = self.bottom_tree(platform)?;
         for layer in specs {
             let label = layer_label(layer);
             let (entries, _) = self.entries_over(&tree, layer, inputs, &label, platform)?;
