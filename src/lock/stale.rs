@@ -2,9 +2,12 @@
 //! give ([`Staleness`]), told with the real names of the manifest and its lock
 //! ([`FileNames`]): `NAME.toml` is locked in `NAME.lock`, or wherever `--lockfile` says.
 
-use super::{InputKind, LOCK_FILE};
+use super::{manifest_platforms, InputKind, Lock, LockedInput, PinnedInput, LOCK_FILE};
+use crate::compression::Compression;
 use crate::digest::Sha256Digest;
+use crate::manifest::Manifest;
 use crate::manifest::TextPos;
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::Path;
 
@@ -177,6 +180,166 @@ impl fmt::Display for Staleness {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.describe(&FileNames::default()))
     }
+}
+
+/// What a build finds stale before reading any input: no lock at all, manifest inputs the
+/// lock lacks (from `pins`), lock entries the manifest no longer uses, and inputs used on
+/// other platforms than recorded. Add [`PinnedInput::check_local`] results and
+/// [`settings_staleness`] for the full list.
+pub fn stale_report(
+    manifest: &Manifest,
+    lock: Option<&Lock>,
+    pins: &[PinnedInput],
+) -> Vec<Staleness> {
+    let Some(lock) = lock else {
+        return vec![Staleness::NoLock];
+    };
+    let mut out: Vec<Staleness> = Vec::new();
+    for p in pins {
+        if let Some(s) = &p.stale {
+            if !out.contains(s) {
+                out.push(s.clone());
+            }
+        }
+    }
+    let used = manifest_platforms(manifest);
+    for entry in &lock.inputs {
+        match used.get(&(entry.source.clone(), entry.kind)) {
+            None => out.push(Staleness::Unused {
+                kind: entry.kind,
+                source: entry.source.clone(),
+            }),
+            Some(ps) if *ps != entry.platforms => out.push(Staleness::PlatformsChanged {
+                kind: entry.kind,
+                source: entry.source.clone(),
+                recorded: entry.platforms.clone(),
+                current: ps.clone(),
+            }),
+            Some(_) => {}
+        }
+    }
+    out
+}
+
+/// The settings this build uses that differ from those the lock recorded.
+pub fn settings_staleness(
+    lock: &Lock,
+    source_date_epoch: u64,
+    compression: Compression,
+) -> Vec<Staleness> {
+    let mut out = Vec::new();
+    if lock.source_date_epoch != source_date_epoch {
+        out.push(Staleness::Setting {
+            name: "source_date_epoch",
+            recorded: lock.source_date_epoch.to_string(),
+            current: source_date_epoch.to_string(),
+        });
+    }
+    let current = compression.to_string();
+    if lock.compression != current {
+        out.push(Staleness::Setting {
+            name: "compression",
+            recorded: lock.compression.clone(),
+            current,
+        });
+    }
+    out
+}
+
+/// How `recorded` differs from a freshly computed lock `current`: settings, inputs added,
+/// removed, changed or moved between platforms, and outputs (only for platforms whose
+/// outputs `current` has computed). Empty when the lock is up to date.
+pub fn staleness(recorded: &Lock, current: &Lock) -> Vec<Staleness> {
+    let mut out = Vec::new();
+    if recorded.compat_level != current.compat_level {
+        out.push(Staleness::Setting {
+            name: "compat_level",
+            recorded: recorded.compat_level.to_string(),
+            current: current.compat_level.to_string(),
+        });
+    }
+    if recorded.source_date_epoch != current.source_date_epoch {
+        out.push(Staleness::Setting {
+            name: "source_date_epoch",
+            recorded: recorded.source_date_epoch.to_string(),
+            current: current.source_date_epoch.to_string(),
+        });
+    }
+    if recorded.compression != current.compression {
+        out.push(Staleness::Setting {
+            name: "compression",
+            recorded: recorded.compression.clone(),
+            current: current.compression.clone(),
+        });
+    }
+    let mut rec = recorded.clone();
+    rec.normalise();
+    let mut cur = current.clone();
+    cur.normalise();
+    let old: BTreeMap<(&str, InputKind), &LockedInput> = rec
+        .inputs
+        .iter()
+        .map(|i| ((i.source.as_str(), i.kind), i))
+        .collect();
+    let new: BTreeMap<(&str, InputKind), &LockedInput> = cur
+        .inputs
+        .iter()
+        .map(|i| ((i.source.as_str(), i.kind), i))
+        .collect();
+    for (&(source, kind), n) in &new {
+        match old.get(&(source, kind)) {
+            None => out.push(Staleness::NotInLock {
+                kind,
+                source: source.to_string(),
+            }),
+            Some(o) => {
+                if o.sha256 != n.sha256 || o.size != n.size {
+                    out.push(Staleness::InputChanged {
+                        kind,
+                        source: source.to_string(),
+                        recorded: o.sha256,
+                        current: n.sha256,
+                        at: None,
+                    });
+                }
+                if o.platforms != n.platforms {
+                    out.push(Staleness::PlatformsChanged {
+                        kind,
+                        source: source.to_string(),
+                        recorded: o.platforms.clone(),
+                        current: n.platforms.clone(),
+                    });
+                }
+            }
+        }
+    }
+    for &(source, kind) in old.keys() {
+        if !new.contains_key(&(source, kind)) {
+            out.push(Staleness::Unused {
+                kind,
+                source: source.to_string(),
+            });
+        }
+    }
+    out.extend(
+        crate::base::lock::staleness(rec.base.as_ref(), cur.base.as_ref())
+            .into_iter()
+            .map(Staleness::Base),
+    );
+    out.extend(
+        crate::base::lock::images_staleness(&rec.images, &cur.images)
+            .into_iter()
+            .map(Staleness::Base),
+    );
+    for (platform, n) in &cur.outputs {
+        if !rec.outputs.get(platform).is_some_and(|r| r.matches(n)) {
+            out.push(Staleness::OutputChanged {
+                platform: platform.clone(),
+                details: Vec::new(),
+            });
+        }
+    }
+    out
 }
 
 #[cfg(test)]

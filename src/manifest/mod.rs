@@ -8,6 +8,7 @@ mod accounts;
 mod base;
 pub mod confine;
 mod error;
+mod layer_tables;
 mod named;
 mod raw;
 mod validate;
@@ -18,6 +19,8 @@ mod named_tests;
 mod tests;
 #[cfg(test)]
 mod tests_attribution;
+#[cfg(test)]
+mod tests_errors;
 
 pub use base::{BaseSource, BaseSpec, ImageLayerSpec};
 pub use error::{ManifestError, Problem, TextPos};
