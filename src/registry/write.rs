@@ -85,26 +85,7 @@ pub fn upload_file(
     let what = format!("uploading blob {digest} to {repo}");
     let mut attempt = 0u32;
     loop {
-        let start_url = registry.url(&format!("/v2/{repo}/blobs/uploads/"));
-        let resp = registry.send(&scope, &what, None, &|c| {
-            c.post(&start_url).header("content-length", "0")
-        })?;
-        if !matches!(resp.status().as_u16(), 201 | 202) {
-            return Err(registry.status_error(&what, resp));
-        }
-        let location = resp
-            .headers()
-            .get(reqwest::header::LOCATION)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string)
-            .ok_or_else(|| RegistryError::Status {
-                registry: registry.name().to_string(),
-                what: what.clone(),
-                status: resp.status().as_u16(),
-                message: "the upload session has no Location".into(),
-            })?;
-        let sep = if location.contains('?') { '&' } else { '?' };
-        let put_url = format!("{}{sep}digest={digest}", registry.url(&location));
+        let put_url = open_upload(registry, &scope, repo, &what, digest)?;
         let put = registry.send(&scope, &what, Some(1), &|c| {
             let body = match std::fs::File::open(file) {
                 Ok(f) => reqwest::blocking::Body::sized(f, size),
@@ -147,26 +128,7 @@ pub fn ensure_bytes(
     }
     let scope = Scope::push(repo);
     let what = format!("uploading blob {digest} to {repo}");
-    let start_url = registry.url(&format!("/v2/{repo}/blobs/uploads/"));
-    let resp = registry.send(&scope, &what, None, &|c| {
-        c.post(&start_url).header("content-length", "0")
-    })?;
-    if !matches!(resp.status().as_u16(), 201 | 202) {
-        return Err(registry.status_error(&what, resp));
-    }
-    let location = resp
-        .headers()
-        .get(reqwest::header::LOCATION)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string)
-        .ok_or_else(|| RegistryError::Status {
-            registry: registry.name().to_string(),
-            what: what.clone(),
-            status: resp.status().as_u16(),
-            message: "the upload session has no Location".into(),
-        })?;
-    let sep = if location.contains('?') { '&' } else { '?' };
-    let put_url = format!("{}{sep}digest={digest}", registry.url(&location));
+    let put_url = open_upload(registry, &scope, repo, &what, &digest)?;
     let resp = registry.send(&scope, &what, None, &|c| {
         c.put(&put_url)
             .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
@@ -212,4 +174,35 @@ pub fn put_manifest(
         });
     }
     Ok(digest)
+}
+
+/// Start an upload session in `repo`: the URL that finishes it with one PUT of the blob
+/// whose digest is `digest`.
+fn open_upload(
+    registry: &Registry,
+    scope: &Scope,
+    repo: &str,
+    what: &str,
+    digest: &Sha256Digest,
+) -> Result<String, RegistryError> {
+    let start_url = registry.url(&format!("/v2/{repo}/blobs/uploads/"));
+    let resp = registry.send(scope, what, None, &|c| {
+        c.post(&start_url).header("content-length", "0")
+    })?;
+    if !matches!(resp.status().as_u16(), 201 | 202) {
+        return Err(registry.status_error(what, resp));
+    }
+    let location = resp
+        .headers()
+        .get(reqwest::header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+        .ok_or_else(|| RegistryError::Status {
+            registry: registry.name().to_string(),
+            what: what.to_string(),
+            status: resp.status().as_u16(),
+            message: "the upload session has no Location".into(),
+        })?;
+    let sep = if location.contains('?') { '&' } else { '?' };
+    Ok(format!("{}{sep}digest={digest}", registry.url(&location)))
 }
