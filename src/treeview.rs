@@ -8,15 +8,24 @@
 //! absolute targets start at the tree's root, `..` stops there, at most
 //! [`crate::merge::MAX_SYMLINK_HOPS`] links are followed.
 
+use std::borrow::Cow;
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 
 use crate::entry::{Entry, ImagePath, Kind};
-use crate::merge::MAX_SYMLINK_HOPS;
+use crate::merge::{Tree, MAX_SYMLINK_HOPS};
 
 /// Lookups into a slice of entries with unique, normalised paths (missing parent
-/// directories are treated as plain directories).
+/// directories are treated as plain directories), or into a merged [`Tree`], which reads
+/// only what is looked up (a tree over a layer-cache snapshot stays mostly unread).
 pub struct TreeView<'a> {
-    by_path: BTreeMap<&'a [u8], &'a Entry>,
+    source: Source<'a>,
+}
+
+enum Source<'a> {
+    Entries(BTreeMap<&'a [u8], &'a Entry>),
+    /// Looking a name up may read it from the tree's snapshot, hence the `RefCell`.
+    Tree(RefCell<&'a mut Tree>),
 }
 
 /// What resolving a path found.
@@ -24,7 +33,10 @@ pub struct TreeView<'a> {
 pub enum Resolved<'a> {
     /// The path exists; `path` is its real path (no symlinks in it). A hard link is
     /// reported as the entry it links to, under its own real path.
-    Found { path: ImagePath, entry: &'a Entry },
+    Found {
+        path: ImagePath,
+        entry: Cow<'a, Entry>,
+    },
     /// The path is implicitly a directory (a parent no entry describes, or the root).
     ImplicitDir { path: ImagePath },
     /// A component is missing: `at` is the first real path that does not exist, `via`
@@ -44,17 +56,29 @@ impl<'a> TreeView<'a> {
     /// replace earlier ones.
     pub fn new(entries: &'a [Entry]) -> TreeView<'a> {
         TreeView {
-            by_path: entries.iter().map(|e| (e.path.as_bytes(), e)).collect(),
+            source: Source::Entries(entries.iter().map(|e| (e.path.as_bytes(), e)).collect()),
+        }
+    }
+
+    /// Lookups into a merged tree, reading from its snapshot only what they need.
+    pub fn of_tree(tree: &'a mut Tree) -> TreeView<'a> {
+        TreeView {
+            source: Source::Tree(RefCell::new(tree)),
         }
     }
 
     /// The entry at exactly this real path, following a hard link to the entry it
     /// shares an inode with (so the kind is never `HardLink` unless the link dangles).
-    pub fn get(&self, path: &[u8]) -> Option<&'a Entry> {
-        let e = *self.by_path.get(path)?;
-        match &e.kind {
-            Kind::HardLink(t) => Some(self.by_path.get(t.as_bytes()).copied().unwrap_or(e)),
-            _ => Some(e),
+    pub fn get(&self, path: &[u8]) -> Option<Cow<'a, Entry>> {
+        match &self.source {
+            Source::Entries(by_path) => {
+                let e = *by_path.get(path)?;
+                Some(Cow::Borrowed(match &e.kind {
+                    Kind::HardLink(t) => by_path.get(t.as_bytes()).copied().unwrap_or(e),
+                    _ => e,
+                }))
+            }
+            Source::Tree(t) => t.borrow_mut().lookup(path).map(Cow::Owned),
         }
     }
 
@@ -67,48 +91,46 @@ impl<'a> TreeView<'a> {
     }
 
     fn has_children(&self, dir: &[u8]) -> bool {
-        self.subtree(dir).next().is_some()
+        match &self.source {
+            Source::Entries(by_path) => entries_below(by_path, dir).next().is_some(),
+            // A tree has every parent: a name it does not have has no children.
+            Source::Tree(_) => false,
+        }
     }
 
     /// Every entry strictly below directory `dir` (a real path), in byte order of paths.
-    pub fn subtree(&self, dir: &[u8]) -> impl Iterator<Item = &'a Entry> + '_ {
-        let (lo, hi) = if dir.is_empty() {
-            (Vec::new(), None)
-        } else {
-            let mut lo = dir.to_vec();
-            lo.push(b'/');
-            let mut hi = dir.to_vec();
-            hi.push(b'/' + 1);
-            (lo, Some(hi))
-        };
-        self.by_path
-            .range::<[u8], _>((
-                std::ops::Bound::Included(lo.as_slice()),
-                match &hi {
-                    Some(h) => std::ops::Bound::Excluded(h.as_slice()),
-                    None => std::ops::Bound::Unbounded,
-                },
-            ))
-            .map(|(_, e)| *e)
-            .filter(|e| !e.path.is_root())
-            .collect::<Vec<_>>()
-            .into_iter()
+    pub fn subtree(&self, dir: &[u8]) -> Vec<Cow<'a, Entry>> {
+        match &self.source {
+            Source::Entries(by_path) => entries_below(by_path, dir).map(Cow::Borrowed).collect(),
+            Source::Tree(t) => {
+                let mut all = t.borrow_mut().subtree_at(dir);
+                all.sort_by(|a, b| a.path.as_bytes().cmp(b.path.as_bytes()));
+                all.into_iter().map(Cow::Owned).collect()
+            }
+        }
     }
 
     /// The direct children of directory `dir` (a real path), by name.
-    pub fn children(&self, dir: &[u8]) -> Vec<&'a Entry> {
+    pub fn children(&self, dir: &[u8]) -> Vec<Cow<'a, Entry>> {
+        let by_path = match &self.source {
+            Source::Entries(by_path) => by_path,
+            Source::Tree(t) => {
+                let children = t.borrow_mut().children_at(dir);
+                return children.into_iter().map(Cow::Owned).collect();
+            }
+        };
         let depth = if dir.is_empty() {
             0
         } else {
             dir.iter().filter(|&&b| b == b'/').count() + 1
         };
         let mut names: BTreeMap<Vec<u8>, &'a Entry> = BTreeMap::new();
-        for e in self.subtree(dir) {
+        for e in entries_below(by_path, dir) {
             if e.path.components().count() == depth + 1 {
                 names.insert(e.path.file_name().to_vec(), e);
             }
         }
-        names.into_values().collect()
+        names.into_values().map(Cow::Borrowed).collect()
     }
 
     /// Resolve `path` (absolute or relative to the root; `.` and `..` allowed) through
@@ -183,6 +205,34 @@ impl<'a> TreeView<'a> {
             },
         }
     }
+}
+
+/// The entries of `by_path` strictly below directory `dir`, in byte order of paths.
+fn entries_below<'a>(
+    by_path: &BTreeMap<&'a [u8], &'a Entry>,
+    dir: &[u8],
+) -> impl Iterator<Item = &'a Entry> {
+    let (lo, hi) = if dir.is_empty() {
+        (Vec::new(), None)
+    } else {
+        let mut lo = dir.to_vec();
+        lo.push(b'/');
+        let mut hi = dir.to_vec();
+        hi.push(b'/' + 1);
+        (lo, Some(hi))
+    };
+    by_path
+        .range::<[u8], _>((
+            std::ops::Bound::Included(lo.as_slice()),
+            match &hi {
+                Some(h) => std::ops::Bound::Excluded(h.as_slice()),
+                None => std::ops::Bound::Unbounded,
+            },
+        ))
+        .map(|(_, e)| *e)
+        .filter(|e| !e.path.is_root())
+        .collect::<Vec<_>>()
+        .into_iter()
 }
 
 fn split_rev(path: &[u8]) -> Vec<Vec<u8>> {
@@ -308,7 +358,7 @@ mod tests {
         assert!(matches!(v.get(b"d/b").unwrap().kind, Kind::File(_)));
         let names: Vec<String> = v.children(b"d").iter().map(|e| e.path.display()).collect();
         assert_eq!(names, ["/d/a", "/d/b"]);
-        let all: Vec<String> = v.subtree(b"d").map(|e| e.path.display()).collect();
+        let all: Vec<String> = v.subtree(b"d").iter().map(|e| e.path.display()).collect();
         assert_eq!(all, ["/d/a", "/d/b", "/d/sub/c"]);
     }
 }

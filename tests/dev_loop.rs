@@ -113,7 +113,18 @@ fn a_rebuild_after_an_app_change_reads_nothing_of_the_base() {
     forget(&cache, &sha);
     drop(srv);
     let (warm, log) = build_verbose(&cache, &dir, "out");
-    assert!(log.contains("tree snapshot read"), "{log}");
+    assert!(log.contains("tree snapshot opened"), "{log}");
+    // The root, its three children and the app's check: not the 300 files of the base.
+    let read = log
+        .lines()
+        .find_map(|l| {
+            l.split("] ")
+                .nth(1)?
+                .strip_suffix(" names read from the tree snapshot")
+        })
+        .and_then(|l| l.split(" of ").next()?.parse::<u64>().ok())
+        .unwrap_or_else(|| panic!("no count of names read: {log}"));
+    assert!(read < 10, "{read} names read: {log}");
     assert!(
         !log.lines()
             .any(|l| l.contains("layer 1 (") && l.contains("entries read")),
@@ -180,4 +191,38 @@ fn an_upper_layer_that_needs_a_lower_files_bytes_is_merged_from_the_bottom() {
     assert!(log.contains("merging from the bottom"), "{log}");
     let cold = build(&work.path().join("cold-cache"), &dir, "cold");
     assert_eq!(warm, cold);
+}
+
+#[test]
+fn a_cache_without_a_snapshot_it_can_read_keeps_one_on_the_next_rebuild() {
+    let work = tempfile::tempdir().unwrap();
+    let srv_dir = work.path().join("srv");
+    std::fs::create_dir_all(&srv_dir).unwrap();
+    let base = base_tar_gz(20);
+    std::fs::write(srv_dir.join("base.tar.gz"), &base).unwrap();
+    let srv = TestServer::serve_dir(&srv_dir);
+    let dir = work.path().join("p");
+    std::fs::create_dir_all(&dir).unwrap();
+    let cache = work.path().join("cache");
+    let upper = "[[layer.file]]\nsrc = \"app\"\ndest = \"/app\"\nmode = \"0755\"\n";
+    project(&dir, &srv.url("/base.tar.gz"), &sha256_hex(&base), upper);
+    std::fs::write(dir.join("app"), "#!/bin/sh\necho one\n").unwrap();
+    build(&cache, &dir, "out");
+
+    // As a cache written by an older version: the snapshots are not there (or not in a
+    // format this version reads).
+    for record in std::fs::read_dir(cache.join("layers")).unwrap() {
+        let text = std::fs::read_to_string(record.unwrap().path()).unwrap();
+        let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+        if let Some(tree) = json["tree"].as_str() {
+            let hex = tree.trim_start_matches("sha256:");
+            std::fs::remove_file(cache.join("blobs/sha256").join(hex)).unwrap();
+        }
+    }
+    std::fs::write(dir.join("app"), "#!/bin/sh\necho two\n").unwrap();
+    let (_, log) = build_verbose(&cache, &dir, "out");
+    assert!(!log.contains("tree snapshot opened"), "{log}");
+    std::fs::write(dir.join("app"), "#!/bin/sh\necho three\n").unwrap();
+    let (_, log) = build_verbose(&cache, &dir, "out");
+    assert!(log.contains("tree snapshot opened"), "{log}");
 }

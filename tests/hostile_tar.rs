@@ -116,7 +116,7 @@ fn entries_through_a_symlink_to_the_root_land_inside_the_image() {
             .symlink(b"l", target)
             .file(format!("l/{canary}").as_bytes(), b"x")
             .finish();
-        let t = merge(&tar).unwrap();
+        let mut t = merge(&tar).unwrap();
         let got = t
             .get(&ImagePath::parse(format!("l/{canary}").as_bytes()).unwrap())
             .expect("resolved through the symlink");

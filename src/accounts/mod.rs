@@ -67,10 +67,12 @@ impl AccountsError {
     }
 }
 
-/// The accounts layer over a merged tree: [`merge`] on its entries.
-pub fn layer_over(tree: &crate::merge::Tree, spec: &AccountsSpec) -> Result<Merged, AccountsError> {
-    let entries = tree.entries();
-    merge(&TreeView::new(&entries), spec)
+/// The accounts layer over a merged tree: [`merge`] on what it looks up of it.
+pub fn layer_over(
+    tree: &mut crate::merge::Tree,
+    spec: &AccountsSpec,
+) -> Result<Merged, AccountsError> {
+    merge(&TreeView::of_tree(tree), spec)
 }
 
 /// Merge `spec` over the account files of the tree `lower` shows.
@@ -84,7 +86,7 @@ pub fn merge(lower: &TreeView<'_>, spec: &AccountsSpec) -> Result<Merged, Accoun
     for path in ["etc/passwd", "etc/group", "etc/shadow"] {
         if let Resolved::Found { entry, .. } = lower.resolve(path.as_bytes(), true) {
             if matches!(entry.kind, Kind::File(Content::NotKept { .. })) {
-                out.entries.push(entry.clone());
+                out.entries.push(entry.into_owned());
                 return Ok(out);
             }
         }
@@ -306,7 +308,7 @@ impl AccountFile {
                         path: display,
                         reason,
                     })?;
-                let mut template = entry.clone();
+                let mut template = entry.into_owned();
                 template.path = path;
                 Ok(AccountFile {
                     existed: true,

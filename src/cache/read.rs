@@ -138,7 +138,11 @@ impl RemoteCache {
     /// The snapshot of the merged tree up to the layer under `key`, from the source that
     /// has that layer. Not used when a lock records output digests: a snapshot cannot be
     /// checked against the lock, so such builds merge the lower layers from their inputs.
-    pub fn tree(&self, key: &LayerKey, layers: &LayerCache) -> Result<Option<Vec<u8>>, StoreError> {
+    pub fn tree(
+        &self,
+        key: &LayerKey,
+        layers: &LayerCache,
+    ) -> Result<Option<std::path::PathBuf>, StoreError> {
         if self.settings.from.is_empty() || self.has_expectations() {
             return Ok(None);
         }
@@ -148,13 +152,7 @@ impl RemoteCache {
         let Some(t) = e.tree.filter(|t| t.size <= MAX_SNAPSHOT) else {
             return Ok(None);
         };
-        let Some(path) = self.fetch(layers.store(), source, &t.digest, t.size, "tree snapshot")?
-        else {
-            return Ok(None);
-        };
-        std::fs::read(&path)
-            .map(Some)
-            .map_err(|err| StoreError::cache(&path, err))
+        self.fetch(layers.store(), source, &t.digest, t.size, "tree snapshot")
     }
 
     /// The preflight findings a source holds for the tree remembered under `record`.

@@ -23,7 +23,7 @@ pub use decompress::{
     decompress, default_limit, detect_format, InputFormat, DEFAULT_LIMIT_RATIO, MIN_DEFAULT_LIMIT,
 };
 pub use read::{keep_xattr, parse_pax, read_tar, MAX_EXTENSION};
-pub use snapshot::{decode_snapshot, encode_snapshot};
+pub use snapshot::{decode_snapshot, encode_snapshot, valid_name, Record, Snapshot};
 pub use sparse::{MAX_ARCHIVE_SEGMENTS, MAX_SEGMENTS};
 pub use write::{
     archived_size, entry_headers, pax_records, split_ustar_name, write_entries, TarWriter, BLOCK,

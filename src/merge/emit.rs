@@ -14,7 +14,10 @@ impl Tree {
     /// entry with the empty path. Each hard-link group is written once as its kind (file,
     /// symlink, device, …) under the first of its names in this order; its later names
     /// are `Kind::HardLink(first)` carrying the same metadata.
+    ///
+    /// A tree over a snapshot lists only the names read so far: [`Tree::load_all`] first.
     pub fn entries(&self) -> Vec<Entry> {
+        debug_assert!(!self.is_partial(), "entries of a partly read tree");
         let mut out = Vec::new();
         let root = self.inode_of(ROOT);
         if root.mode != 0o755 || root.uid != 0 || root.gid != 0 || !root.xattrs.is_empty() {
@@ -135,7 +138,7 @@ impl Tree {
         }
         let mut markers = Vec::new();
         let is_dir = |p: &ImagePath| {
-            self.find_real(p)
+            self.find_loaded(p)
                 .is_some_and(|id| self.inode_of(id).is_dir())
         };
         // Below a directory made opaque, or whited out, nothing from the lower layers is

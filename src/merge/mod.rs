@@ -75,6 +75,8 @@
 //! file bytes.
 
 mod emit;
+mod lookup;
+mod lower;
 mod nearest;
 mod order;
 mod resolve;
@@ -167,9 +169,10 @@ pub enum MergeError {
     /// An entry for the root that is not a directory.
     #[error("{layer}: the root entry is a {kind}, not a directory")]
     RootNotDir { layer: String, kind: String },
-    /// A whiteout among entries given as a merged tree's ([`Tree::restore`]).
-    #[error("{layer}: entry {path}: a whiteout, which no merged tree holds")]
-    NotATree { layer: String, path: String },
+    /// A record of the layer cache's tree snapshot could not be read
+    /// ([`Tree::over_snapshot`]).
+    #[error("{layer}: the tree snapshot is damaged")]
+    Damaged { layer: String },
 }
 
 impl MergeError {
@@ -200,7 +203,7 @@ impl MergeError {
                     "remove the duplicate from the layer, or allow duplicates (the last one wins)"
                 }
                 MergeError::RootNotDir { .. } => "the entry `/` or `./` in the layer must be a directory",
-                MergeError::NotATree { .. } => {
+                MergeError::Damaged { .. } => {
                     "the tree snapshot is damaged; `compose cache prune` removes it"
                 }
             }

@@ -23,7 +23,7 @@ impl Tree {
     /// symlinks as whiteouts do (see the [module documentation](super)); when it would not,
     /// up to `n` existing paths nearest to it: the children of its deepest existing
     /// directory whose names are closest (edit distance) to the first missing component.
-    pub fn whiteout_target(&self, path: &ImagePath, n: usize) -> WhiteoutTarget {
+    pub fn whiteout_target(&mut self, path: &ImagePath, n: usize) -> WhiteoutTarget {
         if let Ok(Some(id)) = self.find(path) {
             if id != ROOT {
                 return WhiteoutTarget::Found(self.path_of(id));
@@ -43,6 +43,7 @@ impl Tree {
                 }
             }
         }
+        self.load(dir);
         let want = missing.to_ascii_lowercase();
         let mut scored: Vec<(usize, &[u8], NodeId)> = self.nodes[dir]
             .children
@@ -113,7 +114,7 @@ mod tests {
 
     #[test]
     fn finds_through_symlinks_and_suggests_near_names() {
-        let t = tree();
+        let mut t = tree();
         assert_eq!(
             t.whiteout_target(&p("lib/libc.so"), 3),
             WhiteoutTarget::Found(p("usr/lib/libc.so"))

@@ -49,7 +49,7 @@ impl Cursor {
 
 impl Tree {
     /// Follow `cur` until it resolves, stops at a missing name or a non-directory.
-    fn advance(&self, cur: &mut Cursor) -> Result<Stop, WalkError> {
+    fn advance(&mut self, cur: &mut Cursor) -> Result<Stop, WalkError> {
         while let Some(c) = cur.pending.pop() {
             if c.is_empty() || c == b"." {
                 continue;
@@ -61,6 +61,7 @@ impl Tree {
                 continue;
             }
             let dir = *cur.stack.last().unwrap_or(&ROOT);
+            self.load(dir);
             let Some(&id) = self.nodes[dir].children.get(&c) else {
                 return Ok(Stop::Missing(dir, c));
             };
@@ -88,7 +89,7 @@ impl Tree {
 
     /// Resolve a directory path without changing the tree: `None` when a component is
     /// missing or not a directory.
-    pub(super) fn find_dir(&self, path: &[u8]) -> Result<Option<NodeId>, WalkError> {
+    pub(super) fn find_dir(&mut self, path: &[u8]) -> Result<Option<NodeId>, WalkError> {
         match self.advance(&mut Cursor::new(path))? {
             Stop::Dir(id) => Ok(Some(id)),
             Stop::Missing(..) | Stop::NotDir(_) => Ok(None),
@@ -96,24 +97,36 @@ impl Tree {
     }
 
     /// Resolve a path's parent through symlinks and look up its final name unfollowed.
-    pub(super) fn find(&self, path: &ImagePath) -> Result<Option<NodeId>, WalkError> {
+    pub(super) fn find(&mut self, path: &ImagePath) -> Result<Option<NodeId>, WalkError> {
         if path.is_root() {
             return Ok(Some(ROOT));
         }
         let parent = path.parent().unwrap_or_default();
-        Ok(self
-            .find_dir(parent.as_bytes())?
-            .and_then(|d| self.nodes[d].children.get(path.file_name()).copied()))
+        let Some(dir) = self.find_dir(parent.as_bytes())? else {
+            return Ok(None);
+        };
+        self.load(dir);
+        Ok(self.nodes[dir].children.get(path.file_name()).copied())
     }
 
     /// The fast path of resolution: every component an existing directory.
-    fn plain_dir(&self, path: &ImagePath) -> Option<NodeId> {
-        let id = self.find_real(path)?;
+    fn plain_dir(&mut self, path: &ImagePath) -> Option<NodeId> {
+        let id = self.find_real(path.as_bytes())?;
         self.inode_of(id).is_dir().then_some(id)
     }
 
-    /// Look up a node by its real path, following nothing.
-    pub(super) fn find_real(&self, path: &ImagePath) -> Option<NodeId> {
+    /// Look up a node by its real path (`a/b`, empty for the root), following nothing.
+    pub(super) fn find_real(&mut self, path: &[u8]) -> Option<NodeId> {
+        let mut id = ROOT;
+        for c in path.split(|&b| b == b'/').filter(|c| !c.is_empty()) {
+            self.load(id);
+            id = *self.nodes[id].children.get(c)?;
+        }
+        Some(id)
+    }
+
+    /// [`Tree::find_real`] among the names read so far (for paths this layer resolved).
+    pub(super) fn find_loaded(&self, path: &ImagePath) -> Option<NodeId> {
         let mut id = ROOT;
         for c in path.components() {
             id = *self.nodes[id].children.get(c)?;

@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 
+use super::lower::Lower;
 use super::order::{AUFS_PREFIX, OPAQUE, WH_PREFIX};
 use super::{Applied, MergeError, MergeOptions};
 use crate::entry::{Entry, ImagePath, Kind};
@@ -27,6 +28,9 @@ pub(super) struct Node {
     /// The last layer that wrote this node or anything below it (to skip untouched
     /// subtrees when writing a canonical layer).
     pub(super) touched: u32,
+    /// A directory whose children are still in the snapshot, as its record there (see
+    /// `lower.rs`); they are read the first time a lookup needs them.
+    pub(super) pending: Option<u32>,
 }
 
 /// What hard-linked names share: metadata and content. `kind` is never `HardLink`.
@@ -80,6 +84,8 @@ pub struct Tree {
     /// theirs is written again in the canonical layer, since the link entry that carried
     /// the change may not survive (a later entry of the layer can replace it).
     pub(super) relinked: Vec<InodeId>,
+    /// The snapshot the lower names not yet read are in ([`Tree::over_snapshot`]).
+    pub(super) lower: Option<Lower>,
 }
 
 impl Default for Tree {
@@ -107,11 +113,13 @@ impl Tree {
                 stamp: 0,
                 born: 0,
                 touched: 0,
+                pending: None,
             }],
             inodes: vec![Inode::default_dir()],
             layer: 0,
             linked: false,
             relinked: Vec::new(),
+            lower: None,
         }
     }
 
@@ -146,6 +154,7 @@ impl Tree {
             stamp: self.layer,
             born: self.layer,
             touched: self.layer,
+            pending: None,
         });
         self.nodes[parent].children.insert(name, id);
         self.touch(parent);
@@ -218,6 +227,7 @@ impl Tree {
                     .map_err(|e| self.walk_error(e, label, &marker))?
                 {
                     self.nodes[id].children.clear();
+                    self.nodes[id].pending = None;
                     opaques.push(self.path_of(id));
                 }
             }
@@ -234,6 +244,7 @@ impl Tree {
                 else {
                     continue;
                 };
+                self.load(dir);
                 if self.nodes[dir].children.remove(name).is_some() {
                     whiteouts.push(self.path_of(dir).join(name));
                 }
@@ -263,41 +274,14 @@ impl Tree {
         }
 
         drop(seen);
+        if self.linked {
+            // Every name of a lower inode may matter to the canonical layer.
+            self.load_all()?;
+        }
+        self.check_lower()?;
         self.restamp_relinked();
         let layer = self.canonical_layer(&opaques, &whiteouts, &replaced);
         Ok(Applied { layer, warnings })
-    }
-
-    /// Rebuild, as one more layer, the tree whose entries [`super::Tree::entries`] gave
-    /// (such as from a snapshot the layer cache kept): the tree is the one
-    /// [`Tree::apply`] would make of them, without the canonical form of the layer and
-    /// the duplicate bookkeeping, which nobody uses for a tree being restored. A whiteout
-    /// among them is an error: no merged tree holds one.
-    pub fn restore(&mut self, label: &str, entries: Vec<Entry>) -> Result<(), MergeError> {
-        self.layer += 1;
-        self.linked = false;
-        self.relinked.clear();
-        let opts = MergeOptions::default();
-        let mut replaced = Vec::new();
-        for item in classify(label, entries)? {
-            match item {
-                Item::Entry(e) => self.put(label, e, &opts, &mut replaced)?,
-                Item::Opaque(dir) => {
-                    return Err(MergeError::NotATree {
-                        layer: label.to_string(),
-                        path: dir.join(OPAQUE).display(),
-                    })
-                }
-                Item::Whiteout(dir, name) => {
-                    return Err(MergeError::NotATree {
-                        layer: label.to_string(),
-                        path: dir.join(&[WH_PREFIX, &name].concat()).display(),
-                    })
-                }
-            }
-        }
-        self.restamp_relinked();
-        Ok(())
     }
 
     /// Put one ordinary entry into the tree.
@@ -326,6 +310,7 @@ impl Tree {
             _ => None,
         };
         let parent = self.make_dirs(&e.path.parent().unwrap_or_default(), label, &e.path)?;
+        self.load(parent);
         let name = e.path.file_name().to_vec();
         if let Some(&old) = self.nodes[parent].children.get(&name) {
             if opts.usrmerge
@@ -400,7 +385,7 @@ impl Tree {
 
     /// The inode a hard link entry at `path` shares.
     fn link_target(
-        &self,
+        &mut self,
         label: &str,
         path: &ImagePath,
         target: &ImagePath,
@@ -428,7 +413,7 @@ impl Tree {
     /// (file, symlink, …), never as `Kind::HardLink`. The entry's path is the real one
     /// (`link/x` reached through a symlink `link -> real` reports `real/x`). `None` when
     /// missing or when resolution fails.
-    pub fn get(&self, path: &ImagePath) -> Option<Entry> {
+    pub fn get(&mut self, path: &ImagePath) -> Option<Entry> {
         let id = self.find(path).ok()??;
         Some(self.entry_of(id, self.path_of(id)))
     }

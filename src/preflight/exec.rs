@@ -1,6 +1,7 @@
 //! The program checks: finding the program, its permissions, its format (ELF or `#!`),
 //! its architecture, its interpreter and the closure of its libraries.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 
 use super::bytes::{read_prefix, ContentReader};
@@ -21,8 +22,8 @@ const SHEBANG_MAX: usize = 256;
 const STATIC_HINT: &str = "link it statically (Rust: a musl target or `-C target-feature=+crt-static`; Go: `CGO_ENABLED=0`; C: `-static`), or add the C library's loader and libraries in a layer ([[layer.copy]] from a rootfs input)";
 
 /// What the checks of one image share.
-pub(crate) struct Ctx<'a> {
-    pub(crate) view: &'a TreeView<'a>,
+pub(crate) struct Ctx<'a, 'v> {
+    pub(crate) view: &'a TreeView<'v>,
     pub(crate) platform: &'a Platform,
     pub(crate) env: &'a Env,
     /// The process's uid and gid, when known.
@@ -39,11 +40,11 @@ struct Object {
     parent: Option<usize>,
 }
 
-impl<'a> Ctx<'a> {
+impl<'v> Ctx<'_, 'v> {
     /// Check the container's program, `argv0`, as the runtime would start it.
     pub(crate) fn check_program(&self, argv0: &str, _args: &[String], out: &mut Vec<Finding>) {
         if let Some((path, entry)) = self.locate(argv0, "entrypoint", out) {
-            self.check_executable(&path, entry, 0, out);
+            self.check_executable(&path, &entry, 0, out);
         }
     }
 
@@ -62,7 +63,7 @@ impl<'a> Ctx<'a> {
         argv0: &str,
         check: &'static str,
         out: &mut Vec<Finding>,
-    ) -> Option<(ImagePath, &'a Entry)> {
+    ) -> Option<(ImagePath, Cow<'v, Entry>)> {
         if !argv0.contains('/') {
             for dir in self.env.path.split(':').filter(|d| !d.is_empty()) {
                 let candidate = format!("{}/{argv0}", self.absolute(dir));
@@ -233,12 +234,12 @@ impl<'a> Ctx<'a> {
             ));
             return;
         };
-        self.check_executable(&path, entry, depth + 1, out);
+        self.check_executable(&path, &entry, depth + 1, out);
         let name = arg.split([' ', '\t']).next().unwrap_or("");
         if path.file_name() == b"env" && !name.is_empty() && !name.starts_with('-') {
             let mut missing = Vec::new();
             if let Some((p, e)) = self.locate(name, "shebang", &mut missing) {
-                self.check_executable(&p, e, depth + 1, out);
+                self.check_executable(&p, &e, depth + 1, out);
             } else {
                 out.push(finding(
                     format!("script {display} runs `env {name}`, and `{name}` is not found in PATH ({})", self.env.path),

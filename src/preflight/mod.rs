@@ -28,6 +28,7 @@ use std::fmt;
 use crate::accounts::db;
 use crate::entry::{Content, Entry, Kind};
 use crate::manifest::ConfigSettings;
+use crate::merge::Tree;
 use crate::platform::Platform;
 use crate::treeview::{Resolved, TreeView};
 
@@ -56,10 +57,19 @@ impl fmt::Display for Finding {
 
 /// Run every check on the final tree `entries` of one platform's image.
 pub fn check(entries: &[Entry], config: &ConfigSettings, platform: &Platform) -> Vec<Finding> {
-    let view = TreeView::new(entries);
+    check_view(&TreeView::new(entries), config, platform)
+}
+
+/// [`check`] on a merged tree, reading only the names the checks look up (a tree rebuilt
+/// over a layer-cache snapshot stays mostly unread).
+pub fn check_tree(tree: &mut Tree, config: &ConfigSettings, platform: &Platform) -> Vec<Finding> {
+    check_view(&TreeView::of_tree(tree), config, platform)
+}
+
+fn check_view(view: &TreeView<'_>, config: &ConfigSettings, platform: &Platform) -> Vec<Finding> {
     let env = Env::of(config);
     let mut out = Vec::new();
-    let user = user_ids(&view, config.user.as_deref(), &mut out);
+    let user = user_ids(view, config.user.as_deref(), &mut out);
     let program = config
         .entrypoint
         .as_ref()
@@ -75,7 +85,7 @@ pub fn check(entries: &[Entry], config: &ConfigSettings, platform: &Platform) ->
         }),
         Some(argv) => {
             let ctx = exec::Ctx {
-                view: &view,
+                view,
                 platform,
                 env: &env,
                 user,

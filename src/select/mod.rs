@@ -163,7 +163,7 @@ impl Selector<'_, '_> {
         if lit == parts.len() {
             let written = image_path(&literal);
             return match self.view.resolve(&literal, false) {
-                Resolved::Found { path, entry } => self.take(&written, &path, entry, 0),
+                Resolved::Found { path, entry } => self.take(&written, &path, &entry, 0),
                 Resolved::ImplicitDir { path } => {
                     self.matched += 1;
                     let dest = self.dest_of(&written);
@@ -198,13 +198,13 @@ impl Selector<'_, '_> {
             if tail.is_empty() {
                 for child in self.view.children(dir.as_bytes()) {
                     let w = written.join(child.path.file_name());
-                    self.take(&w, &child.path, child, depth)?;
+                    self.take(&w, &child.path, &child, depth)?;
                 }
                 return Ok(());
             }
             self.walk(dir, written, tail, depth)?;
             for child in self.view.children(dir.as_bytes()) {
-                if let Some(sub) = self.enter(child, depth)? {
+                if let Some(sub) = self.enter(&child, depth)? {
                     self.walk(&sub, &written.join(child.path.file_name()), rest, depth + 1)?;
                 }
             }
@@ -217,8 +217,8 @@ impl Selector<'_, '_> {
             }
             let w = written.join(name);
             if tail.is_empty() {
-                self.take(&w, &child.path, child, depth)?;
-            } else if let Some(sub) = self.enter(child, depth)? {
+                self.take(&w, &child.path, &child, depth)?;
+            } else if let Some(sub) = self.enter(&child, depth)? {
                 self.walk(&sub, &w, tail, depth + 1)?;
             }
         }
@@ -266,7 +266,10 @@ impl Selector<'_, '_> {
         entry: &Entry,
         depth: u32,
     ) -> Result<(), SelectError> {
-        let entry = self.view.get(real.as_bytes()).unwrap_or(entry);
+        let entry = self
+            .view
+            .get(real.as_bytes())
+            .unwrap_or(std::borrow::Cow::Borrowed(entry));
         match &entry.kind {
             Kind::Symlink(target) if self.follow => {
                 if depth >= MAX_SYMLINK_HOPS {
@@ -282,7 +285,7 @@ impl Selector<'_, '_> {
                         {
                             return Err(self.looped(real));
                         }
-                        self.node(dest, &path, entry, depth + 1)
+                        self.node(dest, &path, &entry, depth + 1)
                     }
                     Resolved::ImplicitDir { path } => {
                         self.push(Entry::dir(dest.clone()))?;
@@ -300,13 +303,13 @@ impl Selector<'_, '_> {
                 }
             }
             Kind::Dir => {
-                let mut e = entry.clone();
+                let mut e = entry.clone().into_owned();
                 e.path = dest.clone();
                 self.push(e)?;
                 self.copy_dir(dest, real, depth)
             }
             _ => {
-                let mut e = entry.clone();
+                let mut e = entry.clone().into_owned();
                 e.path = dest.clone();
                 self.push(e)?;
                 Ok(())
@@ -323,7 +326,7 @@ impl Selector<'_, '_> {
         self.copying.push(real.clone());
         for child in self.view.children(real.as_bytes()) {
             let name = child.path.file_name();
-            self.node(&dest.join(name), &child.path, child, depth)?;
+            self.node(&dest.join(name), &child.path, &child, depth)?;
         }
         self.copying.pop();
         Ok(())

@@ -46,8 +46,8 @@ impl Session {
                     self.ui()
                         .debug(format!("{p}: merging the tree for preflight"));
                     self.ensure_blobs(inputs)?;
-                    let tree = self.merge_quietly(&specs, inputs, p, None)?;
-                    let f = preflight::check(&tree.entries(), &config, p);
+                    let mut tree = self.merge_quietly(&specs, inputs, p, None)?;
+                    let f = preflight::check_tree(&mut tree, &config, p);
                     if let Err(e) = report::store(&root, &key, &f) {
                         self.ui()
                             .debug(format!("preflight findings not remembered: {e}"));
@@ -65,7 +65,7 @@ impl Session {
 
     /// Check a platform's final tree and remember the findings under its top layer's key
     /// (unless they are remembered already). A failure to store only costs a merge later.
-    pub fn remember_preflight(&self, tree: &Tree, top: &LayerKey, p: &Platform) {
+    pub fn remember_preflight(&self, tree: &mut Tree, top: &LayerKey, p: &Platform) {
         let root = self.store().root();
         let Ok(config) = self.image_config(p) else {
             return;
@@ -74,7 +74,10 @@ impl Session {
         if report::load(root, &key).is_some() {
             return;
         }
-        let findings = preflight::check(&tree.entries(), &config, p);
+        let findings = preflight::check_tree(tree, &config, p);
+        if tree.check_lower().is_err() {
+            return; // a damaged snapshot: the build fails anyway
+        }
         if let Err(e) = report::store(root, &key, &findings) {
             self.ui()
                 .debug(format!("preflight findings not remembered: {e}"));
@@ -113,7 +116,7 @@ impl Session {
         }
         for layer in specs {
             let label = layer_label(layer);
-            let (entries, _) = self.entries_over(&tree, layer, inputs, &label, p)?;
+            let (entries, _) = self.entries_over(&mut tree, layer, inputs, &label, p)?;
             let opts = MergeOptions {
                 usrmerge: self.manifest().image.usrmerge,
                 ..MergeOptions::default()

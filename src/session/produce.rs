@@ -9,12 +9,12 @@ use super::{OutputSettings, Session};
 use crate::cache::{Origin, RemoteCache};
 use crate::entry::{Content, Entry, Kind};
 use crate::image::{self, BlobStore, HistoryEntry, LayerBlob, PlatformImage};
-use crate::layer::{decode_snapshot, encode_snapshot, write_entries};
+use crate::layer::{encode_snapshot, write_entries, Snapshot};
 use crate::lock::{LayerRecord, OutputRecord};
 use crate::manifest::LayerSpec;
 use crate::merge::{MergeOptions, Tree};
 use crate::platform::Platform;
-use crate::store::{CachedLayer, LayerCache, LayerKey};
+use crate::store::{CachedLayer, LayerCache, LayerKey, StoreError};
 use crate::Result;
 use std::collections::BTreeMap;
 
@@ -140,10 +140,10 @@ impl Session {
         };
         for (i, layer) in specs.iter().enumerate() {
             let label = layer_label(layer);
-            let (entries, own) = self.entries_over(&tree, layer, inputs, &label, p)?;
+            let (entries, own) = self.entries_over(&mut tree, layer, inputs, &label, p)?;
             self.ui()
                 .debug(format!("{label}: {} entries read", entries.len()));
-            removals::check(&tree, layer, &label)?;
+            removals::check(&mut tree, layer, &label)?;
             let applied = tree.apply(&label, entries, &opts)?;
             self.ui().debug(format!("{label}: merged"));
             let warnings: Vec<String> = own
@@ -161,10 +161,17 @@ impl Session {
             let last = i + 1 == specs.len();
             if let (true, Some(top)) = (last, check_as) {
                 // The final tree: check it now, so the build need not merge it again.
-                self.remember_preflight(&tree, top, p);
+                self.remember_preflight(&mut tree, top, p);
+            }
+            if let (true, Some((read, of))) = (last, tree.snapshot_reads()) {
+                self.ui()
+                    .debug(format!("{read} of {of} names read from the tree snapshot"));
             }
             if !keep_tree && last {
                 drop(std::mem::take(&mut tree));
+            } else {
+                // Its entries are wanted (a snapshot, the squashed layer): every name.
+                tree.load_all()?;
             }
             let so_far = (keep_tree || !last).then_some(&tree);
             on_layer(i, &warnings, &applied.layer, so_far)?;
@@ -220,7 +227,7 @@ impl Producer<'_> {
         let (Some(c), Some(k), Some(b)) = (self.layer_cache, base_key, self.session.base()?) else {
             return Ok(tree);
         };
-        if c.tree(k)?.is_none() {
+        if !has_snapshot(c, k)? {
             let image = b.image(p)?;
             let paths = b.layer_paths(self.session, p)?;
             if let (Some(top), Some(path)) = (image.layers.last(), paths.last()) {
@@ -376,28 +383,28 @@ impl Producer<'_> {
         let Some(below) = below else {
             return Ok(None);
         };
-        let bytes = match (c.tree(below)?, self.remote()) {
-            (Some(bytes), _) => bytes,
+        let path = match (c.tree(below)?, self.remote()) {
+            (Some(path), _) => path,
             (None, Some(r)) => match r.tree(below, c)? {
-                Some(bytes) => bytes,
+                Some(path) => path,
                 None => return Ok(None),
             },
             (None, None) => return Ok(None),
         };
-        let Some(entries) = decode_snapshot(&bytes) else {
+        // A snapshot of another format version is not used: the layers are merged.
+        let Some(snapshot) = Snapshot::open(&path).map_err(|e| StoreError::cache(&path, e))? else {
             return Ok(None);
         };
-        let mut tree = Tree::new();
         let label = match first_miss {
             0 => "the base's layers (from the layer cache)".to_string(),
             n => format!("layers 1-{n} (from the layer cache)"),
         };
-        if tree.restore(&label, entries).is_err() {
+        let Ok(tree) = Tree::over_snapshot(&label, snapshot) else {
             return Ok(None);
-        }
+        };
         self.session
             .ui()
-            .debug(format!("{label}: tree snapshot read"));
+            .debug(format!("{label}: tree snapshot opened"));
         Ok(Some((first_miss, tree)))
     }
 
@@ -616,6 +623,16 @@ impl Producer<'_> {
             keys.last().filter(|_| merged == specs.len()),
             |j, warnings, entries, tree| {
                 let i = from + j;
+                if let (Some(hit), Some(t), Some(c), Some(k)) =
+                    (&found[i], tree, self.layer_cache, keys.get(i))
+                {
+                    // Cached, but with no snapshot this version reads (an older cache):
+                    // keep one now, so the next rebuild need not come this way.
+                    if !has_snapshot(c, k)? {
+                        let snapshot = encode_snapshot(&t.entries());
+                        c.put(k, &hit.blob, &hit.path, &hit.warnings, Some(&snapshot))?;
+                    }
+                }
                 if !complete || found[i].is_some() || written[i].is_some() {
                     return Ok(());
                 }
@@ -636,6 +653,14 @@ impl Producer<'_> {
         )?;
         Ok(complete)
     }
+}
+
+/// Whether the layer cache keeps a tree snapshot this version reads under `key`.
+fn has_snapshot(c: &LayerCache, key: &LayerKey) -> Result<bool> {
+    Ok(match c.tree(key)? {
+        Some(path) => matches!(Snapshot::open(&path), Ok(Some(_))),
+        None => false,
+    })
 }
 
 /// About how many bytes the canonical tar of `entries` has (headers, padded contents,

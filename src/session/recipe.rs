@@ -37,7 +37,7 @@ impl Session {
     /// is computed from the tree, any other from its sources.
     pub fn entries_over(
         &self,
-        tree: &Tree,
+        tree: &mut Tree,
         layer: &LayerSpec,
         inputs: &Inputs,
         label: &str,

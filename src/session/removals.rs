@@ -42,7 +42,7 @@ fn suggest(nearest: &[String]) -> String {
 
 /// Refuse the first required remove of `layer` that `tree` (the layers below it) does not
 /// hold. `label` names the layer.
-pub(super) fn check(tree: &Tree, layer: &LayerSpec, label: &str) -> Result<(), NothingRemoved> {
+pub(super) fn check(tree: &mut Tree, layer: &LayerSpec, label: &str) -> Result<(), NothingRemoved> {
     for Removal {
         path,
         optional,

@@ -78,7 +78,8 @@ impl PlatformDocuments {
 struct View<'a> {
     session: &'a Session,
     inputs: &'a Inputs,
-    tree: Tree,
+    /// Looked up by `present` (which may read names from a snapshot).
+    tree: std::cell::RefCell<Tree>,
 }
 
 impl BuildView for View<'_> {
@@ -105,7 +106,7 @@ impl BuildView for View<'_> {
     }
 
     fn present(&self, path: &ImagePath) -> bool {
-        self.tree.get(path).is_some()
+        self.tree.borrow_mut().get(path).is_some()
     }
 }
 
@@ -181,13 +182,13 @@ impl Session {
         let mut tree = self.bottom_tree(platform)?;
         for layer in specs {
             let label = layer_label(layer);
-            let (entries, _) = self.entries_over(&tree, layer, inputs, &label, platform)?;
+            let (entries, _) = self.entries_over(&mut tree, layer, inputs, &label, platform)?;
             tree.apply(&label, entries, &MergeOptions::default())?;
         }
         let view = View {
             session: self,
             inputs,
-            tree,
+            tree: std::cell::RefCell::new(tree),
         };
         collect::collect(
             self.manifest(),

@@ -221,7 +221,7 @@ impl LayerCache {
     /// The snapshot of the merged tree up to the layer under `key` (see
     /// [`LayerCache::put`]), verified like every blob; `None` when none was kept or it is
     /// damaged.
-    pub fn tree(&self, key: &LayerKey) -> Result<Option<Vec<u8>>, StoreError> {
+    pub fn tree(&self, key: &LayerKey) -> Result<Option<std::path::PathBuf>, StoreError> {
         let Ok(text) = fs::read(self.record_path(key)) else {
             return Ok(None);
         };
@@ -232,9 +232,7 @@ impl LayerCache {
             return Ok(None);
         };
         match self.cache.lookup_remembered(&d)? {
-            Lookup::Hit(b) => fs::read(&b.path)
-                .map(Some)
-                .map_err(|e| StoreError::cache(&b.path, e)),
+            Lookup::Hit(b) => Ok(Some(b.path)),
             Lookup::Miss | Lookup::Corrupt => Ok(None),
         }
     }
