@@ -15,7 +15,7 @@ pub const ARTIFACT_TYPE: &str = "application/vnd.scratch-compose.layer-cache.v1"
 /// The media type of its config blob, the [`Index`].
 pub const CONFIG_MEDIA_TYPE: &str = "application/vnd.scratch-compose.layer-cache.index.v1+json";
 /// The media type of a tree snapshot blob (see [`crate::layer::encode_snapshot`]).
-pub const SNAPSHOT_MEDIA_TYPE: &str = "application/vnd.scratch-compose.tree-snapshot.v1";
+pub const SNAPSHOT_MEDIA_TYPE: &str = "application/vnd.scratch-compose.tree-snapshot.v2";
 /// The index format this version reads and writes; another is ignored (and replaced by a
 /// writer).
 pub const INDEX_FORMAT: u32 = 1;
