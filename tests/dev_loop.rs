@@ -6,7 +6,7 @@ mod common;
 
 use common::cli::*;
 use common::server::TestServer;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// A gzipped tar of a small base: directories, files, a symlink, and `bin/tool`.
 fn base_tar_gz(files: usize) -> Vec<u8> {
@@ -81,6 +81,40 @@ fn build_verbose(cache: &Path, dir: &Path, out: &str) -> (String, String) {
     (String::from_utf8_lossy(&o.stdout).trim().to_string(), log)
 }
 
+/// A work folder: a server of a base of `files` files (its URL and sha256), an empty
+/// project folder and where the cache goes.
+struct Setup {
+    work: tempfile::TempDir,
+    srv_dir: PathBuf,
+    srv: TestServer,
+    url: String,
+    sha: String,
+    dir: PathBuf,
+    cache: PathBuf,
+}
+
+fn setup(files: usize) -> Setup {
+    let work = tempfile::tempdir().unwrap();
+    let srv_dir = work.path().join("srv");
+    std::fs::create_dir_all(&srv_dir).unwrap();
+    let base = base_tar_gz(files);
+    std::fs::write(srv_dir.join("base.tar.gz"), &base).unwrap();
+    let srv = TestServer::serve_dir(&srv_dir);
+    let (url, sha) = (srv.url("/base.tar.gz"), sha256_hex(&base));
+    let dir = work.path().join("p");
+    std::fs::create_dir_all(&dir).unwrap();
+    let cache = work.path().join("cache");
+    Setup {
+        work,
+        srv_dir,
+        srv,
+        url,
+        sha,
+        dir,
+        cache,
+    }
+}
+
 /// Remove every trace of the blob `hex` (and what was derived from it) from the store.
 fn forget(cache: &Path, hex: &str) {
     let _ = std::fs::remove_file(cache.join("blobs/sha256").join(hex));
@@ -92,16 +126,15 @@ fn forget(cache: &Path, hex: &str) {
 #[test]
 #[ignore = "needs ../shared fixtures (cargo test -- --ignored runs it; CI does)"]
 fn a_rebuild_after_an_app_change_reads_nothing_of_the_base() {
-    let work = tempfile::tempdir().unwrap();
-    let srv_dir = work.path().join("srv");
-    std::fs::create_dir_all(&srv_dir).unwrap();
-    let base = base_tar_gz(300);
-    std::fs::write(srv_dir.join("base.tar.gz"), &base).unwrap();
-    let srv = TestServer::serve_dir(&srv_dir);
-    let (url, sha) = (srv.url("/base.tar.gz"), sha256_hex(&base));
-    let dir = work.path().join("p");
-    std::fs::create_dir_all(&dir).unwrap();
-    let cache = work.path().join("cache");
+    let Setup {
+        work,
+        srv_dir,
+        srv,
+        url,
+        sha,
+        dir,
+        cache,
+    } = setup(300);
     let upper = "[[layer.file]]\nsrc = \"app\"\ndest = \"/app\"\nmode = \"0755\"\n";
     project(&dir, &url, &sha, upper);
     std::fs::write(dir.join("app"), "#!/bin/sh\necho one\n").unwrap();
@@ -151,16 +184,8 @@ fn a_rebuild_after_an_app_change_reads_nothing_of_the_base() {
 
 #[test]
 fn an_upper_layer_that_needs_a_lower_files_bytes_is_merged_from_the_bottom() {
-    let work = tempfile::tempdir().unwrap();
-    let srv_dir = work.path().join("srv");
-    std::fs::create_dir_all(&srv_dir).unwrap();
-    let base = base_tar_gz(20);
-    std::fs::write(srv_dir.join("base.tar.gz"), &base).unwrap();
-    let srv = TestServer::serve_dir(&srv_dir);
-    let (url, sha) = (srv.url("/base.tar.gz"), sha256_hex(&base));
-    let dir = work.path().join("p");
-    std::fs::create_dir_all(&dir).unwrap();
-    let cache = work.path().join("cache");
+    let s = setup(20);
+    let (work, url, sha, dir, cache) = (&s.work, &s.url, &s.sha, &s.dir, &s.cache);
     // The upper layer is a tar that hard-links a new name to the base's bin/tool and
     // changes the tool's owner through it: its canonical form carries the tool's bytes.
     let upper_tar = |marker: &str| {
@@ -184,30 +209,23 @@ fn an_upper_layer_that_needs_a_lower_files_bytes_is_merged_from_the_bottom() {
     };
     std::fs::write(dir.join("upper.tar"), upper_tar("one\n")).unwrap();
     let upper = "tar = \"upper.tar\"\n";
-    project(&dir, &url, &sha, upper);
-    build(&cache, &dir, "out");
+    project(dir, url, sha, upper);
+    build(cache, dir, "out");
     std::fs::write(dir.join("upper.tar"), upper_tar("two\n")).unwrap();
-    let (warm, log) = build_verbose(&cache, &dir, "out");
+    let (warm, log) = build_verbose(cache, dir, "out");
     assert!(log.contains("merging from the bottom"), "{log}");
-    let cold = build(&work.path().join("cold-cache"), &dir, "cold");
+    let cold = build(&work.path().join("cold-cache"), dir, "cold");
     assert_eq!(warm, cold);
 }
 
 #[test]
 fn a_cache_without_a_snapshot_it_can_read_keeps_one_on_the_next_rebuild() {
-    let work = tempfile::tempdir().unwrap();
-    let srv_dir = work.path().join("srv");
-    std::fs::create_dir_all(&srv_dir).unwrap();
-    let base = base_tar_gz(20);
-    std::fs::write(srv_dir.join("base.tar.gz"), &base).unwrap();
-    let srv = TestServer::serve_dir(&srv_dir);
-    let dir = work.path().join("p");
-    std::fs::create_dir_all(&dir).unwrap();
-    let cache = work.path().join("cache");
+    let s = setup(20);
+    let (url, sha, dir, cache) = (&s.url, &s.sha, &s.dir, &s.cache);
     let upper = "[[layer.file]]\nsrc = \"app\"\ndest = \"/app\"\nmode = \"0755\"\n";
-    project(&dir, &srv.url("/base.tar.gz"), &sha256_hex(&base), upper);
+    project(dir, url, sha, upper);
     std::fs::write(dir.join("app"), "#!/bin/sh\necho one\n").unwrap();
-    build(&cache, &dir, "out");
+    build(cache, dir, "out");
 
     // As a cache written by an older version: the snapshots are not there (or not in a
     // format this version reads).
@@ -220,9 +238,9 @@ fn a_cache_without_a_snapshot_it_can_read_keeps_one_on_the_next_rebuild() {
         }
     }
     std::fs::write(dir.join("app"), "#!/bin/sh\necho two\n").unwrap();
-    let (_, log) = build_verbose(&cache, &dir, "out");
+    let (_, log) = build_verbose(cache, dir, "out");
     assert!(!log.contains("tree snapshot opened"), "{log}");
     std::fs::write(dir.join("app"), "#!/bin/sh\necho three\n").unwrap();
-    let (_, log) = build_verbose(&cache, &dir, "out");
+    let (_, log) = build_verbose(cache, dir, "out");
     assert!(log.contains("tree snapshot opened"), "{log}");
 }

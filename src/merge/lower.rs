@@ -15,13 +15,16 @@
 //! tree's entries, a hard link that gives a lower inode new metadata) loads all of them
 //! first ([`Tree::load_all`]).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 
-use super::tree::{Inode, InodeId, Node, NodeId, Tree, ROOT};
+use super::tree::{Inode, InodeId, NodeId, Tree, ROOT};
 use super::MergeError;
 use crate::entry::Kind;
 use crate::layer::{valid_name, Record, Snapshot};
+
+/// The layer number of everything a snapshot holds: it is the tree's first layer.
+const SNAPSHOT_LAYER: u32 = 1;
 
 /// The snapshot a tree's lower names are read from.
 #[derive(Debug, Clone)]
@@ -42,7 +45,7 @@ pub(super) struct Lower {
 
 impl Tree {
     /// The tree a snapshot holds, as one layer (`label` names it in messages), with only
-    /// its root read so far; see the [module documentation](self). A snapshot whose root
+    /// its root read so far (see `merge/lower.rs`). A snapshot whose root
     /// cannot be read is an error.
     pub fn over_snapshot(label: &str, snap: Snapshot) -> Result<Tree, MergeError> {
         let damaged = || MergeError::Damaged {
@@ -53,10 +56,10 @@ impl Tree {
             return Err(damaged());
         }
         let mut tree = Tree::new();
-        tree.layer = 1;
+        tree.layer = SNAPSHOT_LAYER;
         tree.inodes[0] = inode(&root, false);
         let node = &mut tree.nodes[ROOT];
-        (node.stamp, node.born, node.touched) = (1, 1, 1);
+        (node.stamp, node.born, node.touched) = (SNAPSHOT_LAYER, SNAPSHOT_LAYER, SNAPSHOT_LAYER);
         node.pending = Some(0);
         tree.lower = Some(Lower {
             snap: Arc::new(snap),
@@ -105,7 +108,7 @@ impl Tree {
                 None => {
                     let ino = self.lower_inode(c, &r, r.shared);
                     let pending = matches!(r.kind, Kind::Dir).then_some(c);
-                    self.attach(id, r.name.to_vec(), ino, pending);
+                    self.insert_node(id, r.name.to_vec(), ino, SNAPSHOT_LAYER, pending);
                 }
             }
         }
@@ -115,7 +118,7 @@ impl Tree {
                 return None;
             }
             let ino = self.lower_inode(target, &r, true);
-            self.attach(id, name, ino, None);
+            self.insert_node(id, name, ino, SNAPSHOT_LAYER, None);
         }
         Some(())
     }
@@ -134,22 +137,6 @@ impl Tree {
             l.shared.insert(i, ino);
         }
         ino
-    }
-
-    /// A name from the snapshot: as old as the snapshot, touching nothing.
-    fn attach(&mut self, parent: NodeId, name: Vec<u8>, inode: InodeId, pending: Option<u32>) {
-        let id = self.nodes.len();
-        self.nodes.push(Node {
-            parent,
-            name: name.clone(),
-            inode,
-            children: BTreeMap::new(),
-            stamp: 1,
-            born: 1,
-            touched: 1,
-            pending,
-        });
-        self.nodes[parent].children.insert(name, id);
     }
 
     /// Read every name still in the snapshot (for what needs the whole tree: its entries,

@@ -145,19 +145,32 @@ impl Tree {
     }
 
     pub(super) fn add_node(&mut self, parent: NodeId, name: Vec<u8>, inode: InodeId) -> NodeId {
+        let id = self.insert_node(parent, name, inode, self.layer, None);
+        self.touch(parent);
+        id
+    }
+
+    /// A new name `name` in `parent`, written by layer `layer`, touching nothing else.
+    pub(super) fn insert_node(
+        &mut self,
+        parent: NodeId,
+        name: Vec<u8>,
+        inode: InodeId,
+        layer: u32,
+        pending: Option<u32>,
+    ) -> NodeId {
         let id = self.nodes.len();
         self.nodes.push(Node {
             parent,
             name: name.clone(),
             inode,
             children: BTreeMap::new(),
-            stamp: self.layer,
-            born: self.layer,
-            touched: self.layer,
-            pending: None,
+            stamp: layer,
+            born: layer,
+            touched: layer,
+            pending,
         });
         self.nodes[parent].children.insert(name, id);
-        self.touch(parent);
         id
     }
 

@@ -5,6 +5,7 @@
 
 use super::client::{Registry, Scope};
 use super::layout::{Blob, LocalImage, Manifest};
+use super::write::{self, mount_any, upload, Failing, Mount, Placed};
 use super::{Reference, RegistryError};
 use crate::digest::Sha256Digest;
 use crate::ui::Ui;
@@ -103,9 +104,9 @@ pub fn push_layout(
     let failed = AtomicBool::new(false);
     let results = crate::parallel::map(options.jobs, &image.blobs, |b| {
         if failed.load(Ordering::Relaxed) {
-            return Ok(Outcome::Skipped);
+            return Ok(None);
         }
-        let r = push_blob(registry, image, repo, b, options, &bars);
+        let r = push_blob(registry, image, repo, b, options, &bars).map(Some);
         if r.is_err() {
             failed.store(true, Ordering::Relaxed);
         }
@@ -114,13 +115,13 @@ pub fn push_layout(
     let mut report = PushReport::default();
     for r in results {
         match r? {
-            Outcome::Existed => report.existing += 1,
-            Outcome::Mounted => report.mounted += 1,
-            Outcome::Uploaded(n) => {
+            Some(Placed::Existed) => report.existing += 1,
+            Some(Placed::Mounted) => report.mounted += 1,
+            Some(Placed::Uploaded(n)) => {
                 report.uploaded += 1;
                 report.uploaded_bytes += n;
             }
-            Outcome::Skipped => {}
+            None => {}
         }
     }
     let (top, children) = image
@@ -158,13 +159,6 @@ fn attach_referrers(
     Ok(())
 }
 
-enum Outcome {
-    Existed,
-    Mounted,
-    Uploaded(u64),
-    Skipped,
-}
-
 fn short(d: &Sha256Digest) -> String {
     d.to_string()[..19].to_string()
 }
@@ -185,11 +179,11 @@ fn push_blob(
     blob: &Blob,
     options: &PushOptions,
     bars: &MultiProgress,
-) -> Result<Outcome, RegistryError> {
+) -> Result<Placed, RegistryError> {
     if let Some(size) = registry.blob_size(repo, &blob.digest)? {
         if size == blob.size || size == 0 {
             log(options, bars, format!("{}: exists", short(&blob.digest)));
-            return Ok(Outcome::Existed);
+            return Ok(Placed::Existed);
         }
     }
     let known = options
@@ -203,33 +197,33 @@ fn push_blob(
             sources.push(from);
         }
     }
-    // A refused mount opens an upload session (202): the last one is used for the upload.
-    let mut session: Option<String> = None;
-    for from in sources.into_iter().take(MOUNT_TRIES) {
-        if let Some(abandoned) = session.take() {
-            cancel(registry, repo, &abandoned);
+    let session = match mount_any(
+        registry,
+        repo,
+        &blob.digest,
+        sources.into_iter().take(MOUNT_TRIES),
+    )? {
+        Mount::Mounted(from) => {
+            let line = format!("{}: mounted from {from}", short(&blob.digest));
+            log(options, bars, line);
+            return Ok(Placed::Mounted);
         }
-        match mount(registry, repo, from, &blob.digest)? {
-            Mount::Mounted => {
-                log(
-                    options,
-                    bars,
-                    format!("{}: mounted from {from}", short(&blob.digest)),
-                );
-                return Ok(Outcome::Mounted);
-            }
-            Mount::Refused(location) => {
-                options.ui.debug(format!(
-                    "{}: {from} did not mount it; uploading",
-                    short(&blob.digest)
-                ));
-                session = location;
-            }
-        }
-    }
+        Mount::Refused(session) => session,
+    };
     let started = Instant::now();
     let bar = bars.add(options.ui.bytes_bar(Some(blob.size), short(&blob.digest)));
-    upload(registry, image, repo, blob, session, &bar)?;
+    upload(registry, repo, &blob.digest, blob.size, session, &|| {
+        // Opened afresh for every attempt, so a re-sent PUT streams from the start.
+        let reader: Box<dyn Read + Send> = match image.open_blob(&blob.digest) {
+            Ok(r) => r,
+            Err(e) => Box::new(Failing(Some(e))),
+        };
+        bar.set_position(0);
+        Box::new(Progress {
+            inner: reader,
+            bar: bar.clone(),
+        })
+    })?;
     bar.finish_and_clear();
     log(
         options,
@@ -241,7 +235,7 @@ fn push_blob(
             started.elapsed().as_secs_f64()
         ),
     );
-    Ok(Outcome::Uploaded(blob.size))
+    Ok(Placed::Uploaded(blob.size))
 }
 
 /// A line per blob in logs; with bars on a terminal, above them.
@@ -251,143 +245,6 @@ fn log(options: &PushOptions, bars: &MultiProgress, line: String) {
     } else {
         options.ui.info(line);
     }
-}
-
-/// What a mount request came to.
-enum Mount {
-    /// 201: the blob is now in the repository.
-    Mounted,
-    /// The registry did not mount it: with the upload session it opened instead (202
-    /// with a `Location`), which the upload can use.
-    Refused(Option<String>),
-}
-
-/// POST …/uploads/?mount=DIGEST&from=REPO. A 202 (the source lacks the blob, or the
-/// registry does not mount) and a denied pull on the source are refusals, not errors:
-/// the blob is uploaded instead.
-fn mount(
-    registry: &Registry,
-    repo: &str,
-    from: &str,
-    digest: &Sha256Digest,
-) -> Result<Mount, RegistryError> {
-    let url = registry.url(&format!(
-        "/v2/{repo}/blobs/uploads/?mount={digest}&from={from}"
-    ));
-    let what = format!("mounting blob {digest} from {from} into {repo}");
-    let scope = Scope::push(repo).and_pull(from);
-    let resp = match registry.send(&scope, &what, None, &|c| {
-        c.post(&url).header("content-length", "0")
-    }) {
-        Ok(resp) => resp,
-        Err(RegistryError::Unauthorized { .. }) => return Ok(Mount::Refused(None)),
-        Err(e) => return Err(e),
-    };
-    match resp.status().as_u16() {
-        201 => Ok(Mount::Mounted),
-        202 => Ok(Mount::Refused(location(&resp))),
-        404 => Ok(Mount::Refused(None)),
-        _ => Err(registry.status_error(&what, resp)),
-    }
-}
-
-/// A response's `Location` header.
-fn location(resp: &reqwest::blocking::Response) -> Option<String> {
-    resp.headers()
-        .get(reqwest::header::LOCATION)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string)
-}
-
-/// DELETE an upload session that will not be used (best effort: it expires anyway).
-fn cancel(registry: &Registry, repo: &str, location: &str) {
-    let url = registry.url(location);
-    let _ = registry.send(
-        &Scope::push(repo),
-        "cancelling an unused upload",
-        Some(1),
-        &|c| c.delete(&url),
-    );
-}
-
-/// PUT the whole blob streamed from disk into `session` (an upload a refused mount
-/// opened), else into a new upload session; a failure midway (a reset, a 5xx) starts a
-/// new session and sends the blob again.
-fn upload(
-    registry: &Registry,
-    image: &LocalImage,
-    repo: &str,
-    blob: &Blob,
-    mut session: Option<String>,
-    bar: &ProgressBar,
-) -> Result<(), RegistryError> {
-    let scope = Scope::push(repo);
-    let what = format!("uploading blob {} to {repo}", blob.digest);
-    let attempts = 5u32;
-    let mut attempt = 0;
-    loop {
-        let location = match session.take() {
-            Some(l) => l,
-            None => start_session(registry, repo, &what)?,
-        };
-        let sep = if location.contains('?') { '&' } else { '?' };
-        let put_url = format!("{}{sep}digest={}", registry.url(&location), blob.digest);
-        let size = blob.size;
-        let put = registry.send(&scope, &what, Some(1), &|c| {
-            // Opened afresh for every request, so a re-sent PUT streams from the start.
-            let reader: Box<dyn Read + Send> = match image.open_blob(&blob.digest) {
-                Ok(r) => r,
-                Err(e) => Box::new(Failing(Some(e))),
-            };
-            bar.set_position(0);
-            c.put(&put_url)
-                .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
-                .body(reqwest::blocking::Body::sized(
-                    Progress {
-                        inner: reader,
-                        bar: bar.clone(),
-                    },
-                    size,
-                ))
-        });
-        let failure = match put {
-            Ok(resp) if resp.status().as_u16() == 201 || resp.status().as_u16() == 204 => {
-                return Ok(())
-            }
-            Ok(resp) if resp.status().is_server_error() || resp.status().as_u16() == 429 => {
-                format!("HTTP {}", resp.status().as_u16())
-            }
-            Ok(resp) => return Err(registry.status_error(&what, resp)),
-            Err(RegistryError::Connect { why, .. }) => why,
-            Err(e) => return Err(e),
-        };
-        attempt += 1;
-        if attempt >= attempts {
-            return Err(RegistryError::Connect {
-                registry: registry.name().to_string(),
-                what,
-                why: format!("{failure} (after {attempt} attempts)"),
-            });
-        }
-        registry.pause(attempt - 1, None);
-    }
-}
-
-/// POST …/uploads/: the new session's `Location`.
-fn start_session(registry: &Registry, repo: &str, what: &str) -> Result<String, RegistryError> {
-    let start_url = registry.url(&format!("/v2/{repo}/blobs/uploads/"));
-    let resp = registry.send(&Scope::push(repo), what, None, &|c| {
-        c.post(&start_url).header("content-length", "0")
-    })?;
-    if resp.status().as_u16() != 202 && resp.status().as_u16() != 201 {
-        return Err(registry.status_error(what, resp));
-    }
-    location(&resp).ok_or_else(|| RegistryError::Status {
-        registry: registry.name().to_string(),
-        what: what.to_string(),
-        status: resp.status().as_u16(),
-        message: "the upload session has no Location".into(),
-    })
 }
 
 /// Counts bytes into the blob's progress bar as reqwest reads them.
@@ -401,18 +258,6 @@ impl Read for Progress {
         let n = self.inner.read(buf)?;
         self.bar.inc(n as u64);
         Ok(n)
-    }
-}
-
-/// A blob that could not be opened: the request fails with the reason.
-struct Failing(Option<std::io::Error>);
-
-impl Read for Failing {
-    fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> {
-        Err(self
-            .0
-            .take()
-            .unwrap_or_else(|| std::io::Error::other("the blob could not be read")))
     }
 }
 
@@ -432,31 +277,12 @@ pub(super) fn put_manifest(
         ));
         return Ok(false);
     }
-    let url = registry.url(&format!("/v2/{repo}/manifests/{key}"));
-    let what = format!("putting manifest {} as {repo}:{key}", m.descriptor.digest);
-    let resp = registry.send(&scope, &what, None, &|c| {
-        c.put(&url)
-            .header(
-                reqwest::header::CONTENT_TYPE,
-                m.descriptor.media_type.as_str(),
-            )
-            .body(m.bytes.clone())
-    })?;
-    if !resp.status().is_success() {
-        return Err(registry.status_error(&what, resp));
-    }
-    let echoed = resp
-        .headers()
-        .get("docker-content-digest")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<Sha256Digest>().ok());
-    if let Some(d) = echoed.filter(|d| *d != m.descriptor.digest) {
-        return Err(RegistryError::Status {
-            registry: registry.name().to_string(),
-            what,
-            status: resp.status().as_u16(),
-            message: format!("the registry stored it as {d}: it rewrote the manifest"),
-        });
-    }
+    write::put_manifest(
+        registry,
+        repo,
+        key,
+        m.descriptor.media_type.as_str(),
+        &m.bytes,
+    )?;
     Ok(true)
 }
