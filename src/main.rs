@@ -4,7 +4,7 @@
 //! go to stderr. Exit codes: 0 success, 1 a check found a difference, 2 any error.
 
 use clap::Parser;
-use scratch_compose::cli::{CacheCommand, Cli, Command, PushArgs, SessionArgs};
+use scratch_compose::cli::{CacheCommand, Cli, Command, PushArgs, RegistryArgs, SessionArgs};
 use scratch_compose::command::{self, BuildOptions, LockOptions, PruneOptions};
 use scratch_compose::diff::{self, DiffOptions};
 use scratch_compose::image::OutputFormat;
@@ -188,8 +188,8 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
                 ));
             }
             let s = session(b.session, &cli.global, b.tags)?;
-            let client = client_options(&s, &b.insecure_registries);
-            attach_cache(&s, &b.cache_from, b.cache_to.as_deref(), client)?;
+            let client = client_options(&s, &b.registry.insecure_registries);
+            attach_cache(&s, &b.registry, client)?;
             let result = command::build(
                 &s,
                 &BuildOptions {
@@ -249,6 +249,7 @@ fn push(before: &SessionArgs, mut p: PushArgs) -> Result<ExitCode, Error> {
         ..Default::default()
     };
     client.insecure = p
+        .registry
         .insecure_registries
         .iter()
         .flat_map(|h| scratch_compose::registry::client::parse_insecure(h))
@@ -291,12 +292,7 @@ fn push(before: &SessionArgs, mut p: PushArgs) -> Result<ExitCode, Error> {
                 sign_key: p.sign_key.clone(),
             };
             let s = session(args, before, Vec::new())?;
-            attach_cache(
-                &s,
-                &p.cache_from,
-                p.cache_to.as_deref(),
-                request.client.clone(),
-            )?;
+            attach_cache(&s, &p.registry, request.client.clone())?;
             let (built, pushed) = push::build_and_push(&s, &settings, &request)?;
             (Some(built), pushed, s.remote_cache().map(|r| r.stats()))
         }
@@ -335,11 +331,11 @@ fn client_options(s: &Session, insecure: &[String]) -> scratch_compose::registry
 /// Attach the registry-backed layer cache the options, the environment or `[cache]` name.
 fn attach_cache(
     s: &Session,
-    from: &[String],
-    to: Option<&str>,
+    r: &RegistryArgs,
     client: scratch_compose::registry::ClientOptions,
 ) -> Result<(), Error> {
     use scratch_compose::cache::{CacheError, CacheSettings, RemoteCache};
+    let (from, to) = (&r.cache_from, r.cache_to.as_deref());
     let settings =
         CacheSettings::resolve(from, to, &|k| std::env::var(k).ok(), &s.manifest().cache)
             .map_err(CacheError::Setting)?;

@@ -100,6 +100,9 @@ fn the_static_binary_example_is_locked_or_relocked_for_this_toolchain() {
     for f in ["build.sh", "hello.rs", "scratch.toml", "scratch.lock"] {
         std::fs::copy(example("static-binary").join(f), copy.join(f)).unwrap();
     }
+    // The script every Rust example's build.sh calls, beside the copy as in examples/.
+    let shared = example("static-binary").join("../rust-example.sh");
+    std::fs::copy(shared, t.path().join("rust-example.sh")).unwrap();
     let shipped = std::fs::read_to_string(copy.join("scratch.lock")).unwrap();
     let build = |extra: &[&str]| {
         let mut c = Command::new("bash");

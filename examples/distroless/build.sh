@@ -2,27 +2,4 @@
 # Build the statically linked `trust` and the distroless image around it, with no network.
 #   examples/distroless/build.sh [compose build options…]
 # prints the image digest; the OCI layout goes to examples/distroless/out unless -o is given.
-set -euo pipefail
-here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
-mkdir -p "$here/target"
-rustc --edition 2021 -C opt-level=2 -C target-feature=+crt-static -C strip=symbols \
-  -C codegen-units=1 --remap-path-prefix "$here=/src" \
-  -o "$here/target/trust" "$here/trust.rs"
-# COMPOSE names a compose binary to use instead of building one (the tests do).
-if [ -z "${COMPOSE:-}" ]; then
-  cargo build --release --manifest-path "$root/Cargo.toml"
-  COMPOSE="${CARGO_TARGET_DIR:-$root/target}/release/compose"
-fi
-cd "$here"
-# The shipped scratch.lock pins target/trust, whose bytes depend on the Rust toolchain: with
-# another toolchain than the one it was made with, lock again, so that the build is quiet
-# and `--locked` works.
-if ! "$COMPOSE" lock --check >/dev/null 2>&1; then
-  echo "scratch.lock: target/trust differs from the shipped lock's (another Rust toolchain?); locking again" >&2
-  "$COMPOSE" lock
-fi
-if [[ " $* " == *" -o "* || " $* " == *" --output"* ]]; then
-  exec "$COMPOSE" build "$@"
-fi
-exec "$COMPOSE" build -o "$here/out" "$@"
+exec bash "$(dirname "$0")/../rust-example.sh" "$(dirname "$0")" trust "$@"

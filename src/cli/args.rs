@@ -63,6 +63,16 @@ pub struct BuildArgs {
     /// architecture, an unknown user) errors instead of warnings; also `[image] strict`.
     #[arg(long)]
     pub strict: bool,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+    #[command(flatten)]
+    pub session: SessionArgs,
+}
+
+/// The registry options `build` and `push` share: the registry-backed layer cache, and
+/// which registries may be reached without TLS checks.
+#[derive(Args, Debug)]
+pub struct RegistryArgs {
     /// Read layers the local layer cache lacks from this registry-backed cache
     /// (repeatable, tried in order; also $SCRATCH_CACHE_FROM, space-separated; else
     /// the manifest's `[cache] from`). REF is `HOST[:PORT]/REPOSITORY[:TAG]`, the tag
@@ -74,7 +84,7 @@ pub struct BuildArgs {
     /// (also $SCRATCH_CACHE_TO; else the manifest's `[cache] to`).
     #[arg(long = "cache-to", value_name = "REF[,max=SIZE]")]
     pub cache_to: Option<String>,
-    /// Allow plain HTTP and unverified TLS for this cache registry (repeatable; also
+    /// Allow plain HTTP and unverified TLS for this registry (repeatable; also
     /// $SCRATCH_INSECURE_REGISTRIES, comma-separated). Loopback addresses may always use
     /// plain HTTP.
     #[arg(
@@ -84,8 +94,6 @@ pub struct BuildArgs {
         value_delimiter = ','
     )]
     pub insecure_registries: Vec<String>,
-    #[command(flatten)]
-    pub session: SessionArgs,
 }
 
 /// `compose push`.
@@ -96,7 +104,7 @@ pub struct PushArgs {
     #[arg(value_name = "REF")]
     pub references: Vec<String>,
     /// Push this OCI layout directory or oci-archive unchanged instead of building.
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", conflicts_with_all = ["cache_from", "cache_to"])]
     pub from: Option<PathBuf>,
     /// Build one platform only [default: every platform of the manifest].
     #[arg(long, value_name = "OS/ARCH[/VARIANT]", conflicts_with = "from")]
@@ -118,31 +126,8 @@ pub struct PushArgs {
     /// Also write the digests and the pushed references as JSON to FILE.
     #[arg(long, value_name = "FILE")]
     pub metadata_file: Option<PathBuf>,
-    /// Read layers the local layer cache lacks from this registry-backed cache
-    /// (repeatable, tried in order; also $SCRATCH_CACHE_FROM, space-separated; else
-    /// the manifest's `[cache] from`). REF is `HOST[:PORT]/REPOSITORY[:TAG]`, the tag
-    /// defaulting to compose-cache.
-    #[arg(long = "cache-from", value_name = "REF", conflicts_with = "from")]
-    pub cache_from: Vec<String>,
-    /// After the build, write every layer it used to this registry-backed cache;
-    /// `,max=SIZE` (500M, 2G) keeps the most recently used entries under SIZE bytes
-    /// (also $SCRATCH_CACHE_TO; else the manifest's `[cache] to`).
-    #[arg(
-        long = "cache-to",
-        value_name = "REF[,max=SIZE]",
-        conflicts_with = "from"
-    )]
-    pub cache_to: Option<String>,
-    /// Allow plain HTTP and unverified TLS for this registry (repeatable; also
-    /// $SCRATCH_INSECURE_REGISTRIES, comma-separated). Loopback addresses may always use
-    /// plain HTTP.
-    #[arg(
-        long = "insecure-registry",
-        value_name = "HOST[:PORT]",
-        env = "SCRATCH_INSECURE_REGISTRIES",
-        value_delimiter = ','
-    )]
-    pub insecure_registries: Vec<String>,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
     #[command(flatten)]
     pub session: SessionArgs,
 }

@@ -10,7 +10,7 @@
 mod args;
 pub mod docs;
 
-pub use args::{BuildArgs, DiffArgs, Engine, PushArgs, TreeArgs};
+pub use args::{BuildArgs, DiffArgs, Engine, PushArgs, RegistryArgs, TreeArgs};
 
 use crate::fetch::MirrorRule;
 use clap::{Args, Parser, Subcommand};
