@@ -366,3 +366,38 @@ fn a_closed_stdout_ends_quietly() {
         assert!(ended_quietly(&o), "{args:?}: {:?} {err}", o.status);
     }
 }
+
+#[test]
+fn an_interrupted_diff_removes_its_scratch_folder() {
+    let work = tempfile::tempdir().unwrap();
+    let tmp = work.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    // An input that never ends: the diff waits on it with its scratch folder made.
+    let fifo = work.path().join("a.tar");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success(), "mkfifo");
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_compose"))
+        .arg("diff")
+        .arg(&fifo)
+        .arg(work.path().join("b.tar"))
+        .env("TMPDIR", &tmp)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while names(&tmp).is_empty() {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "no scratch folder"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    signal(&child, "INT");
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(130), "{}", text(&o.stderr));
+    assert_eq!(names(&tmp), Vec::<String>::new());
+}

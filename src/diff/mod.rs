@@ -171,10 +171,12 @@ pub fn run_diff(
     json: bool,
     out: &mut dyn Write,
 ) -> Result<bool, DiffError> {
+    // Named for this process, so that an interrupt removes it (see `crate::cleanup`).
+    let tmp = std::env::temp_dir();
     let scratch = tempfile::Builder::new()
-        .prefix("compose-diff-")
-        .tempdir()
-        .map_err(|e| DiffError::io(std::env::temp_dir(), e))?;
+        .prefix(&crate::cleanup::temp_prefix(&tmp, "compose-diff-"))
+        .tempdir_in(&tmp)
+        .map_err(|e| DiffError::io(&tmp, e))?;
     let left = open(a, platform, &scratch.path().join("a"))?;
     let right = open(b, platform, &scratch.path().join("b"))?;
     let report = diff(&left, &right, o)?;
