@@ -16,7 +16,12 @@ use std::process::ExitCode;
 
 /// A session from the options given after the command, completed by those before it;
 /// `names` are `build -t`'s.
-fn session(args: SessionArgs, before: &SessionArgs, names: Vec<String>) -> Result<Session, Error> {
+fn session(
+    args: SessionArgs,
+    before: &SessionArgs,
+    names: Vec<String>,
+    insecure_registries: &[String],
+) -> Result<Session, Error> {
     let g = args.or(before);
     Session::new(SessionOptions {
         manifest: g.manifest(),
@@ -29,6 +34,7 @@ fn session(args: SessionArgs, before: &SessionArgs, names: Vec<String>) -> Resul
         verbose: g.verbose,
         confine_sources: g.confine_sources,
         names,
+        insecure_registries: insecure_registries.to_vec(),
     })
 }
 
@@ -40,7 +46,7 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
             refresh,
             session: args,
         } => {
-            let s = session(args, &cli.global, Vec::new())?;
+            let s = session(args, &cli.global, Vec::new(), &[])?;
             let update = match update {
                 None => Update::Nothing,
                 Some(u) if u.is_empty() => Update::All,
@@ -65,7 +71,7 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
             attestation,
             session: args,
         } => {
-            let s = session(args, &cli.global, Vec::new())?;
+            let s = session(args, &cli.global, Vec::new(), &[])?;
             let outcome = command::verify_with(
                 &s,
                 &command::VerifyOptions {
@@ -154,7 +160,7 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Tree(t) => {
-            let s = session(t.session, &cli.global, Vec::new())?;
+            let s = session(t.session, &cli.global, Vec::new(), &[])?;
             let trees = command::tree(&s, t.platform.as_ref())?;
             let view: Vec<listing::PlatformTree> = trees
                 .iter()
@@ -187,7 +193,12 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
                     Some("leave out -t, or build an image format (oci, oci-archive, docker-archive)"),
                 ));
             }
-            let s = session(b.session, &cli.global, b.tags)?;
+            let s = session(
+                b.session,
+                &cli.global,
+                b.tags,
+                &b.registry.insecure_registries,
+            )?;
             let client = client_options(&s, &b.registry.insecure_registries);
             attach_cache(&s, &b.registry, client)?;
             let result = command::build(
@@ -291,7 +302,7 @@ fn push(before: &SessionArgs, mut p: PushArgs) -> Result<ExitCode, Error> {
                     .map(|f| f.parse().expect("clap checked it")),
                 sign_key: p.sign_key.clone(),
             };
-            let s = session(args, before, Vec::new())?;
+            let s = session(args, before, Vec::new(), &p.registry.insecure_registries)?;
             attach_cache(&s, &p.registry, request.client.clone())?;
             let (built, pushed) = push::build_and_push(&s, &settings, &request)?;
             (Some(built), pushed, s.remote_cache().map(|r| r.stats()))

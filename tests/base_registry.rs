@@ -550,3 +550,49 @@ fn lock_keeps_a_base_tag_until_update_base_and_check_refresh_reports_it_moved() 
     );
     assert!(err.contains("mounted from lib/alpine"), "{err}");
 }
+
+#[test]
+#[ignore = "needs ../shared fixtures, a registry (../shared/tools), skopeo (cargo test -- --ignored runs it; CI does)"]
+fn build_insecure_registry_reaches_a_base_behind_an_unverified_certificate() {
+    if fixtures().is_none() || !have_tool("skopeo") {
+        return;
+    }
+    let Some(reg) = TestRegistry::start(true, None) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let layout = dir.path().join("layout");
+    build_ok(
+        &dir.path().join("base-cache"),
+        &example("alpine"),
+        "oci",
+        &layout,
+        &[],
+    );
+    let reference = format!("{}/team/alpine:3.19", reg.host);
+    skopeo_push(&layout, &reference, None);
+    let expected = registry_digest(&reference, None);
+    let home = dir.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let app_dir = dir.path().join("app");
+    std::fs::create_dir_all(&app_dir).unwrap();
+    let pinned = format!("{reference}@{expected}");
+    let manifest = app_manifest(&app_dir, &pinned, r#"["linux/amd64"]"#);
+    let build = |extra: &[&str]| {
+        let mut c = compose_for(&dir.path().join("cache"), &home);
+        c.arg("-q")
+            .arg("-f")
+            .arg(&manifest)
+            .arg("build")
+            .args(extra)
+            .arg("-o")
+            .arg(dir.path().join("out"));
+        c
+    };
+    // The registry's certificate is its own: refused, and the hint names the flag.
+    let (_, err) = fails(&mut build(&[]));
+    assert!(err.contains("--insecure-registry"), "{err}");
+    // The flag reaches the base pull (not only the registry-backed cache).
+    let (out, err) = ok(&mut build(&["--insecure-registry", &reg.host]));
+    assert!(out.trim().starts_with("sha256:"), "{out}{err}");
+}

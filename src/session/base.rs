@@ -117,12 +117,17 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 /// The registry options a base is pulled with: the credentials podman and Docker keep,
-/// `SCRATCH_INSECURE_REGISTRIES`, and the session's log.
+/// `--insecure-registry` and `SCRATCH_INSECURE_REGISTRIES`, and the session's log.
 fn client_options(s: &Session) -> ClientOptions {
+    let env = std::env::var("SCRATCH_INSECURE_REGISTRIES").unwrap_or_default();
     ClientOptions {
-        insecure: std::env::var("SCRATCH_INSECURE_REGISTRIES")
-            .map(|v| crate::registry::client::parse_insecure(&v))
-            .unwrap_or_default(),
+        insecure: s
+            .insecure_registries()
+            .iter()
+            .map(String::as_str)
+            .chain(std::iter::once(env.as_str()))
+            .flat_map(crate::registry::client::parse_insecure)
+            .collect(),
         ui: s.ui().clone(),
         ..ClientOptions::default()
     }

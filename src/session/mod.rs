@@ -61,6 +61,9 @@ pub struct SessionOptions {
     /// `NAME[:TAG]` names for the image instead of `[image] name:tag` (`build -t`); a
     /// missing tag is `[image] tag`. They change no digest, only what the outputs call it.
     pub names: Vec<String>,
+    /// Registries a base image may be pulled from over plain HTTP or unverified TLS
+    /// (`--insecure-registry`; `SCRATCH_INSECURE_REGISTRIES` applies too).
+    pub insecure_registries: Vec<String>,
 }
 
 /// One manifest, its store and settings: the state every command works on.
@@ -71,6 +74,7 @@ pub struct Session {
     ui: Ui,
     jobs: usize,
     names: Vec<ImageName>,
+    insecure_registries: Vec<String>,
     /// The registry-backed layer cache `build` and `push` attach ([`Session::attach_remote_cache`]).
     remote_cache: std::sync::OnceLock<crate::cache::RemoteCache>,
     offline: bool,
@@ -136,6 +140,7 @@ impl Session {
             ui,
             jobs,
             names,
+            insecure_registries: o.insecure_registries,
             remote_cache: std::sync::OnceLock::new(),
             offline,
             base: Default::default(),
@@ -186,6 +191,11 @@ impl Session {
     /// Where logs, warnings and progress go.
     pub fn ui(&self) -> &Ui {
         &self.ui
+    }
+
+    /// Registries reached over plain HTTP or unverified TLS (besides the environment's).
+    pub fn insecure_registries(&self) -> &[String] {
+        &self.insecure_registries
     }
 
     /// Worker threads, at most.
