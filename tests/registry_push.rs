@@ -477,7 +477,7 @@ fn uploads_run_in_parallel_bounded_by_jobs() {
             method: "PUT",
             path: "/blobs/uploads/",
             times: 100,
-            action: Action::Delay(std::time::Duration::from_millis(400)),
+            action: Action::Delay(std::time::Duration::from_millis(1500)),
         });
         ok(compose_for(&cache, dir.path())
             .args(["-j", jobs, "push", "--from"])
