@@ -45,8 +45,8 @@ pub(super) struct Lower {
 
 impl Tree {
     /// The tree a snapshot holds, as one layer (`label` names it in messages), with only
-    /// its root read so far (see `merge/lower.rs`). A snapshot whose root
-    /// cannot be read is an error.
+    /// its root read so far (see `merge/lower.rs`). A snapshot whose root cannot be read
+    /// is an error.
     pub fn over_snapshot(label: &str, snap: Snapshot) -> Result<Tree, MergeError> {
         let damaged = || MergeError::Damaged {
             layer: label.to_string(),

@@ -76,7 +76,9 @@ impl Session {
         }
         let findings = preflight::check_tree(tree, &config, p);
         if tree.check_lower().is_err() {
-            return; // a damaged snapshot: the build fails anyway
+            // A record the checks looked up could not be read: the findings may be wrong,
+            // so they are not kept (the layers themselves were merged without it).
+            return;
         }
         if let Err(e) = report::store(root, &key, &findings) {
             self.ui()
