@@ -109,18 +109,23 @@ fn put_index(reg: &Registry, repo: &str, tag: &str, index_bytes: &[u8], entries:
     .unwrap();
 }
 
+/// A test's registry (plain; or TLS with basic auth for `user`), its work folder and the
+/// cache reference `HOST/team/cache` on it. `None` where the fixtures are missing
+/// outside CI.
+fn setup(user: Option<&str>) -> Option<(TestRegistry, tempfile::TempDir, String)> {
+    fixtures()?;
+    let reg = TestRegistry::start(user.is_some(), user)?;
+    let cache_ref = format!("{}/team/cache", reg.host);
+    Some((reg, tempfile::tempdir().unwrap(), cache_ref))
+}
+
 #[test]
 #[ignore = "needs ../shared fixtures, a registry (../shared/tools) (cargo test -- --ignored runs it; CI does)"]
 fn machine_b_fetches_what_a_built_instead_of_compressing_it_and_gets_the_same_bytes() {
-    if fixtures().is_none() {
-        return;
-    }
-    let Some(reg) = TestRegistry::start(false, None) else {
+    let Some((reg, dir, cache_ref)) = setup(None) else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
     let manifest = project(&dir.path().join("p"), "a");
-    let cache_ref = format!("{}/team/cache", reg.host);
     let (a, b) = (dir.path().join("machine-a"), dir.path().join("machine-b"));
 
     let built_a = build(
@@ -196,15 +201,11 @@ fn machine_b_fetches_what_a_built_instead_of_compressing_it_and_gets_the_same_by
 #[test]
 #[ignore = "needs ../shared fixtures, a registry (../shared/tools) (cargo test -- --ignored runs it; CI does)"]
 fn the_environment_and_the_manifest_name_the_cache_too() {
-    if fixtures().is_none() {
-        return;
-    }
-    let Some(reg) = TestRegistry::start(false, None) else {
+    let Some((reg, dir, cache_ref)) = setup(None) else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
     let manifest = project(&dir.path().join("p"), "env");
-    let cache_ref = format!("{}/team/cache:ci", reg.host);
+    let cache_ref = format!("{cache_ref}:ci");
     let a = build(
         &dir.path().join("a"),
         &manifest,
@@ -270,15 +271,10 @@ fn the_environment_and_the_manifest_name_the_cache_too() {
 #[test]
 #[ignore = "needs ../shared fixtures, a registry (../shared/tools) (cargo test -- --ignored runs it; CI does)"]
 fn a_tampered_blob_in_the_registry_is_detected_and_the_layer_built_here() {
-    if fixtures().is_none() {
-        return;
-    }
-    let Some(reg) = TestRegistry::start(false, None) else {
+    let Some((reg, dir, cache_ref)) = setup(None) else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
     let manifest = project(&dir.path().join("p"), "poison");
-    let cache_ref = format!("{}/team/cache", reg.host);
     let a = build(
         &dir.path().join("a"),
         &manifest,
@@ -345,15 +341,10 @@ impl Sha256Hex {
 #[test]
 #[ignore = "needs ../shared fixtures, a registry (../shared/tools) (cargo test -- --ignored runs it; CI does)"]
 fn a_cached_layer_that_differs_from_the_lock_is_not_used_and_verify_never_reads_a_cache() {
-    if fixtures().is_none() {
-        return;
-    }
-    let Some(reg) = TestRegistry::start(false, None) else {
+    let Some((reg, dir, cache_ref)) = setup(None) else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
     let manifest = project(&dir.path().join("p"), "locked");
-    let cache_ref = format!("{}/team/cache", reg.host);
     let a_cache = dir.path().join("a");
     ok(compose_for(&a_cache, dir.path())
         .arg("-f")
@@ -433,15 +424,10 @@ fn a_cached_layer_that_differs_from_the_lock_is_not_used_and_verify_never_reads_
 #[test]
 #[ignore = "needs ../shared fixtures, a registry (../shared/tools) (cargo test -- --ignored runs it; CI does)"]
 fn caches_of_another_format_are_ignored_and_images_are_never_overwritten() {
-    if fixtures().is_none() {
-        return;
-    }
-    let Some(reg) = TestRegistry::start(false, None) else {
+    let Some((reg, dir, cache_ref)) = setup(None) else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
     let manifest = project(&dir.path().join("p"), "format");
-    let cache_ref = format!("{}/team/cache", reg.host);
     let registry = connect(&reg.host);
     // A cache as a later version might write it.
     let future = br#"{"entries":{},"format":99}"#;
@@ -492,14 +478,9 @@ fn caches_of_another_format_are_ignored_and_images_are_never_overwritten() {
 #[test]
 #[ignore = "needs ../shared fixtures, a registry (../shared/tools) (cargo test -- --ignored runs it; CI does)"]
 fn two_writers_of_one_cache_both_succeed_and_the_last_keeps_its_entries() {
-    if fixtures().is_none() {
-        return;
-    }
-    let Some(reg) = TestRegistry::start(false, None) else {
+    let Some((reg, dir, cache_ref)) = setup(None) else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let cache_ref = format!("{}/team/cache", reg.host);
     let manifests: Vec<PathBuf> = (0..2)
         .map(|i| project(&dir.path().join(format!("p{i}")), &format!("writer {i}")))
         .collect();
@@ -566,14 +547,9 @@ fn two_writers_of_one_cache_both_succeed_and_the_last_keeps_its_entries() {
 #[test]
 #[ignore = "needs ../shared fixtures, a registry (../shared/tools) (cargo test -- --ignored runs it; CI does)"]
 fn a_size_budget_keeps_the_most_recently_used_entries() {
-    if fixtures().is_none() {
-        return;
-    }
-    let Some(reg) = TestRegistry::start(false, None) else {
+    let Some((reg, dir, cache_ref)) = setup(None) else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let cache_ref = format!("{}/team/cache", reg.host);
     let alpine = project(&dir.path().join("p"), "budget");
     let a = build(
         &dir.path().join("a"),
@@ -635,15 +611,10 @@ fn a_size_budget_keeps_the_most_recently_used_entries() {
 #[test]
 #[ignore = "needs ../shared fixtures, a registry (../shared/tools) (cargo test -- --ignored runs it; CI does)"]
 fn a_cache_behind_tls_and_basic_auth_needs_the_credentials() {
-    if fixtures().is_none() {
-        return;
-    }
-    let Some(reg) = TestRegistry::start(true, Some("ci:s3cret-pw")) else {
+    let Some((reg, dir, cache_ref)) = setup(Some("ci:s3cret-pw")) else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
     let manifest = project(&dir.path().join("p"), "auth");
-    let cache_ref = format!("{}/team/cache", reg.host);
     let ca = reg.ca.clone().expect("a CA");
     let b64 = {
         use base64::Engine;
@@ -713,14 +684,9 @@ fn a_cache_behind_tls_and_basic_auth_needs_the_credentials() {
 #[test]
 #[ignore = "needs ../shared fixtures, a registry (../shared/tools) (cargo test -- --ignored runs it; CI does)"]
 fn a_changed_top_layer_is_merged_over_the_cached_tree_snapshot_without_the_base_input() {
-    if fixtures().is_none() {
-        return;
-    }
-    let Some(reg) = TestRegistry::start(false, None) else {
+    let Some((_reg, dir, cache_ref)) = setup(None) else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let cache_ref = format!("{}/team/cache", reg.host);
     let first = project(&dir.path().join("p1"), "version 1");
     build(
         &dir.path().join("a"),
