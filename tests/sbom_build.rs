@@ -422,3 +422,74 @@ fn sha256_file_bytes(bytes: &[u8]) -> String {
     use sha2::Digest;
     format!("sha256:{}", hex::encode(sha2::Sha256::digest(bytes)))
 }
+
+#[test]
+#[ignore = "needs ../shared fixtures, the Python validators (cargo test -- --ignored runs it; CI does)"]
+fn an_image_on_a_base_lists_the_base_and_its_packages() {
+    let Some(fx) = fixtures() else { return };
+    let Some(py) = python() else { return };
+    // The base: Alpine as an OCI layout, no SBOM of its own.
+    let proj = project(&fx, "");
+    let p = proj.path();
+    std::fs::write(
+        p.join("base.toml"),
+        "[image]\nname = \"base/alpine\"\nsource_date_epoch = 1700000000\n\n[[layer]]\n\
+         tar = \"alpine-minirootfs-3.19.4-x86_64.tar.gz\"\n",
+    )
+    .unwrap();
+    let cache = p.join("cache");
+    run_ok(
+        compose(&cache)
+            .arg("-q")
+            .arg("-f")
+            .arg(p.join("base.toml"))
+            .args(["build", "-o"])
+            .arg(p.join("base")),
+    );
+    // The app on it: one file of its own.
+    std::fs::write(
+        p.join("app.toml"),
+        "[image]\nname = \"sbom/app\"\nsource_date_epoch = 1700000000\nbase = \"oci:base\"\n\n\
+         [[layer]]\n[[layer.file]]\ndest = \"/etc/motd\"\ncontent = \"app\\n\"\n",
+    )
+    .unwrap();
+    run_ok(
+        compose(&cache)
+            .arg("-q")
+            .arg("-f")
+            .arg(p.join("app.toml"))
+            .args(["build", "--sbom", "both", "-o"])
+            .arg(p.join("out")),
+    );
+    // Every package of the base's own database, by both validators.
+    let tarball = p.join("alpine-minirootfs-3.19.4-x86_64.tar.gz");
+    let want = sorted_lines(&check(&py, &["apkdb", tarball.to_str().unwrap()]));
+    assert!(want.len() > 10, "{want:?}");
+    let spdx_file = p.join("out.spdx.json");
+    let cdx_file = p.join("out.cdx.json");
+    assert_eq!(
+        sorted_lines(&check(&py, &["spdx", spdx_file.to_str().unwrap()])),
+        want
+    );
+    assert_eq!(
+        sorted_lines(&check(&py, &["cyclonedx", cdx_file.to_str().unwrap()])),
+        want
+    );
+    // The base itself: by reference and image manifest digest.
+    let base_index = json(&p.join("base/index.json"));
+    let base_manifest = base_index["manifests"][0]["digest"].as_str().unwrap();
+    let hex = base_manifest.trim_start_matches("sha256:");
+    let spdx = json(&spdx_file);
+    let base_pkg = spdx["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|pk| pk["primaryPackagePurpose"] == "CONTAINER" && pk["SPDXID"] != "SPDXRef-Image")
+        .unwrap_or_else(|| panic!("no base package: {spdx}"));
+    assert_eq!(base_pkg["packageFileName"], "oci:base");
+    assert_eq!(base_pkg["checksums"][0]["checksumValue"], hex);
+    let cdx = json(&cdx_file);
+    let text = cdx.to_string();
+    assert!(text.contains("\"type\":\"container\""), "{text}");
+    assert!(text.contains(hex), "{text}");
+}

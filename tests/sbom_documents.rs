@@ -11,7 +11,7 @@ use scratch_compose::attest::{dsse, keys, provenance};
 use scratch_compose::digest::Sha256Digest;
 use scratch_compose::entry::{Content, Entry, ImagePath, Kind};
 use scratch_compose::epoch::Epoch;
-use scratch_compose::manifest::InputKind;
+use scratch_compose::sbom::model::ItemKind;
 use scratch_compose::sbom::model::{ImageSubject, InputItem, Sbom};
 use scratch_compose::sbom::pkgdb::{self, Limits, Presence, Rootfs};
 use scratch_compose::sbom::{cyclonedx, license, spdx};
@@ -30,7 +30,7 @@ fn sbom_of(source: &str, bytes_digest: Sha256Digest, size: u64, pkgs: Vec<pkgdb:
         },
         epoch: Epoch(1_700_000_000),
         inputs: vec![InputItem {
-            kind: InputKind::Tar,
+            kind: ItemKind::Tar,
             source: source.into(),
             is_url: source.starts_with("https://"),
             sha256: bytes_digest,

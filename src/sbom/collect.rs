@@ -3,7 +3,7 @@
 //! which of those packages' files the finished image still has.
 
 use super::license::{self, Dialect};
-use super::model::{ImageSubject, InputItem, Sbom};
+use super::model::{ImageSubject, InputItem, ItemKind, Sbom};
 use super::pkgdb::{self, Limits, Rootfs};
 use crate::digest::Sha256Digest;
 use crate::entry::{Entry, ImagePath};
@@ -28,6 +28,21 @@ pub trait BuildView {
     fn tar_entries(&self, key: &str, label: &str) -> crate::Result<Vec<Entry>>;
     /// True when the finished image (this platform's merged tree) has `path`.
     fn present(&self, path: &ImagePath) -> bool;
+    /// The base image (`[image] base`) of this platform, when there is one.
+    fn base(&self) -> crate::Result<Option<BaseFacts>>;
+}
+
+/// What the build knows of the base image of one platform.
+#[derive(Debug, Clone)]
+pub struct BaseFacts {
+    /// The reference as written in `[image] base`.
+    pub reference: String,
+    /// Its image manifest's digest for this platform.
+    pub manifest: Sha256Digest,
+    /// Its layers' compressed sizes added up.
+    pub size: u64,
+    /// Its merged tree, whose package databases say what it holds.
+    pub entries: Vec<Entry>,
 }
 
 /// The SBOM of `platform`'s image, whose manifest digest is `manifest_digest`.
@@ -78,7 +93,7 @@ pub fn collect(
         items.insert(
             key,
             InputItem {
-                kind: input.kind,
+                kind: input.kind.into(),
                 source: input.key.clone(),
                 is_url: matches!(input.location, crate::manifest::Location::Url(_)),
                 sha256: facts.sha256,
@@ -98,6 +113,32 @@ pub fn collect(
         item.layers.sort();
         item.layers.dedup();
     }
+    // The base first: its layers come before every input's.
+    let mut inputs = Vec::with_capacity(items.len() + 1);
+    if let Some(base) = view.base()? {
+        let label = format!("base `{}`", base.reference);
+        let pkgs = pkgdb::scan(&Rootfs::new(&base.entries, &label, Limits::default()))?;
+        let packages = pkgs
+            .into_iter()
+            .map(|p| {
+                let pr = pkgdb::presence(&p, |f| view.present(f));
+                (p, pr)
+            })
+            .collect();
+        let item = InputItem {
+            kind: ItemKind::Base,
+            is_url: false,
+            sha256: base.manifest,
+            size: base.size,
+            layers: Vec::new(),
+            license: None,
+            supplier: None,
+            packages,
+            source: base.reference,
+        };
+        inputs.push(item);
+    }
+    inputs.extend(items.into_values());
     Ok(Sbom {
         image: ImageSubject {
             name: manifest.image.name.clone(),
@@ -106,6 +147,6 @@ pub fn collect(
             manifest_digest,
         },
         epoch,
-        inputs: items.into_values().collect(),
+        inputs,
     })
 }

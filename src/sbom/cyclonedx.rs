@@ -2,10 +2,10 @@
 //! component of it, and the packages found inside a rootfs input are nested in that
 //! input's `components` (CycloneDX's way of saying "contained in").
 
+use super::model::ItemKind;
 use super::model::{tool_version, InputItem, Sbom};
 use super::pkgdb::{Package, Presence};
 use crate::image::canonical_value;
-use crate::manifest::InputKind;
 use serde_json::{json, Map, Value};
 
 /// The document's bytes (canonical JSON).
@@ -56,7 +56,11 @@ fn prop(name: &str, value: &str) -> Value {
 
 fn input_component(r: &str, input: &InputItem) -> Value {
     let mut c = Map::new();
-    c.insert("type".into(), "file".into());
+    let component_type = match input.kind {
+        ItemKind::Base => "container",
+        _ => "file",
+    };
+    c.insert("type".into(), component_type.into());
     c.insert("bom-ref".into(), r.into());
     c.insert("name".into(), input.short_name().into());
     c.insert(
@@ -80,11 +84,7 @@ fn input_component(r: &str, input: &InputItem) -> Value {
             .trim();
         c.insert("supplier".into(), json!({ "name": name }));
     }
-    let kind = match input.kind {
-        InputKind::Tar => "tar",
-        InputKind::File => "file",
-        InputKind::Dir => "dir",
-    };
+    let kind = input.kind.as_str();
     let layers: Vec<String> = input.layers.iter().map(|l| l.to_string()).collect();
     c.insert(
         "properties".into(),

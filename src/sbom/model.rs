@@ -5,7 +5,6 @@ use super::license::License;
 use super::pkgdb::{Package, Presence};
 use crate::digest::Sha256Digest;
 use crate::epoch::Epoch;
-use crate::manifest::InputKind;
 use crate::platform::Platform;
 
 /// The document's subject and contents.
@@ -29,17 +28,56 @@ pub struct ImageSubject {
     pub manifest_digest: Sha256Digest,
 }
 
-/// One pinned input.
+/// What an [`InputItem`] is: one of the manifest's inputs, or the base image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ItemKind {
+    /// `[image] base`: its layers are the image's first ones.
+    Base,
+    /// A `tar` archive.
+    Tar,
+    /// A `[[layer.file]]` `src`.
+    File,
+    /// A `[[layer.dir]]` `src`.
+    Dir,
+}
+
+impl ItemKind {
+    /// The name used in documents (as the lock names inputs; `base` for the base).
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ItemKind::Base => "base",
+            ItemKind::Tar => "tar",
+            ItemKind::File => "file",
+            ItemKind::Dir => "dir",
+        }
+    }
+}
+
+impl From<crate::manifest::InputKind> for ItemKind {
+    fn from(k: crate::manifest::InputKind) -> ItemKind {
+        match k {
+            crate::manifest::InputKind::Tar => ItemKind::Tar,
+            crate::manifest::InputKind::File => ItemKind::File,
+            crate::manifest::InputKind::Dir => ItemKind::Dir,
+        }
+    }
+}
+
+/// One pinned input, or the base image.
 #[derive(Debug, Clone)]
 pub struct InputItem {
-    pub kind: InputKind,
-    /// The URL or the manifest-relative path, as written (the lock key).
+    pub kind: ItemKind,
+    /// The URL or the manifest-relative path, as written (the lock key); for the base,
+    /// its reference as written in `[image] base`.
     pub source: String,
     /// True for an `http(s)://` or `file://` URL.
     pub is_url: bool,
+    /// The content's digest; for the base, its image manifest's for this platform.
     pub sha256: Sha256Digest,
+    /// Bytes; for the base, its layers' compressed sizes added up.
     pub size: u64,
-    /// 1-based numbers of the layers using it on this platform, ascending.
+    /// 1-based numbers of the layers using it on this platform, ascending (none for the
+    /// base, whose layers come before them).
     pub layers: Vec<usize>,
     /// The manifest's `license` for it.
     pub license: Option<License>,
@@ -78,10 +116,11 @@ impl InputItem {
             .unwrap_or(&self.source)
     }
 
-    /// "layer 1", "layers 1, 3".
+    /// "layer 1", "layers 1, 3"; "the base layers" for the base.
     pub fn layers_text(&self) -> String {
         let n: Vec<String> = self.layers.iter().map(|l| l.to_string()).collect();
         match n.len() {
+            _ if self.kind == ItemKind::Base => "the base layers".to_string(),
             1 => format!("layer {}", n[0]),
             _ => format!("layers {}", n.join(", ")),
         }

@@ -4,10 +4,10 @@
 //! `hasExtractedLicensingInfos` with the text the package or manifest gave.
 
 use super::license::License;
+use super::model::ItemKind;
 use super::model::{tool_version, InputItem, Sbom};
 use super::pkgdb::{Package, Presence};
 use crate::image::canonical_value;
-use crate::manifest::InputKind;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 
@@ -121,9 +121,10 @@ fn input_package(id: &str, input: &InputItem) -> Value {
     p.insert(
         "primaryPackagePurpose".into(),
         match input.kind {
-            InputKind::Tar => "ARCHIVE",
-            InputKind::File => "FILE",
-            InputKind::Dir => "OTHER",
+            ItemKind::Base => "CONTAINER",
+            ItemKind::Tar => "ARCHIVE",
+            ItemKind::File => "FILE",
+            ItemKind::Dir => "OTHER",
         }
         .into(),
     );
@@ -138,9 +139,10 @@ fn input_package(id: &str, input: &InputItem) -> Value {
         p.insert("supplier".into(), supplier(s).into());
     }
     let what = match input.kind {
-        InputKind::Tar => "tar input",
-        InputKind::File => "file input",
-        InputKind::Dir => "directory input (sha256 of its canonical tar)",
+        ItemKind::Base => "base image (sha256 of its image manifest; bytes of its layers)",
+        ItemKind::Tar => "tar input",
+        ItemKind::File => "file input",
+        ItemKind::Dir => "directory input (sha256 of its canonical tar)",
     };
     p.insert(
         "comment".into(),

@@ -15,7 +15,7 @@ use crate::lock::InputKind;
 use crate::manifest::{LayerSpec, Location};
 use crate::merge::{MergeOptions, Tree};
 use crate::platform::Platform;
-use crate::sbom::collect::{self, BuildView, InputFacts};
+use crate::sbom::collect::{self, BaseFacts, BuildView, InputFacts};
 use crate::sbom::model::Sbom;
 use crate::sbom::{cyclonedx, spdx, SbomFormat};
 use crate::{Error, Result};
@@ -77,6 +77,7 @@ impl PlatformDocuments {
 /// The build as an SBOM sees it: input blobs and the finished tree of one platform.
 struct View<'a> {
     session: &'a Session,
+    platform: &'a Platform,
     inputs: &'a Inputs,
     /// Looked up by `present` (which may read names from a snapshot).
     tree: std::cell::RefCell<Tree>,
@@ -107,6 +108,21 @@ impl BuildView for View<'_> {
 
     fn present(&self, path: &ImagePath) -> bool {
         self.tree.borrow_mut().get(path).is_some()
+    }
+
+    fn base(&self) -> Result<Option<BaseFacts>> {
+        let Some(b) = self.session.base()? else {
+            return Ok(None);
+        };
+        let image = b.image(self.platform)?;
+        let mut tree = self.session.bottom_tree(self.platform)?;
+        tree.load_all()?;
+        Ok(Some(BaseFacts {
+            reference: b.written().to_string(),
+            manifest: image.manifest.digest,
+            size: image.layers.iter().map(|l| l.blob.size).sum(),
+            entries: tree.entries(),
+        }))
     }
 }
 
@@ -187,6 +203,7 @@ impl Session {
         }
         let view = View {
             session: self,
+            platform,
             inputs,
             tree: std::cell::RefCell::new(tree),
         };
