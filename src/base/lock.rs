@@ -98,37 +98,68 @@ impl LockedBase {
         Ok(w.base)
     }
 
-    /// How `now` differs from this record, one line per difference (empty: the same).
-    pub fn differences(&self, now: &LockedBase) -> Vec<String> {
+    /// How `now` differs from this record, one line per difference (empty: the same);
+    /// `what` names it (`base`, or `image` for a `[[layer]] image`).
+    pub fn differences(&self, now: &LockedBase, what: &str) -> Vec<String> {
         let mut out = Vec::new();
         if self.source != now.source {
-            out.push(format!("base: `{}` is now `{}`", self.source, now.source));
+            out.push(format!("{what}: `{}` is now `{}`", self.source, now.source));
         }
         if self.digest != now.digest {
             out.push(format!(
-                "base `{}`: locked at {}, now resolves to {}",
+                "{what} `{}`: locked at {}, now resolves to {}",
                 now.source, self.digest, now.digest
             ));
         }
         for p in now.platforms.keys() {
             if !self.platforms.contains_key(p) {
-                out.push(format!("base `{}`: platform {p} is not locked", now.source));
+                out.push(format!(
+                    "{what} `{}`: platform {p} is not locked",
+                    now.source
+                ));
             }
         }
         for (p, locked) in &self.platforms {
             match now.platforms.get(p) {
                 None => out.push(format!(
-                    "base `{}`: platform {p} is locked but no longer built",
+                    "{what} `{}`: platform {p} is locked but no longer built",
                     now.source
                 )),
                 Some(n) if n != locked => out.push(format!(
-                    "base `{}`: platform {p}: manifest {} is now {}",
+                    "{what} `{}`: platform {p}: manifest {} is now {}",
                     now.source, locked.manifest, n.manifest
                 )),
                 Some(_) => {}
             }
         }
         out
+    }
+}
+
+/// How the lock's record of a base or of a `[[layer]] image` is stale. The lines name
+/// neither the lock nor the manifest: [`BaseStale::describe`] is given their names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BaseStale {
+    /// `what` (`base` or `image`) `source` is not pinned in the lock.
+    NotPinned { what: &'static str, source: String },
+    /// The lock pins `what` `source`, which the manifest no longer uses.
+    Unused { what: &'static str, source: String },
+    /// One way the pinned one differs from what the manifest now resolves to.
+    Differs(String),
+}
+
+impl BaseStale {
+    /// In words, naming the lock and the manifest files as given.
+    pub fn describe(&self, lock: &str, manifest: &str) -> String {
+        match self {
+            BaseStale::NotPinned { what, source } => {
+                format!("{what} `{source}` is not pinned in {lock}")
+            }
+            BaseStale::Unused { what, source } => {
+                format!("{lock} pins {what} `{source}`, which {manifest} no longer uses")
+            }
+            BaseStale::Differs(line) => line.clone(),
+        }
     }
 }
 
@@ -142,43 +173,50 @@ pub fn images_toml(images: &[LockedBase]) -> String {
 }
 
 /// What makes a lock stale about the images of `[[layer]] image`, matched by source.
-pub fn images_staleness(recorded: &[LockedBase], current: &[LockedBase]) -> Vec<String> {
+pub fn images_staleness(recorded: &[LockedBase], current: &[LockedBase]) -> Vec<BaseStale> {
     let mut out = Vec::new();
     for c in current {
         match recorded.iter().find(|r| r.source == c.source) {
-            None => out.push(format!(
-                "image `{}` is not pinned in scratch.lock",
-                c.source
-            )),
+            None => out.push(BaseStale::NotPinned {
+                what: "image",
+                source: c.source.clone(),
+            }),
             Some(r) => out.extend(
-                r.differences(c)
+                r.differences(c, "image")
                     .into_iter()
-                    .map(|d| d.replacen("base `", "image `", 1)),
+                    .map(BaseStale::Differs),
             ),
         }
     }
     for r in recorded {
         if !current.iter().any(|c| c.source == r.source) {
-            out.push(format!(
-                "scratch.lock pins image `{}`, which scratch.toml no longer uses",
-                r.source
-            ));
+            out.push(BaseStale::Unused {
+                what: "image",
+                source: r.source.clone(),
+            });
         }
     }
     out
 }
 
-/// What makes a lock stale about its base: one line per difference between the base
-/// the lock records and the one the manifest now resolves to (none for both absent).
-pub fn staleness(recorded: Option<&LockedBase>, current: Option<&LockedBase>) -> Vec<String> {
+/// What makes a lock stale about its base: one item per difference between the base the
+/// lock records and the one the manifest now resolves to (none for both absent).
+pub fn staleness(recorded: Option<&LockedBase>, current: Option<&LockedBase>) -> Vec<BaseStale> {
     match (recorded, current) {
         (None, None) => Vec::new(),
-        (None, Some(c)) => vec![format!("base `{}` is not pinned in scratch.lock", c.source)],
-        (Some(r), None) => vec![format!(
-            "scratch.lock pins base `{}`, which scratch.toml no longer uses",
-            r.source
-        )],
-        (Some(r), Some(c)) => r.differences(c),
+        (None, Some(c)) => vec![BaseStale::NotPinned {
+            what: "base",
+            source: c.source.clone(),
+        }],
+        (Some(r), None) => vec![BaseStale::Unused {
+            what: "base",
+            source: r.source.clone(),
+        }],
+        (Some(r), Some(c)) => r
+            .differences(c, "base")
+            .into_iter()
+            .map(BaseStale::Differs)
+            .collect(),
     }
 }
 
@@ -244,22 +282,32 @@ mod tests {
         let back = crate::lock::Lock::parse(&text, std::path::Path::new("scratch.lock")).unwrap();
         assert_eq!(back, l);
         assert!(staleness(Some(&sample()), Some(&sample())).is_empty());
-        assert!(staleness(None, Some(&sample()))[0].contains("not pinned"));
-        assert!(staleness(Some(&sample()), None)[0].contains("no longer uses"));
+        let said = |s: &BaseStale| s.describe("app.lock", "app.toml");
+        assert_eq!(
+            said(&staleness(None, Some(&sample()))[0]),
+            "base `localhost:5000/base:1` is not pinned in app.lock"
+        );
+        assert_eq!(
+            said(&staleness(Some(&sample()), None)[0]),
+            "app.lock pins base `localhost:5000/base:1`, which app.toml no longer uses"
+        );
         let mut moved = tools.clone();
         moved.digest = d(7);
         let found = images_staleness(&[tools], &[moved]);
-        assert!(found[0].starts_with("image `oci:tools`"), "{found:?}");
+        assert!(
+            said(&found[0]).starts_with("image `oci:tools`"),
+            "{found:?}"
+        );
     }
 
     #[test]
     fn differences_name_what_moved() {
         let a = sample();
-        assert!(a.differences(&a).is_empty());
+        assert!(a.differences(&a, "base").is_empty());
         let mut b = sample();
         b.digest = d(9);
         b.platforms.get_mut("linux/amd64").unwrap().manifest = d(8);
-        let diff = a.differences(&b);
+        let diff = a.differences(&b, "base");
         assert_eq!(diff.len(), 2, "{diff:?}");
         assert!(diff[0].contains("now resolves to"));
         assert!(diff[1].contains("linux/amd64"));

@@ -95,8 +95,8 @@ pub enum Staleness {
     /// A platform the lock records an image for, which the manifest no longer builds.
     PlatformRemoved { platform: String },
     /// `[image] base` or a `[[layer]] image` differs from what the lock records for it
-    /// ([`crate::base::lock::staleness`]), in words.
-    Base(String),
+    /// ([`crate::base::lock::staleness`]).
+    Base(crate::base::lock::BaseStale),
 }
 
 fn platforms_text(p: &[String]) -> String {
@@ -166,10 +166,7 @@ impl Staleness {
             Staleness::PlatformRemoved { platform } => {
                 format!("{lock} records an image for {platform}, which {manifest} no longer builds")
             }
-            // Worded with the default names by `base::lock`, which knows neither file.
-            Staleness::Base(what) => what
-                .replace("scratch.lock", lock)
-                .replace("scratch.toml", manifest),
+            Staleness::Base(b) => b.describe(lock, manifest),
         }
     }
 }
