@@ -197,6 +197,7 @@ fn push_blob(
             sources.push(from);
         }
     }
+    let tried = sources.len().min(MOUNT_TRIES);
     let session = match mount_any(
         registry,
         repo,
@@ -208,7 +209,16 @@ fn push_blob(
             log(options, bars, line);
             return Ok(Placed::Mounted);
         }
-        Mount::Refused(session) => session,
+        Mount::Refused(session) => {
+            if tried > 0 {
+                let line = format!(
+                    "{}: {tried} mount source(s) refused; uploading",
+                    short(&blob.digest)
+                );
+                options.ui.debug(line);
+            }
+            session
+        }
     };
     let started = Instant::now();
     let bar = bars.add(options.ui.bytes_bar(Some(blob.size), short(&blob.digest)));
