@@ -17,6 +17,16 @@ fn alpine_base(dir: &Path, format: &str, out: &Path) {
     build_ok(&dir.join("base-cache"), &example, format, out, &[]);
 }
 
+/// A work folder with Alpine built as an OCI layout at `base/`; `None` where the
+/// fixtures are missing outside CI.
+fn with_oci_base() -> Option<(tempfile::TempDir, PathBuf)> {
+    fixtures()?;
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path().join("base");
+    alpine_base(dir.path(), "oci", &base);
+    Some((dir, base))
+}
+
 const APP: &str = r#"[image]
 name = "app"
 source_date_epoch = 1700000000
@@ -83,12 +93,9 @@ fn cmd(cache: &Path, manifest: &Path, args: &[&str]) -> Command {
 #[test]
 #[ignore = "needs ../shared fixtures (cargo test -- --ignored runs it; CI does)"]
 fn our_layers_merge_over_an_oci_layout_base_whose_layers_and_config_are_kept() {
-    if fixtures().is_none() {
+    let Some((dir, base)) = with_oci_base() else {
         return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let base = dir.path().join("base");
-    alpine_base(dir.path(), "oci", &base);
+    };
     let manifest = app(dir.path(), "base = \"oci:../base\"");
     let out = dir.path().join("out");
     let cache = dir.path().join("cache");
@@ -163,12 +170,9 @@ fn our_layers_merge_over_an_oci_layout_base_whose_layers_and_config_are_kept() {
 #[test]
 #[ignore = "needs ../shared fixtures (cargo test -- --ignored runs it; CI does)"]
 fn the_lock_records_the_base_and_verify_and_offline_builds_use_it() {
-    if fixtures().is_none() {
+    let Some((dir, base)) = with_oci_base() else {
         return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let base = dir.path().join("base");
-    alpine_base(dir.path(), "oci", &base);
+    };
     let manifest = app(dir.path(), "base = \"oci:../base\"");
     let cache = dir.path().join("cache");
     run_ok(&mut cmd(&cache, &manifest, &["-q", "lock"]));
@@ -245,12 +249,9 @@ fn the_lock_records_the_base_and_verify_and_offline_builds_use_it() {
 #[test]
 #[ignore = "needs ../shared fixtures (cargo test -- --ignored runs it; CI does)"]
 fn a_rebuild_after_an_edit_reads_the_base_tree_from_the_layer_cache() {
-    if fixtures().is_none() {
+    let Some((dir, _)) = with_oci_base() else {
         return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let base = dir.path().join("base");
-    alpine_base(dir.path(), "oci", &base);
+    };
     let manifest = app(dir.path(), "base = \"oci:../base\"");
     let cache = dir.path().join("cache");
     let out = dir.path().join("out");
@@ -345,12 +346,9 @@ fn base_mistakes_are_explained() {
 #[test]
 #[ignore = "needs ../shared fixtures, podman (cargo test -- --ignored runs it; CI does)"]
 fn an_image_layer_takes_paths_of_another_image_re_encoded_pinned_and_locked() {
-    if fixtures().is_none() {
+    let Some((dir, base)) = with_oci_base() else {
         return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let base = dir.path().join("base");
-    alpine_base(dir.path(), "oci", &base);
+    };
     let app = dir.path().join("app");
     std::fs::create_dir_all(&app).unwrap();
     let manifest = app.join("scratch.toml");
@@ -622,12 +620,9 @@ fn locking_a_tag_offline_says_it_needs_the_registry() {
 #[test]
 #[ignore = "needs ../shared fixtures (cargo test -- --ignored runs it; CI does)"]
 fn preflight_checks_the_inherited_program_in_the_merged_tree_with_the_base() {
-    if fixtures().is_none() {
+    let Some((dir, _)) = with_oci_base() else {
         return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let base = dir.path().join("base");
-    alpine_base(dir.path(), "oci", &base);
+    };
     let app = dir.path().join("app");
     std::fs::create_dir_all(&app).unwrap();
     let manifest = app.join("scratch.toml");
