@@ -297,19 +297,7 @@ impl Snapshot {
 
     /// Record `i` (0 is the root).
     pub fn record(&self, i: u32) -> Option<Record<'_>> {
-        if u64::from(i) >= self.records {
-            return None;
-        }
-        let data = self.data();
-        let at = self.offsets_at + i as usize * 8;
-        let offset = u64::from_le_bytes(data.get(at..at + 8)?.try_into().ok()?);
-        let start = usize::try_from(offset).ok()?;
-        if start < HEADER || start >= self.offsets_at {
-            return None;
-        }
-        let mut r = Reader {
-            data: data.get(start..self.offsets_at)?,
-        };
+        let mut r = self.reader(i)?;
         let name = r.bytes()?;
         let tag = r.byte()?;
         let (a, b, raw) = (r.num()?, r.num()?, r.bytes()?);
@@ -379,17 +367,24 @@ impl Snapshot {
 
     /// Only the name of record `i` (cheaper than the whole record).
     fn name_of(&self, i: u32) -> Option<&[u8]> {
+        self.reader(i)?.bytes()
+    }
+
+    /// A reader at the start of record `i`, found through the offset table.
+    fn reader(&self, i: u32) -> Option<Reader<'_>> {
         if u64::from(i) >= self.records {
             return None;
         }
         let data = self.data();
         let at = self.offsets_at + i as usize * 8;
-        let start =
-            usize::try_from(u64::from_le_bytes(data.get(at..at + 8)?.try_into().ok()?)).ok()?;
-        let mut r = Reader {
+        let offset = u64::from_le_bytes(data.get(at..at + 8)?.try_into().ok()?);
+        let start = usize::try_from(offset).ok()?;
+        if start < HEADER || start >= self.offsets_at {
+            return None;
+        }
+        Some(Reader {
             data: data.get(start..self.offsets_at)?,
-        };
-        r.bytes()
+        })
     }
 }
 

@@ -58,14 +58,8 @@ impl Tree {
     }
 }
 
+/// `raw` as an image path (empty, `/` and `a//b` normalised as everywhere; the root when
+/// nothing is left).
 fn real_path(raw: &[u8]) -> ImagePath {
-    let trimmed: Vec<u8> = raw
-        .split(|&b| b == b'/')
-        .filter(|c| !c.is_empty())
-        .collect::<Vec<_>>()
-        .join(&b'/');
-    match trimmed.is_empty() {
-        true => ImagePath::root(),
-        false => ImagePath::parse(&trimmed).unwrap_or_default(),
-    }
+    ImagePath::parse(raw).unwrap_or_default()
 }
