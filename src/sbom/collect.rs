@@ -4,7 +4,7 @@
 
 use super::license::{self, Dialect};
 use super::model::{ImageSubject, InputItem, ItemKind, Sbom};
-use super::pkgdb::{self, Limits, Rootfs};
+use super::pkgdb::{self, Limits, Package, Presence, Rootfs};
 use crate::digest::Sha256Digest;
 use crate::entry::{Entry, ImagePath};
 use crate::epoch::Epoch;
@@ -79,14 +79,7 @@ pub fn collect(
         let packages = match input.kind {
             InputKind::Tar => {
                 let label = format!("layer {} tar `{}`", input.layer + 1, input.key);
-                let entries = view.tar_entries(&input.key, &label)?;
-                let pkgs = pkgdb::scan(&Rootfs::new(&entries, &label, Limits::default()))?;
-                pkgs.into_iter()
-                    .map(|p| {
-                        let pr = pkgdb::presence(&p, |f| view.present(f));
-                        (p, pr)
-                    })
-                    .collect()
+                packages(&view.tar_entries(&input.key, &label)?, &label, view)?
             }
             _ => Vec::new(),
         };
@@ -117,14 +110,7 @@ pub fn collect(
     let mut inputs = Vec::with_capacity(items.len() + 1);
     if let Some(base) = view.base()? {
         let label = format!("base `{}`", base.reference);
-        let pkgs = pkgdb::scan(&Rootfs::new(&base.entries, &label, Limits::default()))?;
-        let packages = pkgs
-            .into_iter()
-            .map(|p| {
-                let pr = pkgdb::presence(&p, |f| view.present(f));
-                (p, pr)
-            })
-            .collect();
+        let packages = packages(&base.entries, &label, view)?;
         let item = InputItem {
             kind: ItemKind::Base,
             is_url: false,
@@ -149,4 +135,21 @@ pub fn collect(
         epoch,
         inputs,
     })
+}
+
+/// The packages the databases in `entries` list (a tar input's, the base's tree), each
+/// with what the finished image left of it.
+fn packages(
+    entries: &[Entry],
+    label: &str,
+    view: &dyn BuildView,
+) -> crate::Result<Vec<(Package, Presence)>> {
+    let pkgs = pkgdb::scan(&Rootfs::new(entries, label, Limits::default()))?;
+    Ok(pkgs
+        .into_iter()
+        .map(|p| {
+            let pr = pkgdb::presence(&p, |f| view.present(f));
+            (p, pr)
+        })
+        .collect())
 }
