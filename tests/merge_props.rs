@@ -7,7 +7,7 @@ mod merge_common;
 
 use merge_common::*;
 use proptest::prelude::*;
-use scratch_compose::entry::{Content, Entry, ImagePath, Kind};
+use scratch_compose::entry::{Entry, ImagePath, Kind};
 use scratch_compose::layer::{encode_snapshot, Snapshot};
 use scratch_compose::merge::{MergeOptions, Tree};
 
@@ -119,23 +119,6 @@ proptest! {
     }
 }
 
-/// Files by size, not bytes: a snapshot keeps no file contents.
-fn sized(entries: &[Entry]) -> String {
-    let sized: Vec<Entry> = entries
-        .iter()
-        .cloned()
-        .map(|mut e| {
-            if let Kind::File(c) = &e.kind {
-                if !c.is_empty() {
-                    e.kind = Kind::File(Content::NotKept { len: c.len() });
-                }
-            }
-            e
-        })
-        .collect();
-    listing(&sized)
-}
-
 proptest! {
     #![proptest_config(ProptestConfig { cases: 1000, ..ProptestConfig::default() })]
 
@@ -156,7 +139,7 @@ proptest! {
             let applied = t.apply("top", top.clone(), &opts);
             t.load_all().unwrap();
             applied
-                .map(|a| (sized(&a.layer), a.warnings, sized(&t.entries())))
+                .map(|a| (sized_listing(&a.layer), a.warnings, sized_listing(&t.entries())))
                 .map_err(|e| e.to_string())
         };
         let want = over(&mut merged);

@@ -611,27 +611,17 @@ fn a_restored_tree_takes_the_next_layer_as_the_merged_one_does() {
         applied
             .apply("snapshot", entries.clone(), &MergeOptions::default())
             .unwrap();
-        // A snapshot keeps sizes, not bytes: compare files by size.
-        let sizes = |entries: &[Entry]| {
-            let sized: Vec<Entry> = entries
-                .iter()
-                .cloned()
-                .map(|mut e| {
-                    if let Kind::File(c) = &e.kind {
-                        if !c.is_empty() {
-                            e.kind = Kind::File(Content::NotKept { len: c.len() });
-                        }
-                    }
-                    e
-                })
-                .collect();
-            listing(&sized)
-        };
         let over = |t: &mut Tree| {
             let applied = t.apply("top", top.clone(), &opts);
             t.load_all().unwrap();
             applied
-                .map(|a| (sizes(&a.layer), a.warnings, sizes(&t.entries())))
+                .map(|a| {
+                    (
+                        sized_listing(&a.layer),
+                        a.warnings,
+                        sized_listing(&t.entries()),
+                    )
+                })
                 .map_err(|e| e.to_string())
         };
         let want = over(&mut merged);

@@ -89,6 +89,24 @@ fn content_text(c: &Content) -> String {
     }
 }
 
+/// [`listing`] with files by size, not bytes: what a tree read from a layer-cache
+/// snapshot (which keeps no contents) is compared by.
+pub fn sized_listing(entries: &[Entry]) -> String {
+    let sized: Vec<Entry> = entries
+        .iter()
+        .cloned()
+        .map(|mut e| {
+            if let Kind::File(c) = &e.kind {
+                if !c.is_empty() {
+                    e.kind = Kind::File(Content::NotKept { len: c.len() });
+                }
+            }
+            e
+        })
+        .collect();
+    listing(&sized)
+}
+
 /// One line per entry: `/path kind mode uid:gid [detail] [xattrs]`.
 pub fn listing(entries: &[Entry]) -> String {
     let mut out = String::new();
