@@ -199,7 +199,7 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
                 b.tags,
                 &b.registry.insecure_registries,
             )?;
-            let client = client_options(&s, &b.registry.insecure_registries);
+            let client = client_options(s.ui(), &b.registry.insecure_registries);
             attach_cache(&s, &b.registry, client)?;
             let result = command::build(
                 &s,
@@ -255,16 +255,7 @@ fn push(before: &SessionArgs, mut p: PushArgs) -> Result<ExitCode, Error> {
     let g = args.clone().or(before);
     use scratch_compose::command::push::{self, BuildSettings, PushRequest};
     let ui = scratch_compose::ui::Ui::new(g.quiet, g.verbose);
-    let mut client = scratch_compose::registry::ClientOptions {
-        ui: ui.clone(),
-        ..Default::default()
-    };
-    client.insecure = p
-        .registry
-        .insecure_registries
-        .iter()
-        .flat_map(|h| scratch_compose::registry::client::parse_insecure(h))
-        .collect();
+    let client = client_options(&ui, &p.registry.insecure_registries);
     let request = PushRequest {
         references: p.references,
         client,
@@ -326,11 +317,14 @@ fn push(before: &SessionArgs, mut p: PushArgs) -> Result<ExitCode, Error> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// How to reach registries for a build's cache: `--insecure-registry`, the credential
-/// files, the session's log.
-fn client_options(s: &Session, insecure: &[String]) -> scratch_compose::registry::ClientOptions {
+/// How `build` and `push` reach registries (a push target, the registry-backed cache):
+/// `--insecure-registry`, the credential files, the log.
+fn client_options(
+    ui: &scratch_compose::ui::Ui,
+    insecure: &[String],
+) -> scratch_compose::registry::ClientOptions {
     scratch_compose::registry::ClientOptions {
-        ui: s.ui().clone(),
+        ui: ui.clone(),
         insecure: insecure
             .iter()
             .flat_map(|h| scratch_compose::registry::client::parse_insecure(h))
